@@ -1,0 +1,85 @@
+//! The one error type of the library crates.
+//!
+//! Every message says which field was wrong, the value received and what is allowed, so a
+//! user can fix a configuration file without reading the source.
+
+use std::fmt::Display;
+
+/// Result alias used across the workspace.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when building a network, parsing a file or analysing data.
+///
+/// Stepping a built network cannot fail: all validation happens once, at construction.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter has a value outside its allowed range.
+    #[error("invalid value for `{field}`: got {value}, expected {expected}")]
+    InvalidParameter {
+        /// Dotted path of the offending field, e.g. `network.lambda_v`.
+        field: String,
+        /// The value received, formatted.
+        value: String,
+        /// What would have been accepted.
+        expected: String,
+    },
+    /// Two objects that must agree in size do not.
+    #[error("dimension mismatch for `{field}`: expected {expected}, got {got}")]
+    DimensionMismatch {
+        /// Dotted path of the offending field.
+        field: String,
+        /// The size required by the rest of the configuration.
+        expected: usize,
+        /// The size received.
+        got: usize,
+    },
+    /// Two components that cannot be combined (e.g. a rule with no factored form and
+    /// factored slow weights).
+    #[error("unsupported combination: {0}")]
+    Unsupported(String),
+    /// Analysis of data that does not define the requested quantity (no spikes, zero
+    /// variance, too short a trace). Returned instead of a NaN.
+    #[error("cannot compute {quantity}: {reason}")]
+    Degenerate {
+        /// The quantity requested.
+        quantity: String,
+        /// Why the data do not define it.
+        reason: String,
+    },
+    /// A configuration text that does not parse (unknown key, wrong type).
+    #[error("configuration: {0}")]
+    Parse(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn invalid(field: impl Into<String>, value: impl Display, expected: impl Into<String>) -> Self {
+        Self::InvalidParameter { field: field.into(), value: value.to_string(), expected: expected.into() }
+    }
+
+    /// Shorthand for [`Error::DimensionMismatch`].
+    pub fn dimension(field: impl Into<String>, expected: usize, got: usize) -> Self {
+        Self::DimensionMismatch { field: field.into(), expected, got }
+    }
+
+    /// Shorthand for [`Error::Degenerate`].
+    pub fn degenerate(quantity: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Degenerate { quantity: quantity.into(), reason: reason.into() }
+    }
+
+    /// Prefixes the field path with `prefix.`, so that a component's own error names its
+    /// place in the whole configuration (`lambda` becomes `network.lambda`).
+    #[must_use]
+    pub fn within(self, prefix: &str) -> Self {
+        match self {
+            Self::InvalidParameter { field, value, expected } => {
+                Self::InvalidParameter { field: format!("{prefix}.{field}"), value, expected }
+            }
+            Self::DimensionMismatch { field, expected, got } => {
+                Self::DimensionMismatch { field: format!("{prefix}.{field}"), expected, got }
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Recorded data: plain serde values that analysis functions take directly.
+
+use serde::{Deserialize, Serialize};
+
+/// A sampled vector time series: `len()` samples of `dim` values, stored sample-major
+/// (`data[k * dim + j]` is component j of sample k).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Trace {
+    /// Number of components per sample.
+    pub dim: usize,
+    /// The samples, flattened.
+    pub data: Vec<f64>,
+}
+
+impl Trace {
+    /// An empty trace of `dim` components.
+    pub fn new(dim: usize) -> Self {
+        Self { dim, data: Vec::new() }
+    }
+
+    /// Appends one sample (`sample.len() == dim`).
+    pub fn push(&mut self, sample: &[f64]) {
+        debug_assert_eq!(sample.len(), self.dim);
+        self.data.extend_from_slice(sample);
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        if self.dim == 0 { 0 } else { self.data.len() / self.dim }
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sample `k`.
+    pub fn sample(&self, k: usize) -> &[f64] {
+        &self.data[k * self.dim..(k + 1) * self.dim]
+    }
+
+    /// Iterator over the samples.
+    pub fn samples(&self) -> impl Iterator<Item = &[f64]> {
+        self.data.chunks_exact(self.dim.max(1))
+    }
+
+    /// Component `j` of every sample.
+    pub fn component(&self, j: usize) -> Vec<f64> {
+        self.samples().map(|s| s[j]).collect()
+    }
+}
+
+/// Spike events of a population of `n` neurons, in time order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SpikeTrain {
+    /// Population size N.
+    pub n: usize,
+    /// Spike times (s).
+    pub times: Vec<f64>,
+    /// Index of the neuron that fired each spike.
+    pub neurons: Vec<u32>,
+}
+
+impl SpikeTrain {
+    /// An empty train for `n` neurons.
+    pub fn new(n: usize) -> Self {
+        Self { n, times: Vec::new(), neurons: Vec::new() }
+    }
+
+    /// Records one spike.
+    pub fn push(&mut self, t: f64, neuron: usize) {
+        self.times.push(t);
+        self.neurons.push(neuron as u32);
+    }
+
+    /// Number of spikes.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Whether there are no spikes.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Spike times of neuron `i`.
+    pub fn of_neuron(&self, i: usize) -> Vec<f64> {
+        self.times.iter().zip(&self.neurons).filter(|(_, n)| **n as usize == i).map(|(t, _)| *t).collect()
+    }
+
+    /// Spike count of every neuron.
+    pub fn counts(&self) -> Vec<usize> {
+        let mut c = vec![0; self.n];
+        for &i in &self.neurons {
+            c[i as usize] += 1;
+        }
+        c
+    }
+}
+
+/// Everything recorded during one run.
+///
+/// Continuous quantities are sampled every `every` steps, at times `times`; spikes are
+/// recorded at every step. Voltages are kept only for the neurons listed in
+/// `voltage_neurons`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Recording {
+    /// Simulation time step (s).
+    pub dt: f64,
+    /// Sampling period in steps.
+    pub every: usize,
+    /// Sample times (s).
+    pub times: Vec<f64>,
+    /// Target state x.
+    pub x: Trace,
+    /// Readout x_hat = D r.
+    pub x_hat: Trace,
+    /// Command c.
+    pub command: Trace,
+    /// Voltages of the neurons in `voltage_neurons`.
+    pub voltages: Trace,
+    /// Which neurons' voltages are in `voltages`.
+    pub voltage_neurons: Vec<usize>,
+    /// All spikes.
+    pub spikes: SpikeTrain,
+    /// Duration of the run (s).
+    pub duration: f64,
+}

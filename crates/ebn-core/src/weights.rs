@@ -1,0 +1,72 @@
+//! Slow recurrent weights, in synapse-level or factored form.
+
+use faer::Mat;
+use serde::{Deserialize, Serialize};
+
+/// How the slow weights are stored (MODEL.md §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightForm {
+    /// One weight per synapse: Omega_s, N x N_b. Cost O(N N_b) per step.
+    Dense,
+    /// Omega_s = D^T W with W of size J x N_b. Cost O((N + N_b) J) per step. Exact for the
+    /// paper's rule started from zero, whose updates stay in the range of D^T.
+    #[default]
+    Factored,
+}
+
+/// The slow weights Omega_s (units: V/s per unit of Psi).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SlowWeights {
+    /// Omega_s itself, N x N_b.
+    Dense(Mat<f64>),
+    /// W, J x N_b, with Omega_s = D^T W.
+    Factored(Mat<f64>),
+}
+
+impl SlowWeights {
+    /// All-zero weights of the given form.
+    pub fn zeros(form: WeightForm, n: usize, j: usize, n_basis: usize) -> Self {
+        match form {
+            WeightForm::Dense => Self::Dense(Mat::zeros(n, n_basis)),
+            WeightForm::Factored => Self::Factored(Mat::zeros(j, n_basis)),
+        }
+    }
+
+    /// The storage form.
+    pub fn form(&self) -> WeightForm {
+        match self {
+            Self::Dense(_) => WeightForm::Dense,
+            Self::Factored(_) => WeightForm::Factored,
+        }
+    }
+
+    /// Number of basis functions N_b (columns).
+    pub fn n_basis(&self) -> usize {
+        match self {
+            Self::Dense(m) | Self::Factored(m) => m.ncols(),
+        }
+    }
+
+    /// The stored matrix (Omega_s or W).
+    pub fn matrix(&self) -> &Mat<f64> {
+        match self {
+            Self::Dense(m) | Self::Factored(m) => m,
+        }
+    }
+
+    /// The stored matrix, mutably.
+    pub fn matrix_mut(&mut self) -> &mut Mat<f64> {
+        match self {
+            Self::Dense(m) | Self::Factored(m) => m,
+        }
+    }
+
+    /// The synapse-level matrix Omega_s (N x N_b); for the factored form, D^T W.
+    pub fn synaptic(&self, decoder: &Mat<f64>) -> Mat<f64> {
+        match self {
+            Self::Dense(m) => m.clone(),
+            Self::Factored(w) => decoder.transpose() * w,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+#![doc = include_str!("../README.md")]
+
+use ebn_core::{Error, NeuronModel, Result, check};
+use serde::{Deserialize, Serialize};
+
+/// The integrate-and-fire neuron of the efficient balanced network (Boerlin, Machens &
+/// Denève 2013; Alemi et al. 2018, MODEL.md §3–4).
+///
+/// Sub-threshold dynamics, for neuron i:
+///
+/// ```text
+/// dV_i/dt = -lambda_v V_i + I_i
+/// ```
+///
+/// where I_i (units of V per second) is the sum of the command, slow, feedback and noise
+/// currents assembled by the network. V is in units of the decoded variable x (it is the
+/// error projected on the neuron's decoder, V_i = D_i^T (x - x_hat) - mu r_i).
+///
+/// **Integration scheme**: forward Euler, `V <- V + dt (-lambda_v V + I)`, with I held over
+/// the step; valid (monotone decay, no sign flip) for `dt lambda_v < 1`, and accurate to
+/// O(dt lambda_v), i.e. 0.5 % per step at the defaults. This is the explicit update of the
+/// authors' discrete algorithm; the exponential decay of r and x_hat is exact.
+///
+/// **Spike rule**: at most one spike per step, by the neuron with the largest V_i - T_i if
+/// that is positive (the authors' rule, MODEL.md §8). The reset is not the neuron's business:
+/// the network applies the fast-weight column of the spiking neuron to all voltages, which
+/// lowers V_k by ||D_k||^2 + mu (= 2 T_k - nu).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbnNeuron {
+    /// Membrane leak rate lambda_V (1/s). Project default: equal to the readout decay lambda
+    /// (10 /s; MODEL.md §4); the authors used 50 /s.
+    pub lambda_v: f64,
+}
+
+impl Default for EbnNeuron {
+    fn default() -> Self {
+        Self { lambda_v: 10.0 }
+    }
+}
+
+/// State of a population of [`EbnNeuron`]s: the membrane voltages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EbnState {
+    /// Membrane voltages V_i (units of x).
+    pub v: Vec<f64>,
+}
+
+impl NeuronModel for EbnNeuron {
+    type State = EbnState;
+
+    fn validate(&self, dt: f64) -> Result<()> {
+        check::positive("lambda_v", self.lambda_v)?;
+        check::positive("dt", dt)?;
+        if dt * self.lambda_v >= 1.0 {
+            return Err(Error::invalid(
+                "lambda_v",
+                self.lambda_v,
+                format!("lambda_v * dt < 1 for the forward-Euler membrane (dt = {dt} s)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn init_state(&self, n: usize) -> EbnState {
+        EbnState { v: vec![0.0; n] }
+    }
+
+    fn voltages<'a>(&self, state: &'a EbnState) -> &'a [f64] {
+        &state.v
+    }
+
+    fn voltages_mut<'a>(&self, state: &'a mut EbnState) -> &'a mut [f64] {
+        &mut state.v
+    }
+
+    #[inline]
+    fn integrate(&self, state: &mut EbnState, input: &[f64], dt: f64) {
+        debug_assert_eq!(state.v.len(), input.len());
+        let keep = 1.0 - dt * self.lambda_v;
+        for (v, i) in state.v.iter_mut().zip(input) {
+            *v = keep * *v + dt * i;
+        }
+    }
+
+    #[inline]
+    fn select_spike(&self, state: &EbnState, thresholds: &[f64]) -> Option<usize> {
+        debug_assert_eq!(state.v.len(), thresholds.len());
+        let mut best = 0.0;
+        let mut winner = None;
+        for (i, (v, t)) in state.v.iter().zip(thresholds).enumerate() {
+            let excess = v - t;
+            if excess > best {
+                best = excess;
+                winner = Some(i);
+            }
+        }
+        winner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conforms() {
+        ebn_core::conformance::neuron_model(&EbnNeuron::default(), 1e-4);
+        ebn_core::conformance::neuron_model(&EbnNeuron { lambda_v: 50.0 }, 1e-3);
+    }
+
+    #[test]
+    fn picks_the_largest_excess() {
+        let m = EbnNeuron::default();
+        let s = EbnState { v: vec![1.0, 3.0, 2.5, 10.0] };
+        // Neuron 3 has the largest voltage but an infinite threshold (silenced).
+        assert_eq!(m.select_spike(&s, &[0.5, 2.0, 1.0, f64::INFINITY]), Some(2));
+        assert_eq!(m.select_spike(&s, &[5.0, 5.0, 5.0, 11.0]), None);
+    }
+
+    #[test]
+    fn euler_leak_matches_exponential_to_first_order() {
+        // Constant input I: V -> I / lambda_v; after 1 s with dt = 1e-4 the Euler solution
+        // differs from I/lambda (1 - exp(-lambda t)) by O(dt lambda) relative.
+        let m = EbnNeuron { lambda_v: 10.0 };
+        let mut s = m.init_state(1);
+        for _ in 0..10_000 {
+            m.integrate(&mut s, &[2.0], 1e-4);
+        }
+        let exact = 0.2 * (1.0 - (-10.0f64).exp());
+        assert!((s.v[0] - exact).abs() < 1e-3 * exact, "{} vs {}", s.v[0], exact);
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        for (lv, dt) in [(f64::NAN, 1e-4), (0.0, 1e-4), (-1.0, 1e-4), (50.0, 0.02), (10.0, 0.0)] {
+            let err = EbnNeuron { lambda_v: lv }.validate(dt).unwrap_err();
+            assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+        }
+    }
+}
