@@ -1,1 +1,127 @@
+#![doc = include_str!("../README.md")]
 
+use ebn_core::{Error, Result, SpikeTrain, Trace};
+
+fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {
+    if x.dim != x_hat.dim {
+        return Err(Error::dimension("x_hat.dim", x.dim, x_hat.dim));
+    }
+    if x.len() != x_hat.len() {
+        return Err(Error::dimension("x_hat.len", x.len(), x_hat.len()));
+    }
+    if x.is_empty() {
+        return Err(Error::degenerate("error of an empty trace", "no samples"));
+    }
+    if x.data.iter().chain(&x_hat.data).any(|v| !v.is_finite()) {
+        return Err(Error::degenerate("error", "the traces contain non-finite values"));
+    }
+    Ok(())
+}
+
+/// Normalised root-mean-square error, pooled over the J components:
+///
+/// ```text
+/// NRMSE = sqrt( sum_k ||x_k - x_hat_k||^2 / sum_k ||x_k - mean(x)||^2 )
+/// ```
+///
+/// i.e. RMSE(x - x_hat) / std(x) with both taken over all samples and components. 0 is
+/// perfect; 1 is as bad as predicting the mean. Errors if x is constant.
+pub fn nrmse(x: &Trace, x_hat: &Trace) -> Result<f64> {
+    check_pair(x, x_hat)?;
+    let n = x.len() as f64;
+    let mean: Vec<f64> = (0..x.dim).map(|j| x.samples().map(|s| s[j]).sum::<f64>() / n).collect();
+    let mut err = 0.0;
+    let mut var = 0.0;
+    for (a, b) in x.samples().zip(x_hat.samples()) {
+        for j in 0..x.dim {
+            err += (a[j] - b[j]).powi(2);
+            var += (a[j] - mean[j]).powi(2);
+        }
+    }
+    if var == 0.0 {
+        return Err(Error::degenerate("NRMSE", "the target is constant (zero variance)"));
+    }
+    Ok((err / var).sqrt())
+}
+
+/// The learning-curve error of one trial: sum_k ||x_k - x_hat_k||^2 / sum_k ||x_k||^2.
+pub fn normalised_error(x: &Trace, x_hat: &Trace) -> Result<f64> {
+    check_pair(x, x_hat)?;
+    let err: f64 = x.data.iter().zip(&x_hat.data).map(|(a, b)| (a - b).powi(2)).sum();
+    let norm: f64 = x.data.iter().map(|a| a * a).sum();
+    if norm == 0.0 {
+        return Err(Error::degenerate("normalised error", "the target is identically zero"));
+    }
+    Ok(err / norm)
+}
+
+fn check_duration(duration: f64) -> Result<()> {
+    if duration.is_finite() && duration > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid("duration", duration, "a finite duration > 0 s"))
+    }
+}
+
+/// Firing rate of every neuron (Hz) over a run of `duration` seconds.
+pub fn firing_rates(spikes: &SpikeTrain, duration: f64) -> Result<Vec<f64>> {
+    check_duration(duration)?;
+    Ok(spikes.counts().into_iter().map(|c| c as f64 / duration).collect())
+}
+
+/// Spikes per second of the whole population (Hz).
+pub fn population_rate(spikes: &SpikeTrain, duration: f64) -> Result<f64> {
+    check_duration(duration)?;
+    Ok(spikes.len() as f64 / duration)
+}
+
+/// Mean firing rate per neuron (Hz).
+pub fn mean_rate(spikes: &SpikeTrain, duration: f64) -> Result<f64> {
+    if spikes.n == 0 {
+        return Err(Error::degenerate("mean rate", "the population is empty"));
+    }
+    Ok(population_rate(spikes, duration)? / spikes.n as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(values: &[f64]) -> Trace {
+        Trace { dim: 1, data: values.to_vec() }
+    }
+
+    #[test]
+    fn nrmse_known_answers() {
+        let x = trace(&[1.0, -1.0, 1.0, -1.0]);
+        assert_eq!(nrmse(&x, &x).unwrap(), 0.0);
+        // Predicting the mean (0) gives exactly 1.
+        assert_eq!(nrmse(&x, &trace(&[0.0; 4])).unwrap(), 1.0);
+        // A constant offset of 0.5 against a unit std: 0.5.
+        assert_eq!(nrmse(&x, &trace(&[1.5, -0.5, 1.5, -0.5])).unwrap(), 0.5);
+        assert_eq!(normalised_error(&x, &trace(&[0.0; 4])).unwrap(), 1.0);
+    }
+
+    #[test]
+    fn degenerate_input_is_an_error() {
+        assert!(nrmse(&trace(&[1.0, 1.0]), &trace(&[1.0, 1.0])).is_err());
+        assert!(nrmse(&trace(&[]), &trace(&[])).is_err());
+        assert!(nrmse(&trace(&[1.0, 2.0]), &trace(&[1.0])).is_err());
+        assert!(nrmse(&trace(&[1.0, f64::NAN]), &trace(&[1.0, 2.0])).is_err());
+        assert!(normalised_error(&trace(&[0.0]), &trace(&[1.0])).is_err());
+        assert!(mean_rate(&SpikeTrain::new(0), 1.0).is_err());
+        assert!(population_rate(&SpikeTrain::new(3), 0.0).is_err());
+    }
+
+    #[test]
+    fn rates() {
+        let mut s = SpikeTrain::new(2);
+        for k in 0..10 {
+            s.push(k as f64 * 0.1, k % 2);
+        }
+        s.push(0.95, 0);
+        assert_eq!(firing_rates(&s, 2.0).unwrap(), vec![3.0, 2.5]);
+        assert_eq!(population_rate(&s, 2.0).unwrap(), 5.5);
+        assert_eq!(mean_rate(&s, 2.0).unwrap(), 2.75);
+    }
+}

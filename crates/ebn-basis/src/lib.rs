@@ -1,1 +1,237 @@
+#![doc = include_str!("../README.md")]
 
+use ebn_core::{Basis, Error, Mat, Result, Rng, check};
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+/// Which basis, with its parameters (serde: `kind = "..."`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BasisConfig {
+    /// Psi(r) = r; N_b = N.
+    Identity,
+    /// Psi(r) = tanh(M r + theta) with M_ij ~ N(0, weight_std^2) and theta_i ~ U(-bias, bias).
+    RandomTanh {
+        /// Number of basis functions N_b.
+        n_basis: usize,
+        /// Standard deviation of the entries of M (per unit of trace).
+        weight_std: f64,
+        /// Half-width of the uniform distribution of theta.
+        bias: f64,
+    },
+    /// Psi = tanh(M_x x_hat + theta) = tanh(M_x D r + theta): random features of the decoded
+    /// state. Each row of M_x is `gain` times a random unit vector of R^J (so the projection
+    /// of x on it, scaled, spans [-gain |x|, gain |x|]); theta_i ~ U(-bias, bias).
+    StateTanh {
+        /// Number of basis functions N_b.
+        n_basis: usize,
+        /// Gain of the encoders M_x (per unit of x).
+        gain: f64,
+        /// Half-width of the uniform distribution of theta.
+        bias: f64,
+    },
+}
+
+impl BasisConfig {
+    /// Number of basis functions for a network of `n` neurons.
+    pub fn n_basis(&self, n: usize) -> usize {
+        match self {
+            Self::Identity => n,
+            Self::RandomTanh { n_basis, .. } | Self::StateTanh { n_basis, .. } => *n_basis,
+        }
+    }
+
+    /// Validates, samples M and theta from `rng`, and builds the basis for the decoder
+    /// `decoder` (J x N).
+    pub fn build(&self, decoder: &Mat<f64>, rng: &mut Rng) -> Result<Box<dyn Basis>> {
+        let n = decoder.ncols();
+        Ok(match *self {
+            Self::Identity => Box::new(IdentityBasis { n }),
+            Self::RandomTanh { n_basis, weight_std, bias } => {
+                check::nonzero("n_basis", n_basis)?;
+                check::positive("weight_std", weight_std)?;
+                check::non_negative("bias", bias)?;
+                let m = Mat::from_fn(n_basis, n, |_, _| weight_std * rng.sample::<f64, _>(StandardNormal));
+                let theta = uniform(rng, n_basis, bias);
+                Box::new(TanhBasis { m, theta, encoders: None })
+            }
+            Self::StateTanh { n_basis, gain, bias } => Box::new(TanhBasis::state_space(n_basis, gain, bias, decoder, rng)?),
+        })
+    }
+}
+
+fn uniform(rng: &mut Rng, len: usize, half_width: f64) -> Vec<f64> {
+    (0..len).map(|_| if half_width > 0.0 { rng.random_range(-half_width..half_width) } else { 0.0 }).collect()
+}
+
+/// Psi(r) = r: the slow weights act directly on the traces (N_b = N). With it, the optimal
+/// weights for a linear target dx/dt = A x are known in closed form,
+/// Omega_s* = D^T (A + lambda I) D (MODEL.md §5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityBasis {
+    /// Number of neurons N.
+    pub n: usize,
+}
+
+impl Basis for IdentityBasis {
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn n_inputs(&self) -> usize {
+        self.n
+    }
+    fn drive_len(&self) -> usize {
+        0
+    }
+    fn on_spike(&self, _k: usize, _drive: &mut [f64]) {}
+    fn drive_from_traces(&self, _r: &[f64], _drive: &mut [f64]) {}
+    #[inline]
+    fn evaluate(&self, r: &[f64], _drive: &[f64], psi: &mut [f64]) {
+        psi.copy_from_slice(r);
+    }
+}
+
+/// Psi(r) = tanh(M r + theta), M of size N_b x N, theta of length N_b (MODEL.md §5).
+///
+/// The drive u = M r is kept by the network: it jumps by the column M_k at a spike of neuron
+/// k (O(N_b)) and decays with r. If built from a state-space configuration, M = M_x D and
+/// [`TanhBasis::evaluate_state`] gives Psi as a function of a decoded state x.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TanhBasis {
+    /// The projection M (N_b x N).
+    pub m: Mat<f64>,
+    /// The offsets theta (N_b).
+    pub theta: Vec<f64>,
+    /// For state-space bases, the encoders M_x (N_b x J) with M = M_x D.
+    pub encoders: Option<Mat<f64>>,
+}
+
+impl TanhBasis {
+    /// Samples a state-space basis (see [`BasisConfig::StateTanh`]) for the decoder D (J x N):
+    /// encoders M_x with rows of norm `gain` in random directions, theta ~ U(-bias, bias),
+    /// M = M_x D.
+    pub fn state_space(n_basis: usize, gain: f64, bias: f64, decoder: &Mat<f64>, rng: &mut Rng) -> Result<Self> {
+        check::nonzero("n_basis", n_basis)?;
+        check::positive("gain", gain)?;
+        check::non_negative("bias", bias)?;
+        let j = decoder.nrows();
+        let mut encoders = Mat::from_fn(n_basis, j, |_, _| rng.sample::<f64, _>(StandardNormal));
+        for row in 0..n_basis {
+            let norm = (0..j).map(|c| encoders[(row, c)].powi(2)).sum::<f64>().sqrt();
+            if norm == 0.0 {
+                return Err(Error::degenerate("state_tanh encoders", "a zero random direction"));
+            }
+            for c in 0..j {
+                encoders[(row, c)] *= gain / norm;
+            }
+        }
+        let theta = uniform(rng, n_basis, bias);
+        Ok(Self { m: &encoders * decoder, theta, encoders: Some(encoders) })
+    }
+
+    /// Psi at the decoded state x: tanh(M_x x + theta). `None` unless the basis is a
+    /// state-space one.
+    pub fn evaluate_state(&self, x: &[f64], psi: &mut [f64]) -> Option<()> {
+        let enc = self.encoders.as_ref()?;
+        for (i, p) in psi.iter_mut().enumerate() {
+            let u: f64 = (0..enc.ncols()).map(|c| enc[(i, c)] * x[c]).sum();
+            *p = (u + self.theta[i]).tanh();
+        }
+        Some(())
+    }
+}
+
+impl Basis for TanhBasis {
+    fn len(&self) -> usize {
+        self.theta.len()
+    }
+    fn n_inputs(&self) -> usize {
+        self.m.ncols()
+    }
+    fn drive_len(&self) -> usize {
+        self.theta.len()
+    }
+    #[inline]
+    fn on_spike(&self, k: usize, drive: &mut [f64]) {
+        for (u, m) in drive.iter_mut().zip(self.m.col_as_slice(k)) {
+            *u += m;
+        }
+    }
+    fn drive_from_traces(&self, r: &[f64], drive: &mut [f64]) {
+        drive.fill(0.0);
+        for (k, rk) in r.iter().enumerate() {
+            if *rk != 0.0 {
+                for (u, m) in drive.iter_mut().zip(self.m.col_as_slice(k)) {
+                    *u += m * rk;
+                }
+            }
+        }
+    }
+    #[inline]
+    fn evaluate(&self, _r: &[f64], drive: &[f64], psi: &mut [f64]) {
+        for ((p, u), t) in psi.iter_mut().zip(drive).zip(&self.theta) {
+            *p = (u + t).tanh();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebn_core::{SeedStreams, Stream};
+
+    fn decoder(j: usize, n: usize) -> Mat<f64> {
+        let mut rng = SeedStreams::new(1).rng(Stream::Decoder);
+        Mat::from_fn(j, n, |_, _| rng.random_range(-0.1..0.1))
+    }
+
+    fn configs() -> [BasisConfig; 3] {
+        [
+            BasisConfig::Identity,
+            BasisConfig::RandomTanh { n_basis: 17, weight_std: 0.3, bias: 1.0 },
+            BasisConfig::StateTanh { n_basis: 23, gain: 2.0, bias: 2.0 },
+        ]
+    }
+
+    #[test]
+    fn every_basis_conforms() {
+        let d = decoder(2, 12);
+        for cfg in configs() {
+            let b = cfg.build(&d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
+            assert_eq!(b.len(), cfg.n_basis(12));
+            ebn_core::conformance::basis(b.as_ref());
+        }
+    }
+
+    #[test]
+    fn state_basis_is_a_function_of_the_readout() {
+        let d = decoder(2, 12);
+        let tb = TanhBasis::state_space(9, 2.0, 2.0, &d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
+        let r: Vec<f64> = (0..12).map(|i| (i as f64 * 0.7).sin().abs()).collect();
+        let mut drive = vec![0.0; 9];
+        tb.drive_from_traces(&r, &mut drive);
+        let mut psi = vec![0.0; 9];
+        tb.evaluate(&r, &drive, &mut psi);
+        let x_hat = ebn_core::coding::readout(&d, &r);
+        let mut psi_x = vec![0.0; 9];
+        tb.evaluate_state(&x_hat, &mut psi_x).unwrap();
+        for (a, b) in psi.iter().zip(&psi_x) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        let d = decoder(2, 5);
+        for cfg in [
+            BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0 },
+            BasisConfig::RandomTanh { n_basis: 3, weight_std: f64::NAN, bias: 1.0 },
+            BasisConfig::StateTanh { n_basis: 3, gain: -1.0, bias: 1.0 },
+            BasisConfig::StateTanh { n_basis: 3, gain: 1.0, bias: f64::INFINITY },
+        ] {
+            let err = cfg.build(&d, &mut SeedStreams::new(0).rng(Stream::Basis)).unwrap_err();
+            assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+        }
+    }
+}

@@ -1,1 +1,128 @@
+#![doc = include_str!("../README.md")]
 
+use ebn_core::{LearningSignal, PlasticityRule, Result, SlowWeights, WeightForm, check};
+use serde::{Deserialize, Serialize};
+
+/// Which rule, with its parameters (serde: `kind = "..."`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RuleConfig {
+    /// Fixed weights.
+    #[default]
+    None,
+    /// See [`LocalRule`].
+    Local(LocalRule),
+}
+
+impl RuleConfig {
+    /// Validates and builds the rule.
+    pub fn build(&self) -> Result<Box<dyn PlasticityRule>> {
+        Ok(match self {
+            Self::None => Box::new(NoLearning),
+            Self::Local(rule) => {
+                check::non_negative("eta", rule.eta)?;
+                Box::new(*rule)
+            }
+        })
+    }
+}
+
+/// Fixed slow weights: the rule that never changes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct NoLearning;
+
+impl PlasticityRule for NoLearning {
+    fn check_form(&self, _form: WeightForm) -> Result<()> {
+        Ok(())
+    }
+    fn update(&self, _signal: &LearningSignal<'_>, _weights: &mut SlowWeights) {}
+    fn is_active(&self) -> bool {
+        false
+    }
+}
+
+/// The local plasticity rule of Alemi, Machens, Denève & Slotine (2018), MODEL.md §6:
+///
+/// ```text
+/// d Omega_s[i][j] / dt = eta [D^T e]_i Psi_j(r)
+/// ```
+///
+/// **Why it is local**: [D^T e]_i is the feedback current that neuron i itself receives
+/// (it enters V_i as K [D^T e]_i), and Psi_j(r) is the j-th presynaptic (dendritic) input of
+/// the synapse: each synapse changes by (its postsynaptic neuron's feedback) x (its
+/// presynaptic activity).
+///
+/// **Why it converges** (Sanner & Slotine 1992): writing Omega_s = D^T W, the student
+/// dx_hat/dt = -lambda x_hat + W Psi + c + K e, and W* with lambda x + f(x) = W* Psi(x), the
+/// Lyapunov function ||e||^2 / 2 + tr(W~^T W~) / (2 eta), W~ = W - W*, has derivative
+/// -(lambda + K) ||e||^2 <= 0 under dW/dt = eta e Psi^T, which is the rule above with D^T
+/// taken out. With a persistently exciting command, W -> W*.
+///
+/// **Forms**: synapse-level, Omega_s += dt eta s (D^T e) Psi^T (N x N_b per step); factored,
+/// W += dt eta s e Psi^T (J x N_b per step), with s the protocol's `rate_scale`. Started
+/// from the same weights (Omega_s = D^T W), the two stay equal.
+///
+/// **Integration**: forward Euler at the network's dt, using e_(n+1) and Psi(r_(n+1))
+/// (MODEL.md §8, sub-step 5).
+///
+/// **Units**: eta is in (V/s per unit of Psi) per (unit of x * unit of Psi * s). Its
+/// effective gain grows with N_b (MODEL.md §6): the configured value is used as is; choose
+/// it per basis size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalRule {
+    /// Learning rate eta.
+    pub eta: f64,
+}
+
+impl PlasticityRule for LocalRule {
+    fn check_form(&self, _form: WeightForm) -> Result<()> {
+        Ok(())
+    }
+
+    fn update(&self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
+        let gain = signal.dt * self.eta * signal.rate_scale;
+        let (post, mat) = match weights {
+            SlowWeights::Dense(m) => (signal.feedback, m),
+            SlowWeights::Factored(w) => (signal.error, w),
+        };
+        for (col, psi) in signal.psi.iter().enumerate() {
+            let g = gain * psi;
+            for (w, p) in mat.col_as_slice_mut(col).iter_mut().zip(post) {
+                *w += g * p;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_conform() {
+        ebn_core::conformance::error_driven_rule(&NoLearning);
+        ebn_core::conformance::error_driven_rule(&LocalRule { eta: 3.0 });
+    }
+
+    #[test]
+    fn local_rule_is_the_outer_product() {
+        let mut w = SlowWeights::zeros(WeightForm::Factored, 3, 2, 2);
+        let signal = LearningSignal { error: &[1.0, -2.0], feedback: &[0.0; 3], psi: &[0.5, 4.0], rate_scale: 0.5, dt: 0.1 };
+        LocalRule { eta: 2.0 }.update(&signal, &mut w);
+        // dt eta s = 0.1; W = 0.1 e psi^T.
+        let m = w.matrix();
+        let expected = [[0.05, 0.4], [-0.1, -0.8]];
+        for r in 0..2 {
+            for c in 0..2 {
+                assert!((m[(r, c)] - expected[r][c]).abs() < 1e-15);
+            }
+        }
+    }
+
+    #[test]
+    fn negative_rate_is_rejected() {
+        assert!(RuleConfig::Local(LocalRule { eta: -1.0 }).build().is_err());
+        assert!(RuleConfig::Local(LocalRule { eta: f64::NAN }).build().is_err());
+    }
+}
