@@ -1,1 +1,21 @@
+#![doc = include_str!("../README.md")]
 
+mod closed_form;
+mod config;
+mod experiment;
+mod network;
+mod record;
+
+pub use closed_form::linear_slow_weights;
+pub use config::{DecoderConfig, FastForm, NetworkConfig};
+pub use experiment::{Experiment, ExperimentConfig, InitialWeights, Teacher, simulate};
+pub use network::{Network, Overrides};
+pub use record::{RecordConfig, Recorder};
+
+pub use ebn_analysis as analysis;
+pub use ebn_basis as basis;
+pub use ebn_core as core;
+pub use ebn_dynamics as dynamics;
+pub use ebn_neurons as neurons;
+pub use ebn_perturb as perturb;
+pub use ebn_plasticity as plasticity;

@@ -1,0 +1,423 @@
+//! The efficient balanced network and its time step.
+
+use crate::config::{FastForm, NetworkConfig};
+use ebn_core::{
+    Basis, Error, LearningSignal, Mat, NeuronModel, Perturbation, PerturbationContext, PlasticityRule, Result, Rng,
+    SeedStreams, SlowWeights, Stream, check, coding,
+};
+use ebn_neurons::EbnNeuron;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+
+/// Components a fork can supply instead of those named in the configuration.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// A basis to use instead of `config.basis` (its sizes are checked).
+    pub basis: Option<Box<dyn Basis>>,
+    /// A rule to use instead of `config.rule`.
+    pub rule: Option<Box<dyn PlasticityRule>>,
+}
+
+/// An efficient balanced network of N neurons representing a J-dimensional state
+/// (MODEL.md §3–4, §8), with its slow weights and their learning rule.
+///
+/// # The time step
+///
+/// [`Network::step`] advances from t_n = n dt to t_(n+1). At its start the network holds V_n,
+/// r_n, x_hat_n = D r_n, the basis drive u_n = M r_n, Psi_n = Psi(r_n) and the error
+/// e_n = x_n - x_hat_n (0 if no target was given). It receives the command c_n and the
+/// target's new state x_(n+1) (the teacher is integrated first, MODEL.md §8 sub-step 1):
+///
+/// 2. **voltages**: `V <- V + dt (-lambda_V V + D^T c_n + Omega_s Psi_n + K D^T e_n)` by the
+///    neuron model (forward Euler), then the noise `sigma_V sqrt(dt) N(0,1)` per neuron, then
+///    the perturbations;
+/// 3. **spike**: the neuron model names at most one neuron k (largest V_k - T_k > 0); then
+///    `V += Omega_f[:, k]` (V_j -= D_j^T D_k + mu delta_jk), `r_k += 1`, `x_hat += D_k`,
+///    `u += M_k` (event-driven: one column, never a dense product);
+/// 4. **decay**: r, x_hat and u are multiplied by exp(-lambda dt) (exact for the leak), and
+///    Psi_(n+1) = Psi(r_(n+1)) is evaluated once;
+/// 5. **learning**: e_(n+1) = x_(n+1) - x_hat_(n+1), and the rule updates Omega_s (or W) with
+///    e_(n+1), D^T e_(n+1) and Psi_(n+1).
+///
+/// So the voltage update of step n uses Psi_n and e_n, both computed at the end of step n-1,
+/// and the dense and factored forms compute exactly the same quantities. Slow current: in
+/// factored form the network computes z = c + W Psi + K e (J values) and then D^T z (one
+/// N x J product); in dense form D^T (c + K e) + Omega_s Psi.
+///
+/// x_hat is kept incrementally (it jumps by D_k and decays with r), so it equals D r up to
+/// rounding (checked in the tests).
+#[derive(Debug)]
+pub struct Network<M: NeuronModel = EbnNeuron> {
+    config: NetworkConfig<M>,
+    neuron: M,
+    state: M::State,
+    decoder: Mat<f64>,
+    /// D stored neuron-major and contiguous: d_flat[i * J + j] = D[j, i].
+    d_flat: Vec<f64>,
+    fast_dense: Option<Mat<f64>>,
+    base_thresholds: Vec<f64>,
+    /// Thresholds in use: +inf for silenced neurons.
+    thresholds: Vec<f64>,
+    alive: Vec<bool>,
+    basis: Box<dyn Basis>,
+    rule: Box<dyn PlasticityRule>,
+    slow: SlowWeights,
+    perturbations: Vec<Box<dyn Perturbation>>,
+    noise: Rng,
+    r: Vec<f64>,
+    x_hat: Vec<f64>,
+    drive: Vec<f64>,
+    psi: Vec<f64>,
+    error: Vec<f64>,
+    feedback: Vec<f64>,
+    input: Vec<f64>,
+    z: Vec<f64>,
+    decay: f64,
+    noise_scale: f64,
+    feedback_gain: f64,
+    learning: bool,
+    rate_scale: f64,
+    step: u64,
+}
+
+impl Network<EbnNeuron> {
+    /// Builds the network of `config`, drawing D and the basis from `seeds`. The only step
+    /// that can fail.
+    pub fn build(config: &NetworkConfig<EbnNeuron>, seeds: SeedStreams) -> Result<Self> {
+        Self::build_with(config, seeds, Overrides::default())
+    }
+}
+
+impl<M: NeuronModel> Network<M> {
+    /// Builds the network of `config` with some components supplied by the caller.
+    pub fn build_with(config: &NetworkConfig<M>, seeds: SeedStreams, overrides: Overrides) -> Result<Self> {
+        config.validate_common()?;
+        config.neuron.validate(config.dt).map_err(|e| e.within("network.neuron"))?;
+        let (n, j) = (config.n, config.dim);
+        let decoder = config.decoder.build(n, j, &mut seeds.rng(Stream::Decoder)).map_err(|e| e.within("network"))?;
+        let basis = match overrides.basis {
+            Some(b) => b,
+            None => config.basis.build(&decoder, &mut seeds.rng(Stream::Basis)).map_err(|e| e.within("network.basis"))?,
+        };
+        check::same_len("basis inputs (network.n)", n, basis.n_inputs())?;
+        check::nonzero("network.basis.n_basis", basis.len())?;
+        let rule = match overrides.rule {
+            Some(r) => r,
+            None => config.rule.build().map_err(|e| e.within("network.rule"))?,
+        };
+        rule.check_form(config.slow_weights)?;
+        let d_flat: Vec<f64> = (0..n).flat_map(|i| decoder.col_as_slice(i).to_vec()).collect();
+        let fast_dense = match config.fast_weights {
+            FastForm::Factored => None,
+            FastForm::Dense => Some(Mat::from_fn(n, n, |a, b| {
+                -(coding::dot(decoder.col_as_slice(a), decoder.col_as_slice(b)) + if a == b { config.mu } else { 0.0 })
+            })),
+        };
+        let base_thresholds = coding::thresholds(&decoder, config.mu, config.nu);
+        let nb = basis.len();
+        let drive_len = basis.drive_len();
+        let slow = SlowWeights::zeros(config.slow_weights, n, j, nb);
+        let mut net = Self {
+            neuron: config.neuron.clone(),
+            state: config.neuron.init_state(n),
+            thresholds: base_thresholds.clone(),
+            base_thresholds,
+            alive: vec![true; n],
+            basis,
+            rule,
+            slow,
+            perturbations: Vec::new(),
+            noise: seeds.rng(Stream::Noise),
+            r: vec![0.0; n],
+            x_hat: vec![0.0; j],
+            drive: vec![0.0; drive_len],
+            psi: vec![0.0; nb],
+            error: vec![0.0; j],
+            feedback: vec![0.0; n],
+            input: vec![0.0; n],
+            z: vec![0.0; j],
+            decay: (-config.lambda * config.dt).exp(),
+            noise_scale: config.sigma_v * config.dt.sqrt(),
+            feedback_gain: config.feedback_gain,
+            learning: true,
+            rate_scale: 1.0,
+            step: 0,
+            decoder,
+            d_flat,
+            fast_dense,
+            config: config.clone(),
+        };
+        net.reset_state();
+        Ok(net)
+    }
+
+    /// Sets the network back to rest (V = r = x_hat = e = 0, t = 0), keeping all weights,
+    /// silenced neurons and perturbations.
+    pub fn reset_state(&mut self) {
+        self.state = self.neuron.init_state(self.config.n);
+        self.r.fill(0.0);
+        self.x_hat.fill(0.0);
+        self.drive.fill(0.0);
+        self.error.fill(0.0);
+        self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+        self.step = 0;
+    }
+
+    /// Replaces the slow weights (checked against the network's sizes and form).
+    pub fn set_slow_weights(&mut self, weights: SlowWeights) -> Result<()> {
+        let expected_rows = match weights {
+            SlowWeights::Dense(_) => self.config.n,
+            SlowWeights::Factored(_) => self.config.dim,
+        };
+        if weights.form() != self.slow.form() {
+            return Err(Error::Unsupported(format!(
+                "slow weights of form {:?} given to a network configured for {:?}",
+                weights.form(),
+                self.slow.form()
+            )));
+        }
+        check::same_len("slow_weights rows", expected_rows, weights.matrix().nrows())?;
+        check::same_len("slow_weights columns (N_b)", self.basis.len(), weights.n_basis())?;
+        for c in 0..weights.n_basis() {
+            check::all_finite(&format!("slow_weights[:, {c}]"), weights.matrix().col_as_slice(c))?;
+        }
+        self.slow = weights;
+        Ok(())
+    }
+
+    /// Adds a perturbation, applied at every step from now on.
+    pub fn add_perturbation(&mut self, perturbation: Box<dyn Perturbation>) {
+        self.perturbations.push(perturbation);
+    }
+
+    /// Sets the feedback gain K (1/s); 0 for a test run.
+    pub fn set_feedback_gain(&mut self, k: f64) -> Result<()> {
+        self.feedback_gain = check::non_negative("feedback_gain", k)?;
+        Ok(())
+    }
+
+    /// Turns learning on or off (off for a test run).
+    pub fn set_learning(&mut self, on: bool) {
+        self.learning = on;
+    }
+
+    /// Multiplies the rule's learning rate (annealing); 1 by default.
+    pub fn set_rate_scale(&mut self, scale: f64) -> Result<()> {
+        self.rate_scale = check::non_negative("rate_scale", scale)?;
+        Ok(())
+    }
+
+    /// Advances the network by one step (see the type's documentation for the order of
+    /// sub-steps). `command` is c_n (length J); `target` is the teacher's x_(n+1), or `None`
+    /// when there is no teacher (then e = 0: no feedback and no learning). Returns the neuron
+    /// that spiked, if any.
+    pub fn step(&mut self, command: &[f64], target: Option<&[f64]>) -> Option<usize> {
+        let j = self.config.dim;
+        let dt = self.config.dt;
+        debug_assert_eq!(command.len(), j);
+
+        // 2. Input current and membrane update.
+        for ((z, c), e) in self.z.iter_mut().zip(command).zip(&self.error) {
+            *z = c + self.feedback_gain * e;
+        }
+        match &self.slow {
+            SlowWeights::Factored(w) => {
+                for (col, psi) in self.psi.iter().enumerate() {
+                    for (z, w) in self.z.iter_mut().zip(w.col_as_slice(col)) {
+                        *z += w * psi;
+                    }
+                }
+                project(&self.d_flat, j, &self.z, &mut self.input, false);
+            }
+            SlowWeights::Dense(omega) => {
+                project(&self.d_flat, j, &self.z, &mut self.input, false);
+                for (col, psi) in self.psi.iter().enumerate() {
+                    if *psi != 0.0 {
+                        for (i, w) in self.input.iter_mut().zip(omega.col_as_slice(col)) {
+                            *i += w * psi;
+                        }
+                    }
+                }
+            }
+        }
+        self.neuron.integrate(&mut self.state, &self.input, dt);
+        let v = self.neuron.voltages_mut(&mut self.state);
+        if self.noise_scale > 0.0 {
+            for vi in v.iter_mut() {
+                *vi += self.noise_scale * self.noise.sample::<f64, _>(StandardNormal);
+            }
+        }
+        if !self.perturbations.is_empty() {
+            let mut ctx = PerturbationContext::new(self.step, dt, v, &mut self.slow, &mut self.thresholds, &mut self.alive);
+            for p in &mut self.perturbations {
+                p.apply(&mut ctx);
+            }
+        }
+
+        // 3. At most one spike; its fast-weight column reaches every voltage.
+        let spike = self.fire();
+
+        // 4. Exact exponential decay of the traces, the readout and the basis drive.
+        let a = self.decay;
+        self.r.iter_mut().for_each(|x| *x *= a);
+        self.x_hat.iter_mut().for_each(|x| *x *= a);
+        self.drive.iter_mut().for_each(|x| *x *= a);
+        self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+
+        // 5. New error and learning.
+        match target {
+            Some(x) => {
+                debug_assert_eq!(x.len(), j);
+                for ((e, x), xh) in self.error.iter_mut().zip(x).zip(&self.x_hat) {
+                    *e = x - xh;
+                }
+                if self.learning && self.rule.is_active() {
+                    project(&self.d_flat, j, &self.error, &mut self.feedback, false);
+                    let signal = LearningSignal {
+                        error: &self.error,
+                        feedback: &self.feedback,
+                        psi: &self.psi,
+                        rate_scale: self.rate_scale,
+                        dt,
+                    };
+                    self.rule.update(&signal, &mut self.slow);
+                }
+            }
+            None => self.error.fill(0.0),
+        }
+        self.step += 1;
+        spike
+    }
+
+    /// Sub-step 3 alone: the neuron model chooses at most one neuron on the current
+    /// voltages; if one fires, its fast-weight column is added to every voltage
+    /// (V_j -= D_j^T D_k + mu delta_jk), r_k += 1, x_hat += D_k and the basis drive jumps.
+    /// Nothing decays and no time passes. [`Network::step`] calls it once per step; calling
+    /// it until it returns `None` encodes the current voltages greedily (MODEL.md §3).
+    pub fn fire(&mut self) -> Option<usize> {
+        let j = self.config.dim;
+        let k = self.neuron.select_spike(&self.state, &self.thresholds)?;
+        let v = self.neuron.voltages_mut(&mut self.state);
+        let dk = &self.d_flat[k * j..(k + 1) * j];
+        match &self.fast_dense {
+            Some(omega_f) => {
+                for (vi, w) in v.iter_mut().zip(omega_f.col_as_slice(k)) {
+                    *vi += w;
+                }
+            }
+            None => {
+                project(&self.d_flat, j, dk, v, true);
+                v[k] -= self.config.mu;
+            }
+        }
+        self.r[k] += 1.0;
+        for (x, d) in self.x_hat.iter_mut().zip(dk) {
+            *x += d;
+        }
+        self.basis.on_spike(k, &mut self.drive);
+        Some(k)
+    }
+
+    /// Sets the traces r (length N, finite, >= 0) and recomputes x_hat = D r, the basis drive
+    /// and Psi from scratch. Voltages are left as they are.
+    pub fn set_traces(&mut self, r: &[f64]) -> Result<()> {
+        check::same_len("traces", self.config.n, r.len())?;
+        for (i, v) in r.iter().enumerate() {
+            check::non_negative(&format!("traces[{i}]"), *v)?;
+        }
+        self.r.copy_from_slice(r);
+        self.x_hat = coding::readout(&self.decoder, r);
+        self.basis.drive_from_traces(&self.r, &mut self.drive);
+        self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+        Ok(())
+    }
+
+    /// Sets the membrane voltages (length N, finite).
+    pub fn set_voltages(&mut self, v: &[f64]) -> Result<()> {
+        check::same_len("voltages", self.config.n, v.len())?;
+        check::all_finite("voltages", v)?;
+        self.neuron.voltages_mut(&mut self.state).copy_from_slice(v);
+        Ok(())
+    }
+
+    /// The configuration the network was built from.
+    pub fn config(&self) -> &NetworkConfig<M> {
+        &self.config
+    }
+    /// The decoder D (J x N).
+    pub fn decoder(&self) -> &Mat<f64> {
+        &self.decoder
+    }
+    /// Thresholds T_i = (||D_i||^2 + mu + nu) / 2 (without silencing).
+    pub fn thresholds(&self) -> &[f64] {
+        &self.base_thresholds
+    }
+    /// Which neurons can still fire.
+    pub fn alive(&self) -> &[bool] {
+        &self.alive
+    }
+    /// Membrane voltages V.
+    pub fn voltages(&self) -> &[f64] {
+        self.neuron.voltages(&self.state)
+    }
+    /// Filtered spike trains r.
+    pub fn traces(&self) -> &[f64] {
+        &self.r
+    }
+    /// The readout x_hat.
+    pub fn readout(&self) -> &[f64] {
+        &self.x_hat
+    }
+    /// The basis values Psi(r) of the current step.
+    pub fn psi(&self) -> &[f64] {
+        &self.psi
+    }
+    /// The output error e of the current step (0 without a target).
+    pub fn error(&self) -> &[f64] {
+        &self.error
+    }
+    /// The basis.
+    pub fn basis(&self) -> &dyn Basis {
+        self.basis.as_ref()
+    }
+    /// The slow weights.
+    pub fn slow_weights(&self) -> &SlowWeights {
+        &self.slow
+    }
+    /// Number of steps taken since the last reset.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+    /// Time since the last reset (s).
+    pub fn time(&self) -> f64 {
+        self.step as f64 * self.config.dt
+    }
+}
+
+/// out_i (+)= sign * sum_j D[j, i] z_j for every neuron i: the product D^T z (or -D^T z added
+/// when `subtract`). Specialised for J = 1, 2, 3 so that the loop over neurons vectorises.
+#[inline]
+fn project(d_flat: &[f64], j: usize, z: &[f64], out: &mut [f64], subtract: bool) {
+    #[inline(always)]
+    fn fixed<const J: usize>(d_flat: &[f64], z: &[f64], out: &mut [f64], subtract: bool) {
+        let z: [f64; J] = std::array::from_fn(|k| z[k]);
+        for (o, d) in out.iter_mut().zip(d_flat.chunks_exact(J)) {
+            let mut s = 0.0;
+            for k in 0..J {
+                s += d[k] * z[k];
+            }
+            if subtract { *o -= s } else { *o = s }
+        }
+    }
+    match j {
+        1 => fixed::<1>(d_flat, z, out, subtract),
+        2 => fixed::<2>(d_flat, z, out, subtract),
+        3 => fixed::<3>(d_flat, z, out, subtract),
+        _ => {
+            for (o, d) in out.iter_mut().zip(d_flat.chunks_exact(j)) {
+                let s = coding::dot(d, z);
+                if subtract { *o -= s } else { *o = s }
+            }
+        }
+    }
+}

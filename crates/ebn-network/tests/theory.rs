@@ -1,0 +1,198 @@
+//! The engine against theory (MODEL.md §3–5, §8) and its determinism.
+
+use ebn_basis::BasisConfig;
+use ebn_core::{Mat, SeedStreams, SlowWeights, Stream, WeightForm, coding};
+use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
+use ebn_network::{
+    DecoderConfig, Experiment, ExperimentConfig, FastForm, InitialWeights, Network, NetworkConfig, RecordConfig,
+};
+use proptest::prelude::*;
+use rand::RngExt;
+
+/// The coding experiment of issue 2: the §9 oscillator, N = 64, closed-form weights, identity
+/// basis, lambda_v = lambda, no noise, no feedback, costs mu and nu a hundred times below
+/// §9, 3 s driven by the §9 command.
+fn coding_experiment(form: WeightForm) -> ExperimentConfig {
+    let mut network = NetworkConfig::paper(64, 2);
+    network.mu /= 100.0;
+    network.nu /= 100.0;
+    network.feedback_gain = 0.0;
+    network.slow_weights = form;
+    ExperimentConfig {
+        seed: 1,
+        duration: 3.0,
+        target: TargetConfig::DampedOscillator,
+        integrator: Default::default(),
+        command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
+        initial_state: None,
+        network,
+        slow_weights: InitialWeights::ClosedForm,
+        record: RecordConfig { every: 10, voltages: vec![] },
+    }
+}
+
+#[test]
+fn closed_form_weights_track_the_oscillator() {
+    for form in [WeightForm::Factored, WeightForm::Dense] {
+        let mut exp = Experiment::build(&coding_experiment(form)).unwrap();
+        let rec = exp.run(0);
+        let nrmse = ebn_analysis::nrmse(&rec.x, &rec.x_hat).unwrap();
+        // Issue 2: <= 0.05 (a reference implementation of MODEL.md gets 0.011).
+        assert!(nrmse <= 0.05, "{form:?}: NRMSE {nrmse}");
+        // The readout kept incrementally is D r up to rounding.
+        let net = exp.network();
+        let direct = coding::readout(net.decoder(), net.traces());
+        for (a, b) in net.readout().iter().zip(&direct) {
+            assert!((a - b).abs() < 1e-12, "x_hat drifted from D r: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn the_costs_shrink_the_readout() {
+    // MODEL.md §5: with the §9 costs, mu r_i is comparable to the thresholds and the closed
+    // form tracks much worse than with costs a hundred times smaller.
+    let small = coding_experiment(WeightForm::Factored);
+    let mut large = small.clone();
+    large.network.mu *= 100.0;
+    large.network.nu *= 100.0;
+    let run = |cfg: &ExperimentConfig| {
+        let rec = Experiment::build(cfg).unwrap().run(0);
+        ebn_analysis::nrmse(&rec.x, &rec.x_hat).unwrap()
+    };
+    let (e_small, e_large) = (run(&small), run(&large));
+    assert!(e_large > 3.0 * e_small, "costs x100: NRMSE {e_large} vs {e_small}");
+}
+
+fn network_with_decoder(d: &Mat<f64>, mu: f64, nu: f64, fast: FastForm) -> Network {
+    let mut cfg = NetworkConfig::paper(d.ncols(), d.nrows());
+    cfg.decoder = DecoderConfig::Explicit { columns: (0..d.ncols()).map(|i| d.col_as_slice(i).to_vec()).collect() };
+    cfg.mu = mu;
+    cfg.nu = nu;
+    cfg.fast_weights = fast;
+    Network::build(&cfg, SeedStreams::new(0)).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Every spike lowers the loss L = ||x - D r||^2 + mu ||r||^2 + nu ||r||_1, by exactly
+    /// 2 (V_k - T_k), and the fast weights move the voltages to their ideal values for the new
+    /// r; when no neuron fires, no single spike could lower L. Greedy encoding from rest is
+    /// repeated until no neuron fires.
+    #[test]
+    fn every_spike_lowers_the_loss(
+        j in 1usize..4, n in 2usize..24, seed in any::<u64>(),
+        mu in 0.0..0.05f64, nu in 0.0..0.05f64, x_scale in 0.0..2.0f64, dense in any::<bool>(),
+    ) {
+        let mut rng = SeedStreams::new(seed).rng(Stream::Weights);
+        let d = Mat::from_fn(j, n, |_, _| rng.random_range(-0.3..0.3));
+        let x: Vec<f64> = (0..j).map(|_| x_scale * rng.random_range(-1.0..1.0)).collect();
+        let r: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..3.0)).collect();
+        let fast = if dense { FastForm::Dense } else { FastForm::Factored };
+        let mut net = network_with_decoder(&d, mu, nu, fast);
+        net.set_traces(&r).unwrap();
+        net.set_voltages(&coding::ideal_voltages(&d, mu, &x, &r)).unwrap();
+        let t = coding::thresholds(&d, mu, nu);
+        for _ in 0..10_000 {
+            let before_r = net.traces().to_vec();
+            let before_v = net.voltages().to_vec();
+            let l0 = coding::loss(&d, mu, nu, &x, &before_r);
+            match net.fire() {
+                Some(k) => {
+                    let l1 = coding::loss(&d, mu, nu, &x, net.traces());
+                    prop_assert!(l1 < l0, "spike of {k} raised L: {l0} -> {l1}");
+                    // Rounding in L (sums of O(10) terms of size <= ~10): 1e-10 absolute.
+                    prop_assert!((l0 - l1 - 2.0 * (before_v[k] - t[k])).abs() < 1e-10);
+                    let ideal = coding::ideal_voltages(&d, mu, &x, net.traces());
+                    for (a, b) in net.voltages().iter().zip(&ideal) {
+                        prop_assert!((a - b).abs() < 1e-10, "fast weights: V {a} vs ideal {b}");
+                    }
+                }
+                None => {
+                    for i in 0..n {
+                        let mut r1 = before_r.clone();
+                        r1[i] += 1.0;
+                        prop_assert!(coding::loss(&d, mu, nu, &x, &r1) >= l0 - 1e-12);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        prop_assert!(false, "greedy encoding did not stop");
+    }
+}
+
+/// A driven run with random W on a random tanh basis and feedback on, in a given slow and
+/// fast form; returns spikes and readout.
+fn random_weight_run(slow: WeightForm, fast: FastForm) -> (Vec<(f64, u32)>, Vec<f64>) {
+    let mut cfg = coding_experiment(slow);
+    cfg.duration = 1.0;
+    cfg.slow_weights = InitialWeights::Zero;
+    cfg.network.fast_weights = fast;
+    cfg.network.feedback_gain = 5.0;
+    cfg.network.basis = BasisConfig::RandomTanh { n_basis: 40, weight_std: 0.2, bias: 1.0 };
+    cfg.record.every = 1;
+    let mut exp = Experiment::build(&cfg).unwrap();
+    let mut rng = SeedStreams::new(9).rng(Stream::Weights);
+    let w = Mat::from_fn(2, 40, |_, _| rng.random_range(-3.0..3.0));
+    let weights = match slow {
+        WeightForm::Factored => SlowWeights::Factored(w),
+        WeightForm::Dense => SlowWeights::Dense(exp.network().decoder().transpose() * &w),
+    };
+    exp.network_mut().set_slow_weights(weights).unwrap();
+    let rec = exp.run(3);
+    let spikes = rec.spikes.times.iter().copied().zip(rec.spikes.neurons.iter().copied()).collect();
+    (spikes, rec.x_hat.data)
+}
+
+#[test]
+fn dense_and_factored_weights_agree() {
+    let (s_ref, x_ref) = random_weight_run(WeightForm::Factored, FastForm::Factored);
+    assert!(s_ref.len() > 1000, "the comparison needs a busy network: {} spikes", s_ref.len());
+    for (slow, fast) in [(WeightForm::Dense, FastForm::Factored), (WeightForm::Factored, FastForm::Dense), (WeightForm::Dense, FastForm::Dense)] {
+        let (s, x) = random_weight_run(slow, fast);
+        assert_eq!(s, s_ref, "{slow:?}/{fast:?}: different spikes");
+        let worst = x.iter().zip(&x_ref).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        // Same spikes, so x_hat differs only by the rounding of D^T W psi summed in another
+        // order: ~1e-16 relative per step.
+        assert!(worst < 1e-12, "{slow:?}/{fast:?}: x_hat differs by {worst}");
+    }
+}
+
+#[test]
+fn same_seed_same_bits_other_streams_untouched() {
+    let cfg = coding_experiment(WeightForm::Factored);
+    let run = |cfg: &ExperimentConfig, trial: u64| {
+        let mut exp = Experiment::build(cfg).unwrap();
+        let rec = exp.run(trial);
+        (rec, exp.network().decoder().clone())
+    };
+    let (a, da) = run(&cfg, 0);
+    let (b, db) = run(&cfg, 0);
+    assert_eq!(a, b, "same seed, different recording");
+    assert_eq!(da, db);
+    // A fresh command (another trial index) changes the spikes but not the decoder.
+    let (c, dc) = run(&cfg, 1);
+    assert_eq!(da, dc);
+    assert_ne!(a.spikes, c.spikes);
+    // Turning on noise draws from the noise stream only: same decoder, and the same basis.
+    let mut noisy = cfg.clone();
+    noisy.network.sigma_v = 1e-3;
+    noisy.network.basis = BasisConfig::RandomTanh { n_basis: 10, weight_std: 0.1, bias: 1.0 };
+    let mut quiet = noisy.clone();
+    quiet.network.sigma_v = 0.0;
+    quiet.slow_weights = InitialWeights::Zero;
+    noisy.slow_weights = InitialWeights::Zero;
+    let (en, eq) = (Experiment::build(&noisy).unwrap(), Experiment::build(&quiet).unwrap());
+    assert_eq!(en.network().decoder(), eq.network().decoder());
+    let probe: Vec<f64> = (0..64).map(|i| (i % 5) as f64).collect();
+    let (mut pn, mut pq) = (vec![0.0; 10], vec![0.0; 10]);
+    en.network().basis().drive_from_traces(&probe, &mut pn);
+    eq.network().basis().drive_from_traces(&probe, &mut pq);
+    assert_eq!(pn, pq, "noise shifted the basis");
+    // Another master seed gives another decoder.
+    let mut other = cfg.clone();
+    other.seed = 2;
+    assert_ne!(run(&other, 0).1, da);
+}
