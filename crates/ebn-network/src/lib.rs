@@ -5,6 +5,7 @@ mod config;
 mod experiment;
 mod network;
 mod record;
+pub mod presets;
 
 pub use closed_form::linear_slow_weights;
 pub use config::{DecoderConfig, FastForm, NetworkConfig};

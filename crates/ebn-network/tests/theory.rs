@@ -2,9 +2,8 @@
 
 use ebn_basis::BasisConfig;
 use ebn_core::{Mat, SeedStreams, SlowWeights, Stream, WeightForm, coding};
-use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
 use ebn_network::{
-    DecoderConfig, Experiment, ExperimentConfig, FastForm, InitialWeights, Network, NetworkConfig, RecordConfig,
+    DecoderConfig, Experiment, ExperimentConfig, FastForm, InitialWeights, Network, NetworkConfig,
 };
 use proptest::prelude::*;
 use rand::RngExt;
@@ -13,22 +12,7 @@ use rand::RngExt;
 /// basis, lambda_v = lambda, no noise, no feedback, costs mu and nu a hundred times below
 /// §9, 3 s driven by the §9 command.
 fn coding_experiment(form: WeightForm) -> ExperimentConfig {
-    let mut network = NetworkConfig::paper(64, 2);
-    network.mu /= 100.0;
-    network.nu /= 100.0;
-    network.feedback_gain = 0.0;
-    network.slow_weights = form;
-    ExperimentConfig {
-        seed: 1,
-        duration: 3.0,
-        target: TargetConfig::DampedOscillator,
-        integrator: Default::default(),
-        command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
-        initial_state: None,
-        network,
-        slow_weights: InitialWeights::ClosedForm,
-        record: RecordConfig { every: 10, voltages: vec![] },
-    }
+    ebn_network::presets::coding(1, 3.0, form)
 }
 
 #[test]

@@ -1,0 +1,187 @@
+//! Every invalid configuration is rejected at build time with a typed error that names the
+//! field and the value; never a panic.
+
+use ebn_basis::BasisConfig;
+use ebn_core::{Error, SeedStreams};
+use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
+use ebn_network::{DecoderConfig, Experiment, ExperimentConfig, InitialWeights, Network, NetworkConfig, RecordConfig};
+use ebn_neurons::EbnNeuron;
+
+fn experiment() -> ExperimentConfig {
+    ExperimentConfig {
+        seed: 0,
+        duration: 0.1,
+        target: TargetConfig::DampedOscillator,
+        integrator: Default::default(),
+        command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
+        initial_state: None,
+        network: NetworkConfig::paper(8, 2),
+        slow_weights: InitialWeights::Zero,
+        record: RecordConfig::default(),
+    }
+}
+
+/// Builds, expects an error, and checks that its message names `field` (and `value`).
+fn rejects(cfg: &ExperimentConfig, field: &str, value: &str) -> Error {
+    let err = Experiment::build(cfg).expect_err("the configuration should be rejected");
+    let msg = err.to_string();
+    assert!(msg.contains(field), "message does not name `{field}`: {msg}");
+    assert!(msg.contains(value), "message does not give the value `{value}`: {msg}");
+    err
+}
+
+#[test]
+fn non_finite_parameters() {
+    let mut c = experiment();
+    c.network.mu = f64::NAN;
+    assert!(matches!(rejects(&c, "network.mu", "NaN"), Error::InvalidParameter { .. }));
+    let mut c = experiment();
+    c.network.sigma_v = f64::INFINITY;
+    rejects(&c, "network.sigma_v", "inf");
+    let mut c = experiment();
+    c.initial_state = Some(vec![0.0, f64::NAN]);
+    rejects(&c, "initial_state[1]", "NaN");
+    let mut c = experiment();
+    c.network.decoder = DecoderConfig::GaussianStd { std: f64::NAN };
+    rejects(&c, "network.decoder.std", "NaN");
+}
+
+#[test]
+fn non_positive_time_constants() {
+    for bad in [0.0, -1.0] {
+        let mut c = experiment();
+        c.network.lambda = bad;
+        rejects(&c, "network.lambda", &bad.to_string());
+        let mut c = experiment();
+        c.network.neuron = EbnNeuron { lambda_v: bad };
+        rejects(&c, "network.neuron.lambda_v", &bad.to_string());
+        let mut c = experiment();
+        c.network.dt = bad;
+        rejects(&c, "network.dt", &bad.to_string());
+        let mut c = experiment();
+        c.duration = bad;
+        rejects(&c, "duration", &bad.to_string());
+    }
+}
+
+#[test]
+fn time_step_too_long_for_the_leak() {
+    let mut c = experiment();
+    c.network.neuron = EbnNeuron { lambda_v: 50.0 };
+    c.network.dt = 0.02; // dt lambda_v = 1
+    let err = rejects(&c, "network.neuron.lambda_v", "50");
+    assert!(err.to_string().contains("dt"), "{err}");
+    let mut c = experiment();
+    c.network.dt = 0.2; // dt lambda = 2 (and dt lambda_v = 2)
+    rejects(&c, "network.lambda", "10");
+}
+
+#[test]
+fn dimension_mismatches() {
+    // Network dimension against the target.
+    let mut c = experiment();
+    c.network.dim = 3;
+    assert!(matches!(rejects(&c, "network.dim", "3"), Error::DimensionMismatch { expected: 2, got: 3, .. }));
+    // Decoder columns against the network dimension.
+    let mut c = experiment();
+    c.network.decoder = DecoderConfig::Explicit { columns: vec![vec![0.1, 0.1, 0.1]; 8] };
+    rejects(&c, "network.decoder.columns[0]", "3");
+    let mut c = experiment();
+    c.network.decoder = DecoderConfig::Explicit { columns: vec![vec![0.1, 0.1]; 7] };
+    rejects(&c, "network.decoder.columns", "7");
+    // Initial state and command against the target.
+    let mut c = experiment();
+    c.initial_state = Some(vec![1.0]);
+    rejects(&c, "initial_state", "1");
+    let mut c = experiment();
+    c.command = CommandConfig::FilteredNoise(FilteredNoise { amplitude: vec![1.0, 0.0, 0.0], ..FilteredNoise::paper_default() });
+    rejects(&c, "command.amplitude", "3");
+}
+
+#[test]
+fn empty_populations() {
+    let mut c = experiment();
+    c.network.n = 0;
+    rejects(&c, "network.n", "0");
+    let mut c = experiment();
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0 };
+    rejects(&c, "network.basis.n_basis", "0");
+    let mut c = experiment();
+    c.network.basis = BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0 };
+    rejects(&c, "network.basis.n_basis", "0");
+}
+
+#[test]
+fn zero_decoder_column() {
+    let mut columns = vec![vec![0.1, -0.1]; 8];
+    columns[5] = vec![0.0, 0.0];
+    let mut c = experiment();
+    c.network.decoder = DecoderConfig::Explicit { columns };
+    rejects(&c, "network.decoder.columns[5]", "zero");
+}
+
+#[test]
+fn closed_form_needs_a_linear_target_and_the_identity_basis() {
+    let mut c = experiment();
+    c.slow_weights = InitialWeights::ClosedForm;
+    c.target = TargetConfig::VanDerPol(Default::default());
+    assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
+    let mut c = experiment();
+    c.slow_weights = InitialWeights::ClosedForm;
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 4, weight_std: 1.0, bias: 1.0 };
+    assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
+}
+
+#[test]
+fn runtime_setters_validate() {
+    let mut net = Network::build(&NetworkConfig::paper(4, 2), SeedStreams::new(0)).unwrap();
+    assert!(net.set_feedback_gain(-1.0).is_err());
+    assert!(net.set_rate_scale(f64::NAN).is_err());
+    assert!(net.set_traces(&[0.0; 3]).is_err());
+    assert!(net.set_traces(&[0.0, -1.0, 0.0, 0.0]).is_err());
+    assert!(net.set_voltages(&[0.0, 0.0, f64::NAN, 0.0]).is_err());
+    let wrong = ebn_core::SlowWeights::zeros(ebn_core::WeightForm::Dense, 4, 2, 4);
+    assert!(matches!(net.set_slow_weights(wrong), Err(Error::Unsupported(_))));
+    let wrong = ebn_core::SlowWeights::zeros(ebn_core::WeightForm::Factored, 4, 3, 4);
+    assert!(net.set_slow_weights(wrong).is_err());
+}
+
+const VALID_TOML: &str = r#"
+seed = 3
+duration = 0.5
+
+[target]
+kind = "damped_oscillator"
+
+[command]
+kind = "filtered_noise"
+amplitude = [600.0, 0.0]
+
+[network]
+n = 16
+dim = 2
+mu = 1e-4
+nu = 1e-5
+feedback_gain = 5.0
+
+[network.basis]
+kind = "identity"
+"#;
+
+#[test]
+fn toml_round_trip_and_unknown_keys() {
+    let cfg = ExperimentConfig::from_toml(VALID_TOML).unwrap();
+    assert_eq!(cfg.network.n, 16);
+    assert_eq!(cfg.network.dt, 1e-4);
+    Experiment::build(&cfg).unwrap();
+    for (needle, typo, name) in [
+        ("feedback_gain", "feedback_gian", "feedback_gian"),
+        ("mu = 1e-4", "mu = 1e-4\nmuu = 3", "muu"),
+        ("seed = 3", "seed = 3\nsed = 4", "sed"),
+        ("amplitude =", "amplitud =", "amplitud"),
+    ] {
+        let err = ExperimentConfig::from_toml(&VALID_TOML.replacen(needle, typo, 1)).unwrap_err();
+        assert!(matches!(err, Error::Parse(_)), "{err}");
+        assert!(err.to_string().contains(&format!("`{name}`")), "`{name}` not named in: {err}");
+    }
+}

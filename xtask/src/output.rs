@@ -1,0 +1,49 @@
+//! Writing results: CSV for traces and spikes (read by Python, R and spreadsheets), JSON for
+//! summaries. Files are written to a temporary name and renamed, so an interrupted run never
+//! leaves a half-written file.
+
+use anyhow::{Context, Result};
+use ebn_network::core::{Recording, Trace};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Writes `contents` to `path` atomically (temporary file in the same directory, then rename).
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// The sampled traces of a recording as CSV: `t, x0.., x_hat0.., c0.., v<i>..`.
+pub fn traces_csv(rec: &Recording) -> String {
+    let dim = rec.x.dim;
+    let mut header = vec!["t".to_string()];
+    for (name, d) in [("x", dim), ("x_hat", dim), ("c", dim)] {
+        header.extend((0..d).map(|j| format!("{name}{j}")));
+    }
+    header.extend(rec.voltage_neurons.iter().map(|i| format!("v{i}")));
+    let mut out = header.join(",");
+    out.push('\n');
+    let traces: [&Trace; 4] = [&rec.x, &rec.x_hat, &rec.command, &rec.voltages];
+    for (k, t) in rec.times.iter().enumerate() {
+        let _ = write!(out, "{t}");
+        for tr in traces {
+            if tr.dim > 0 {
+                for v in tr.sample(k) {
+                    let _ = write!(out, ",{v}");
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The spikes of a recording as CSV: `t,neuron`.
+pub fn spikes_csv(rec: &Recording) -> String {
+    let mut out = String::from("t,neuron\n");
+    for (t, i) in rec.spikes.times.iter().zip(&rec.spikes.neurons) {
+        let _ = writeln!(out, "{t},{i}");
+    }
+    out
+}
