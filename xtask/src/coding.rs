@@ -41,7 +41,10 @@ pub fn run(seed: u64, duration: f64, out: Option<&Path>) -> Result<()> {
     if let Some(dir) = out {
         std::fs::create_dir_all(dir)?;
         write_atomic(&dir.join("summary.json"), json.as_bytes())?;
-        write_atomic(&dir.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;
+        write_atomic(
+            &dir.join("config.json"),
+            serde_json::to_string_pretty(&config)?.as_bytes(),
+        )?;
         write_atomic(&dir.join("traces.csv"), traces_csv(&rec).as_bytes())?;
         write_atomic(&dir.join("spikes.csv"), spikes_csv(&rec).as_bytes())?;
         eprintln!("wrote {}", dir.display());

@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Reproduce the figures of Alemi et al. (2018) and run experiments")]
+#[command(
+    name = "cargo xtask",
+    about = "Reproduce the figures of Alemi et al. (2018) and run experiments"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,7 +38,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Coding { seed, duration, out } => coding::run(seed, duration, out.as_deref()),
+        Command::Coding {
+            seed,
+            duration,
+            out,
+        } => coding::run(seed, duration, out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

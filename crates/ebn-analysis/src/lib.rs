@@ -13,7 +13,10 @@ fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {
         return Err(Error::degenerate("error of an empty trace", "no samples"));
     }
     if x.data.iter().chain(&x_hat.data).any(|v| !v.is_finite()) {
-        return Err(Error::degenerate("error", "the traces contain non-finite values"));
+        return Err(Error::degenerate(
+            "error",
+            "the traces contain non-finite values",
+        ));
     }
     Ok(())
 }
@@ -29,7 +32,9 @@ fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {
 pub fn nrmse(x: &Trace, x_hat: &Trace) -> Result<f64> {
     check_pair(x, x_hat)?;
     let n = x.len() as f64;
-    let mean: Vec<f64> = (0..x.dim).map(|j| x.samples().map(|s| s[j]).sum::<f64>() / n).collect();
+    let mean: Vec<f64> = (0..x.dim)
+        .map(|j| x.samples().map(|s| s[j]).sum::<f64>() / n)
+        .collect();
     let mut err = 0.0;
     let mut var = 0.0;
     for (a, b) in x.samples().zip(x_hat.samples()) {
@@ -39,7 +44,10 @@ pub fn nrmse(x: &Trace, x_hat: &Trace) -> Result<f64> {
         }
     }
     if var == 0.0 {
-        return Err(Error::degenerate("NRMSE", "the target is constant (zero variance)"));
+        return Err(Error::degenerate(
+            "NRMSE",
+            "the target is constant (zero variance)",
+        ));
     }
     Ok((err / var).sqrt())
 }
@@ -47,10 +55,18 @@ pub fn nrmse(x: &Trace, x_hat: &Trace) -> Result<f64> {
 /// The learning-curve error of one trial: sum_k ||x_k - x_hat_k||^2 / sum_k ||x_k||^2.
 pub fn normalised_error(x: &Trace, x_hat: &Trace) -> Result<f64> {
     check_pair(x, x_hat)?;
-    let err: f64 = x.data.iter().zip(&x_hat.data).map(|(a, b)| (a - b).powi(2)).sum();
+    let err: f64 = x
+        .data
+        .iter()
+        .zip(&x_hat.data)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum();
     let norm: f64 = x.data.iter().map(|a| a * a).sum();
     if norm == 0.0 {
-        return Err(Error::degenerate("normalised error", "the target is identically zero"));
+        return Err(Error::degenerate(
+            "normalised error",
+            "the target is identically zero",
+        ));
     }
     Ok(err / norm)
 }
@@ -59,14 +75,22 @@ fn check_duration(duration: f64) -> Result<()> {
     if duration.is_finite() && duration > 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid("duration", duration, "a finite duration > 0 s"))
+        Err(Error::invalid(
+            "duration",
+            duration,
+            "a finite duration > 0 s",
+        ))
     }
 }
 
 /// Firing rate of every neuron (Hz) over a run of `duration` seconds.
 pub fn firing_rates(spikes: &SpikeTrain, duration: f64) -> Result<Vec<f64>> {
     check_duration(duration)?;
-    Ok(spikes.counts().into_iter().map(|c| c as f64 / duration).collect())
+    Ok(spikes
+        .counts()
+        .into_iter()
+        .map(|c| c as f64 / duration)
+        .collect())
 }
 
 /// Spikes per second of the whole population (Hz).
@@ -88,7 +112,10 @@ mod tests {
     use super::*;
 
     fn trace(values: &[f64]) -> Trace {
-        Trace { dim: 1, data: values.to_vec() }
+        Trace {
+            dim: 1,
+            data: values.to_vec(),
+        }
     }
 
     #[test]

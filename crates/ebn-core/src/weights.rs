@@ -20,7 +20,8 @@ pub enum WeightForm {
 pub enum SlowWeights {
     /// Omega_s itself, N x N_b.
     Dense(Mat<f64>),
-    /// W, J x N_b, with Omega_s = D^T W.
+    /// W^T, **stored transposed** (N_b x J), with Omega_s = D^T W: each row of W is one
+    /// contiguous column, so W Psi is J dot products and a rank-1 update of W is J axpys.
     Factored(Mat<f64>),
 }
 
@@ -29,7 +30,7 @@ impl SlowWeights {
     pub fn zeros(form: WeightForm, n: usize, j: usize, n_basis: usize) -> Self {
         match form {
             WeightForm::Dense => Self::Dense(Mat::zeros(n, n_basis)),
-            WeightForm::Factored => Self::Factored(Mat::zeros(j, n_basis)),
+            WeightForm::Factored => Self::Factored(Mat::zeros(n_basis, j)),
         }
     }
 
@@ -41,14 +42,20 @@ impl SlowWeights {
         }
     }
 
-    /// Number of basis functions N_b (columns).
+    /// Factored weights from W (J x N_b).
+    pub fn from_w(w: &Mat<f64>) -> Self {
+        Self::Factored(w.transpose().to_owned())
+    }
+
+    /// Number of basis functions N_b.
     pub fn n_basis(&self) -> usize {
         match self {
-            Self::Dense(m) | Self::Factored(m) => m.ncols(),
+            Self::Dense(m) => m.ncols(),
+            Self::Factored(wt) => wt.nrows(),
         }
     }
 
-    /// The stored matrix (Omega_s or W).
+    /// The stored matrix (Omega_s, or W^T for the factored form).
     pub fn matrix(&self) -> &Mat<f64> {
         match self {
             Self::Dense(m) | Self::Factored(m) => m,
@@ -66,7 +73,7 @@ impl SlowWeights {
     pub fn synaptic(&self, decoder: &Mat<f64>) -> Mat<f64> {
         match self {
             Self::Dense(m) => m.clone(),
-            Self::Factored(w) => decoder.transpose() * w,
+            Self::Factored(wt) => decoder.transpose() * wt.transpose(),
         }
     }
 }

@@ -55,7 +55,14 @@ pub struct Rk4 {
 
 impl Rk4 {
     /// k = f(x + h * prev) + c; `prev = None` evaluates at x.
-    fn stage(system: &dyn TargetSystem, x: &[f64], c: &[f64], prev: Option<(&[f64], f64)>, tmp: &mut [f64], out: &mut [f64]) {
+    fn stage(
+        system: &dyn TargetSystem,
+        x: &[f64],
+        c: &[f64],
+        prev: Option<(&[f64], f64)>,
+        tmp: &mut [f64],
+        out: &mut [f64],
+    ) {
         let point: &[f64] = match prev {
             None => x,
             Some((k, h)) => {

@@ -6,4 +6,4 @@ mod systems;
 
 pub use command::{CommandConfig, FilteredNoise, Pulse, Pulses, Zero};
 pub use integrator::{Euler, IntegratorConfig, Rk4};
-pub use systems::{Bistable, Lorenz, LinearSystem, Pendulum, TargetConfig, VanDerPol};
+pub use systems::{Bistable, LinearSystem, Lorenz, Pendulum, TargetConfig, VanDerPol};

@@ -3,8 +3,8 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ebn_core::{Mat, SeedStreams, SlowWeights, Stream, WeightForm};
-use ebn_network::{Network, NetworkConfig, linear_slow_weights};
 use ebn_dynamics::LinearSystem;
+use ebn_network::{Network, NetworkConfig, linear_slow_weights};
 use rand::RngExt;
 use std::hint::black_box;
 
@@ -14,7 +14,13 @@ fn fixed_weight_network(n: usize) -> (Network, Vec<f64>) {
     let mut cfg = NetworkConfig::paper(n, 2);
     cfg.slow_weights = WeightForm::Factored;
     let mut net = Network::build(&cfg, SeedStreams::new(1)).unwrap();
-    let w = linear_slow_weights(LinearSystem::damped_oscillator().matrix(), net.decoder(), cfg.lambda, WeightForm::Factored).unwrap();
+    let w = linear_slow_weights(
+        LinearSystem::damped_oscillator().matrix(),
+        net.decoder(),
+        cfg.lambda,
+        WeightForm::Factored,
+    )
+    .unwrap();
     net.set_slow_weights(w).unwrap();
     let target = vec![0.6, -0.3];
     let c = vec![8.0, 0.0];
@@ -44,7 +50,10 @@ fn dense_slow_weights(c: &mut Criterion) {
         let mut net = Network::build(&cfg, SeedStreams::new(1)).unwrap();
         let mut rng = SeedStreams::new(1).rng(Stream::Weights);
         let scale = 1.0 / n as f64;
-        net.set_slow_weights(SlowWeights::Dense(Mat::from_fn(n, n, |_, _| scale * rng.random_range(-1.0..1.0)))).unwrap();
+        net.set_slow_weights(SlowWeights::Dense(Mat::from_fn(n, n, |_, _| {
+            scale * rng.random_range(-1.0..1.0)
+        })))
+        .unwrap();
         let target = [0.6, -0.3];
         let cmd = [8.0, 0.0];
         for _ in 0..2000 {

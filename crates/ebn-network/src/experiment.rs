@@ -5,7 +5,8 @@ use crate::config::NetworkConfig;
 use crate::network::Network;
 use crate::record::{RecordConfig, Recorder};
 use ebn_core::{
-    CommandSignal, CommandStream, Error, Integrator, Recording, Result, SeedStreams, Stream, TargetSystem, check,
+    CommandSignal, CommandStream, Error, Integrator, Recording, Result, SeedStreams, Stream,
+    TargetSystem, check,
 };
 use ebn_dynamics::{CommandConfig, IntegratorConfig, TargetConfig};
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,11 @@ impl Experiment {
         check::positive("duration", config.duration)?;
         let teacher = config.target.build().map_err(|e| e.within("target"))?;
         let j = teacher.dim();
-        check::same_len("network.dim (the target's dimension)", j, config.network.dim)?;
+        check::same_len(
+            "network.dim (the target's dimension)",
+            j,
+            config.network.dim,
+        )?;
         if let Some(x0) = &config.initial_state {
             check::same_len("initial_state", j, x0.len())?;
             check::all_finite("initial_state", x0)?;
@@ -83,19 +88,37 @@ impl Experiment {
         let mut network = Network::build(&config.network, seeds)?;
         if config.slow_weights == InitialWeights::ClosedForm {
             let a = match &config.target {
-                TargetConfig::DampedOscillator => ebn_dynamics::LinearSystem::damped_oscillator().matrix().to_vec(),
+                TargetConfig::DampedOscillator => ebn_dynamics::LinearSystem::damped_oscillator()
+                    .matrix()
+                    .to_vec(),
                 TargetConfig::Linear { a } => a.clone(),
                 other => {
-                    return Err(Error::Unsupported(format!("closed-form weights need a linear target, not {other:?}")));
+                    return Err(Error::Unsupported(format!(
+                        "closed-form weights need a linear target, not {other:?}"
+                    )));
                 }
             };
             if config.network.basis != ebn_basis::BasisConfig::Identity {
-                return Err(Error::Unsupported("closed-form weights need the identity basis".into()));
+                return Err(Error::Unsupported(
+                    "closed-form weights need the identity basis".into(),
+                ));
             }
-            let w = linear_slow_weights(&a, network.decoder(), config.network.lambda, config.network.slow_weights)?;
+            let w = linear_slow_weights(
+                &a,
+                network.decoder(),
+                config.network.lambda,
+                config.network.slow_weights,
+            )?;
             network.set_slow_weights(w)?;
         }
-        Ok(Self { config: config.clone(), seeds, teacher, integrator: config.integrator.build(), command, network })
+        Ok(Self {
+            config: config.clone(),
+            seeds,
+            teacher,
+            integrator: config.integrator.build(),
+            command,
+            network,
+        })
     }
 
     /// The configuration.
@@ -120,14 +143,22 @@ impl Experiment {
         let duration = self.config.duration;
         let j = self.teacher.dim();
         let mut stream =
-            self.command.realise(dt, duration, self.seeds.indexed(Stream::Command, trial));
-        let mut x = self.config.initial_state.clone().unwrap_or_else(|| vec![0.0; j]);
+            self.command
+                .realise(dt, duration, self.seeds.indexed(Stream::Command, trial));
+        let mut x = self
+            .config
+            .initial_state
+            .clone()
+            .unwrap_or_else(|| vec![0.0; j]);
         self.network.reset_state();
         let steps = (duration / dt).round() as u64;
         let mut recorder = Recorder::new(&self.config.record, dt, j, self.config.network.n);
         simulate(
             &mut self.network,
-            Teacher { system: self.teacher.as_ref(), integrator: self.integrator.as_mut() },
+            Teacher {
+                system: self.teacher.as_ref(),
+                integrator: self.integrator.as_mut(),
+            },
             stream.as_mut(),
             &mut x,
             steps,
@@ -163,7 +194,13 @@ pub fn simulate(
     for n in 0..steps {
         command.next(&mut c);
         if recorder.due(n) {
-            recorder.sample(t0 + n as f64 * dt, x, network.readout(), &c, network.voltages());
+            recorder.sample(
+                t0 + n as f64 * dt,
+                x,
+                network.readout(),
+                &c,
+                network.voltages(),
+            );
         }
         teacher.integrator.step(teacher.system, x, &c, dt);
         if let Some(k) = network.step(&c, Some(x)) {

@@ -4,8 +4,8 @@ mod closed_form;
 mod config;
 mod experiment;
 mod network;
-mod record;
 pub mod presets;
+mod record;
 
 pub use closed_form::linear_slow_weights;
 pub use config::{DecoderConfig, FastForm, NetworkConfig};

@@ -2,8 +2,8 @@
 
 use crate::config::{FastForm, NetworkConfig};
 use ebn_core::{
-    Basis, Error, LearningSignal, Mat, NeuronModel, Perturbation, PerturbationContext, PlasticityRule, Result, Rng,
-    SeedStreams, SlowWeights, Stream, check, coding,
+    Basis, Error, LearningSignal, Mat, NeuronModel, Perturbation, PerturbationContext,
+    PlasticityRule, Result, Rng, SeedStreams, SlowWeights, Stream, check, coding,
 };
 use ebn_neurons::EbnNeuron;
 use rand::RngExt;
@@ -90,14 +90,27 @@ impl Network<EbnNeuron> {
 
 impl<M: NeuronModel> Network<M> {
     /// Builds the network of `config` with some components supplied by the caller.
-    pub fn build_with(config: &NetworkConfig<M>, seeds: SeedStreams, overrides: Overrides) -> Result<Self> {
+    pub fn build_with(
+        config: &NetworkConfig<M>,
+        seeds: SeedStreams,
+        overrides: Overrides,
+    ) -> Result<Self> {
         config.validate_common()?;
-        config.neuron.validate(config.dt).map_err(|e| e.within("network.neuron"))?;
+        config
+            .neuron
+            .validate(config.dt)
+            .map_err(|e| e.within("network.neuron"))?;
         let (n, j) = (config.n, config.dim);
-        let decoder = config.decoder.build(n, j, &mut seeds.rng(Stream::Decoder)).map_err(|e| e.within("network"))?;
+        let decoder = config
+            .decoder
+            .build(n, j, &mut seeds.rng(Stream::Decoder))
+            .map_err(|e| e.within("network"))?;
         let basis = match overrides.basis {
             Some(b) => b,
-            None => config.basis.build(&decoder, &mut seeds.rng(Stream::Basis)).map_err(|e| e.within("network.basis"))?,
+            None => config
+                .basis
+                .build(&decoder, &mut seeds.rng(Stream::Basis))
+                .map_err(|e| e.within("network.basis"))?,
         };
         check::same_len("basis inputs (network.n)", n, basis.n_inputs())?;
         check::nonzero("network.basis.n_basis", basis.len())?;
@@ -106,11 +119,14 @@ impl<M: NeuronModel> Network<M> {
             None => config.rule.build().map_err(|e| e.within("network.rule"))?,
         };
         rule.check_form(config.slow_weights)?;
-        let d_flat: Vec<f64> = (0..n).flat_map(|i| decoder.col_as_slice(i).to_vec()).collect();
+        let d_flat: Vec<f64> = (0..n)
+            .flat_map(|i| decoder.col_as_slice(i).to_vec())
+            .collect();
         let fast_dense = match config.fast_weights {
             FastForm::Factored => None,
             FastForm::Dense => Some(Mat::from_fn(n, n, |a, b| {
-                -(coding::dot(decoder.col_as_slice(a), decoder.col_as_slice(b)) + if a == b { config.mu } else { 0.0 })
+                -(coding::dot(decoder.col_as_slice(a), decoder.col_as_slice(b))
+                    + if a == b { config.mu } else { 0.0 })
             })),
         };
         let base_thresholds = coding::thresholds(&decoder, config.mu, config.nu);
@@ -165,9 +181,9 @@ impl<M: NeuronModel> Network<M> {
 
     /// Replaces the slow weights (checked against the network's sizes and form).
     pub fn set_slow_weights(&mut self, weights: SlowWeights) -> Result<()> {
-        let expected_rows = match weights {
-            SlowWeights::Dense(_) => self.config.n,
-            SlowWeights::Factored(_) => self.config.dim,
+        let (expected_rows, expected_cols) = match weights {
+            SlowWeights::Dense(_) => (self.config.n, self.basis.len()),
+            SlowWeights::Factored(_) => (self.basis.len(), self.config.dim),
         };
         if weights.form() != self.slow.form() {
             return Err(Error::Unsupported(format!(
@@ -177,9 +193,16 @@ impl<M: NeuronModel> Network<M> {
             )));
         }
         check::same_len("slow_weights rows", expected_rows, weights.matrix().nrows())?;
-        check::same_len("slow_weights columns (N_b)", self.basis.len(), weights.n_basis())?;
-        for c in 0..weights.n_basis() {
-            check::all_finite(&format!("slow_weights[:, {c}]"), weights.matrix().col_as_slice(c))?;
+        check::same_len(
+            "slow_weights columns",
+            expected_cols,
+            weights.matrix().ncols(),
+        )?;
+        for c in 0..weights.matrix().ncols() {
+            check::all_finite(
+                &format!("slow_weights[:, {c}]"),
+                weights.matrix().col_as_slice(c),
+            )?;
         }
         self.slow = weights;
         Ok(())
@@ -221,11 +244,9 @@ impl<M: NeuronModel> Network<M> {
             *z = c + self.feedback_gain * e;
         }
         match &self.slow {
-            SlowWeights::Factored(w) => {
-                for (col, psi) in self.psi.iter().enumerate() {
-                    for (z, w) in self.z.iter_mut().zip(w.col_as_slice(col)) {
-                        *z += w * psi;
-                    }
+            SlowWeights::Factored(wt) => {
+                for (jj, z) in self.z.iter_mut().enumerate() {
+                    *z += coding::dot(wt.col_as_slice(jj), &self.psi);
                 }
                 project(&self.d_flat, j, &self.z, &mut self.input, false);
             }
@@ -248,7 +269,14 @@ impl<M: NeuronModel> Network<M> {
             }
         }
         if !self.perturbations.is_empty() {
-            let mut ctx = PerturbationContext::new(self.step, dt, v, &mut self.slow, &mut self.thresholds, &mut self.alive);
+            let mut ctx = PerturbationContext::new(
+                self.step,
+                dt,
+                v,
+                &mut self.slow,
+                &mut self.thresholds,
+                &mut self.alive,
+            );
             for p in &mut self.perturbations {
                 p.apply(&mut ctx);
             }
@@ -259,9 +287,9 @@ impl<M: NeuronModel> Network<M> {
 
         // 4. Exact exponential decay of the traces, the readout and the basis drive.
         let a = self.decay;
-        self.r.iter_mut().for_each(|x| *x *= a);
-        self.x_hat.iter_mut().for_each(|x| *x *= a);
-        self.drive.iter_mut().for_each(|x| *x *= a);
+        decay(&mut self.r, a);
+        decay(&mut self.x_hat, a);
+        decay(&mut self.drive, a);
         self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
 
         // 5. New error and learning.
@@ -349,6 +377,7 @@ impl<M: NeuronModel> Network<M> {
         &self.decoder
     }
     /// Thresholds T_i = (||D_i||^2 + mu + nu) / 2 (without silencing).
+    #[allow(clippy::misnamed_getters)]
     pub fn thresholds(&self) -> &[f64] {
         &self.base_thresholds
     }
@@ -391,6 +420,20 @@ impl<M: NeuronModel> Network<M> {
     /// Time since the last reset (s).
     pub fn time(&self) -> f64 {
         self.step as f64 * self.config.dt
+    }
+}
+
+/// Below this magnitude a decaying quantity is set to 0. A trace left alone decays by
+/// exp(-lambda dt) per step and would reach the subnormal range (< 2.2e-308) after about
+/// 708 / lambda seconds of silence (70 s at lambda = 10 /s), where x86 arithmetic is up to
+/// 100x slower; 1e-200 is far below anything that affects the readout or a voltage.
+const FLUSH_TO_ZERO: f64 = 1e-200;
+
+/// x <- a x for every element, with values below [`FLUSH_TO_ZERO`] in magnitude set to 0.
+#[inline]
+fn decay(xs: &mut [f64], a: f64) {
+    for x in xs {
+        *x = if x.abs() < FLUSH_TO_ZERO { 0.0 } else { *x * a };
     }
 }
 

@@ -28,6 +28,9 @@ pub fn coding(seed: u64, duration: f64, form: WeightForm) -> ExperimentConfig {
         initial_state: None,
         network,
         slow_weights: InitialWeights::ClosedForm,
-        record: RecordConfig { every: 10, voltages: vec![0, 1, 2, 3] },
+        record: RecordConfig {
+            every: 10,
+            voltages: vec![0, 1, 2, 3],
+        },
     }
 }

@@ -15,7 +15,10 @@ pub struct RecordConfig {
 
 impl Default for RecordConfig {
     fn default() -> Self {
-        Self { every: 10, voltages: Vec::new() }
+        Self {
+            every: 10,
+            voltages: Vec::new(),
+        }
     }
 }
 
@@ -30,7 +33,8 @@ impl Recorder {
     /// A recorder for a network of `n` neurons representing `dim` dimensions, at step `dt`.
     /// Neurons listed in `config.voltages` beyond `n` are ignored.
     pub fn new(config: &RecordConfig, dt: f64, dim: usize, n: usize) -> Self {
-        let voltage_neurons: Vec<usize> = config.voltages.iter().copied().filter(|&i| i < n).collect();
+        let voltage_neurons: Vec<usize> =
+            config.voltages.iter().copied().filter(|&i| i < n).collect();
         Self {
             rec: Recording {
                 dt,
@@ -50,7 +54,7 @@ impl Recorder {
     /// Whether step `step` (counted from the start of the run) is sampled.
     #[inline]
     pub fn due(&self, step: u64) -> bool {
-        step % self.rec.every as u64 == 0
+        step.is_multiple_of(self.rec.every as u64)
     }
 
     /// Records one sample at time `t`.
@@ -60,7 +64,8 @@ impl Recorder {
         self.rec.x_hat.push(x_hat);
         self.rec.command.push(command);
         self.scratch.clear();
-        self.scratch.extend(self.rec.voltage_neurons.iter().map(|&i| voltages[i]));
+        self.scratch
+            .extend(self.rec.voltage_neurons.iter().map(|&i| voltages[i]));
         self.rec.voltages.push(&self.scratch);
     }
 

@@ -4,7 +4,10 @@
 use ebn_basis::BasisConfig;
 use ebn_core::{Error, SeedStreams};
 use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
-use ebn_network::{DecoderConfig, Experiment, ExperimentConfig, InitialWeights, Network, NetworkConfig, RecordConfig};
+use ebn_network::{
+    DecoderConfig, Experiment, ExperimentConfig, InitialWeights, Network, NetworkConfig,
+    RecordConfig,
+};
 use ebn_neurons::EbnNeuron;
 
 fn experiment() -> ExperimentConfig {
@@ -25,8 +28,14 @@ fn experiment() -> ExperimentConfig {
 fn rejects(cfg: &ExperimentConfig, field: &str, value: &str) -> Error {
     let err = Experiment::build(cfg).expect_err("the configuration should be rejected");
     let msg = err.to_string();
-    assert!(msg.contains(field), "message does not name `{field}`: {msg}");
-    assert!(msg.contains(value), "message does not give the value `{value}`: {msg}");
+    assert!(
+        msg.contains(field),
+        "message does not name `{field}`: {msg}"
+    );
+    assert!(
+        msg.contains(value),
+        "message does not give the value `{value}`: {msg}"
+    );
     err
 }
 
@@ -34,7 +43,10 @@ fn rejects(cfg: &ExperimentConfig, field: &str, value: &str) -> Error {
 fn non_finite_parameters() {
     let mut c = experiment();
     c.network.mu = f64::NAN;
-    assert!(matches!(rejects(&c, "network.mu", "NaN"), Error::InvalidParameter { .. }));
+    assert!(matches!(
+        rejects(&c, "network.mu", "NaN"),
+        Error::InvalidParameter { .. }
+    ));
     let mut c = experiment();
     c.network.sigma_v = f64::INFINITY;
     rejects(&c, "network.sigma_v", "inf");
@@ -81,20 +93,34 @@ fn dimension_mismatches() {
     // Network dimension against the target.
     let mut c = experiment();
     c.network.dim = 3;
-    assert!(matches!(rejects(&c, "network.dim", "3"), Error::DimensionMismatch { expected: 2, got: 3, .. }));
+    assert!(matches!(
+        rejects(&c, "network.dim", "3"),
+        Error::DimensionMismatch {
+            expected: 2,
+            got: 3,
+            ..
+        }
+    ));
     // Decoder columns against the network dimension.
     let mut c = experiment();
-    c.network.decoder = DecoderConfig::Explicit { columns: vec![vec![0.1, 0.1, 0.1]; 8] };
+    c.network.decoder = DecoderConfig::Explicit {
+        columns: vec![vec![0.1, 0.1, 0.1]; 8],
+    };
     rejects(&c, "network.decoder.columns[0]", "3");
     let mut c = experiment();
-    c.network.decoder = DecoderConfig::Explicit { columns: vec![vec![0.1, 0.1]; 7] };
+    c.network.decoder = DecoderConfig::Explicit {
+        columns: vec![vec![0.1, 0.1]; 7],
+    };
     rejects(&c, "network.decoder.columns", "7");
     // Initial state and command against the target.
     let mut c = experiment();
     c.initial_state = Some(vec![1.0]);
     rejects(&c, "initial_state", "1");
     let mut c = experiment();
-    c.command = CommandConfig::FilteredNoise(FilteredNoise { amplitude: vec![1.0, 0.0, 0.0], ..FilteredNoise::paper_default() });
+    c.command = CommandConfig::FilteredNoise(FilteredNoise {
+        amplitude: vec![1.0, 0.0, 0.0],
+        ..FilteredNoise::paper_default()
+    });
     rejects(&c, "command.amplitude", "3");
 }
 
@@ -104,10 +130,18 @@ fn empty_populations() {
     c.network.n = 0;
     rejects(&c, "network.n", "0");
     let mut c = experiment();
-    c.network.basis = BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0 };
+    c.network.basis = BasisConfig::RandomTanh {
+        n_basis: 0,
+        weight_std: 1.0,
+        bias: 1.0,
+    };
     rejects(&c, "network.basis.n_basis", "0");
     let mut c = experiment();
-    c.network.basis = BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0 };
+    c.network.basis = BasisConfig::StateTanh {
+        n_basis: 0,
+        gain: 1.0,
+        bias: 1.0,
+    };
     rejects(&c, "network.basis.n_basis", "0");
 }
 
@@ -128,7 +162,11 @@ fn closed_form_needs_a_linear_target_and_the_identity_basis() {
     assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
     let mut c = experiment();
     c.slow_weights = InitialWeights::ClosedForm;
-    c.network.basis = BasisConfig::RandomTanh { n_basis: 4, weight_std: 1.0, bias: 1.0 };
+    c.network.basis = BasisConfig::RandomTanh {
+        n_basis: 4,
+        weight_std: 1.0,
+        bias: 1.0,
+    };
     assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
 }
 
@@ -141,7 +179,10 @@ fn runtime_setters_validate() {
     assert!(net.set_traces(&[0.0, -1.0, 0.0, 0.0]).is_err());
     assert!(net.set_voltages(&[0.0, 0.0, f64::NAN, 0.0]).is_err());
     let wrong = ebn_core::SlowWeights::zeros(ebn_core::WeightForm::Dense, 4, 2, 4);
-    assert!(matches!(net.set_slow_weights(wrong), Err(Error::Unsupported(_))));
+    assert!(matches!(
+        net.set_slow_weights(wrong),
+        Err(Error::Unsupported(_))
+    ));
     let wrong = ebn_core::SlowWeights::zeros(ebn_core::WeightForm::Factored, 4, 3, 4);
     assert!(net.set_slow_weights(wrong).is_err());
 }
@@ -182,6 +223,9 @@ fn toml_round_trip_and_unknown_keys() {
     ] {
         let err = ExperimentConfig::from_toml(&VALID_TOML.replacen(needle, typo, 1)).unwrap_err();
         assert!(matches!(err, Error::Parse(_)), "{err}");
-        assert!(err.to_string().contains(&format!("`{name}`")), "`{name}` not named in: {err}");
+        assert!(
+            err.to_string().contains(&format!("`{name}`")),
+            "`{name}` not named in: {err}"
+        );
     }
 }

@@ -45,12 +45,17 @@ fn the_costs_shrink_the_readout() {
         ebn_analysis::nrmse(&rec.x, &rec.x_hat).unwrap()
     };
     let (e_small, e_large) = (run(&small), run(&large));
-    assert!(e_large > 3.0 * e_small, "costs x100: NRMSE {e_large} vs {e_small}");
+    assert!(
+        e_large > 3.0 * e_small,
+        "costs x100: NRMSE {e_large} vs {e_small}"
+    );
 }
 
 fn network_with_decoder(d: &Mat<f64>, mu: f64, nu: f64, fast: FastForm) -> Network {
     let mut cfg = NetworkConfig::paper(d.ncols(), d.nrows());
-    cfg.decoder = DecoderConfig::Explicit { columns: (0..d.ncols()).map(|i| d.col_as_slice(i).to_vec()).collect() };
+    cfg.decoder = DecoderConfig::Explicit {
+        columns: (0..d.ncols()).map(|i| d.col_as_slice(i).to_vec()).collect(),
+    };
     cfg.mu = mu;
     cfg.nu = nu;
     cfg.fast_weights = fast;
@@ -115,29 +120,51 @@ fn random_weight_run(slow: WeightForm, fast: FastForm) -> (Vec<(f64, u32)>, Vec<
     cfg.slow_weights = InitialWeights::Zero;
     cfg.network.fast_weights = fast;
     cfg.network.feedback_gain = 5.0;
-    cfg.network.basis = BasisConfig::RandomTanh { n_basis: 40, weight_std: 0.2, bias: 1.0 };
+    cfg.network.basis = BasisConfig::RandomTanh {
+        n_basis: 40,
+        weight_std: 0.2,
+        bias: 1.0,
+    };
     cfg.record.every = 1;
     let mut exp = Experiment::build(&cfg).unwrap();
     let mut rng = SeedStreams::new(9).rng(Stream::Weights);
     let w = Mat::from_fn(2, 40, |_, _| rng.random_range(-3.0..3.0));
     let weights = match slow {
-        WeightForm::Factored => SlowWeights::Factored(w),
+        WeightForm::Factored => SlowWeights::from_w(&w),
         WeightForm::Dense => SlowWeights::Dense(exp.network().decoder().transpose() * &w),
     };
     exp.network_mut().set_slow_weights(weights).unwrap();
     let rec = exp.run(3);
-    let spikes = rec.spikes.times.iter().copied().zip(rec.spikes.neurons.iter().copied()).collect();
+    let spikes = rec
+        .spikes
+        .times
+        .iter()
+        .copied()
+        .zip(rec.spikes.neurons.iter().copied())
+        .collect();
     (spikes, rec.x_hat.data)
 }
 
 #[test]
 fn dense_and_factored_weights_agree() {
     let (s_ref, x_ref) = random_weight_run(WeightForm::Factored, FastForm::Factored);
-    assert!(s_ref.len() > 1000, "the comparison needs a busy network: {} spikes", s_ref.len());
-    for (slow, fast) in [(WeightForm::Dense, FastForm::Factored), (WeightForm::Factored, FastForm::Dense), (WeightForm::Dense, FastForm::Dense)] {
+    assert!(
+        s_ref.len() > 1000,
+        "the comparison needs a busy network: {} spikes",
+        s_ref.len()
+    );
+    for (slow, fast) in [
+        (WeightForm::Dense, FastForm::Factored),
+        (WeightForm::Factored, FastForm::Dense),
+        (WeightForm::Dense, FastForm::Dense),
+    ] {
         let (s, x) = random_weight_run(slow, fast);
         assert_eq!(s, s_ref, "{slow:?}/{fast:?}: different spikes");
-        let worst = x.iter().zip(&x_ref).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let worst = x
+            .iter()
+            .zip(&x_ref)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         // Same spikes, so x_hat differs only by the rounding of D^T W psi summed in another
         // order: ~1e-16 relative per step.
         assert!(worst < 1e-12, "{slow:?}/{fast:?}: x_hat differs by {worst}");
@@ -163,12 +190,19 @@ fn same_seed_same_bits_other_streams_untouched() {
     // Turning on noise draws from the noise stream only: same decoder, and the same basis.
     let mut noisy = cfg.clone();
     noisy.network.sigma_v = 1e-3;
-    noisy.network.basis = BasisConfig::RandomTanh { n_basis: 10, weight_std: 0.1, bias: 1.0 };
+    noisy.network.basis = BasisConfig::RandomTanh {
+        n_basis: 10,
+        weight_std: 0.1,
+        bias: 1.0,
+    };
     let mut quiet = noisy.clone();
     quiet.network.sigma_v = 0.0;
     quiet.slow_weights = InitialWeights::Zero;
     noisy.slow_weights = InitialWeights::Zero;
-    let (en, eq) = (Experiment::build(&noisy).unwrap(), Experiment::build(&quiet).unwrap());
+    let (en, eq) = (
+        Experiment::build(&noisy).unwrap(),
+        Experiment::build(&quiet).unwrap(),
+    );
     assert_eq!(en.network().decoder(), eq.network().decoder());
     let probe: Vec<f64> = (0..64).map(|i| (i % 5) as f64).collect();
     let (mut pn, mut pq) = (vec![0.0; 10], vec![0.0; 10]);

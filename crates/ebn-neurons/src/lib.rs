@@ -85,17 +85,37 @@ impl NeuronModel for EbnNeuron {
 
     #[inline]
     fn select_spike(&self, state: &EbnState, thresholds: &[f64]) -> Option<usize> {
-        debug_assert_eq!(state.v.len(), thresholds.len());
-        let mut best = 0.0;
-        let mut winner = None;
-        for (i, (v, t)) in state.v.iter().zip(thresholds).enumerate() {
-            let excess = v - t;
-            if excess > best {
-                best = excess;
-                winner = Some(i);
-            }
+        largest_excess(&state.v, thresholds)
+    }
+}
+
+/// The first index of the largest v_i - t_i, if that is > 0.
+///
+/// Two passes so that the first vectorises: the maximum in four interleaved lanes, then (only
+/// if a neuron fires) the first index that attains it. The excesses are computed identically
+/// in both passes, so the result is exactly the sequential "first strict maximum" rule.
+#[inline]
+fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
+    debug_assert_eq!(v.len(), t.len());
+    let mut lanes = [f64::NEG_INFINITY; 4];
+    let split = v.len() - v.len() % 4;
+    for (v4, t4) in v[..split].chunks_exact(4).zip(t[..split].chunks_exact(4)) {
+        for k in 0..4 {
+            let e = v4[k] - t4[k];
+            lanes[k] = if e > lanes[k] { e } else { lanes[k] };
         }
-        winner
+    }
+    let mut best = lanes
+        .into_iter()
+        .fold(f64::NEG_INFINITY, |m, e| if e > m { e } else { m });
+    for (vi, ti) in v[split..].iter().zip(&t[split..]) {
+        let e = vi - ti;
+        best = if e > best { e } else { best };
+    }
+    if best > 0.0 {
+        v.iter().zip(t).position(|(vi, ti)| vi - ti == best)
+    } else {
+        None
     }
 }
 
@@ -109,10 +129,37 @@ mod tests {
         ebn_core::conformance::neuron_model(&EbnNeuron { lambda_v: 50.0 }, 1e-3);
     }
 
+    /// The sequential rule the vectorised search must reproduce exactly.
+    fn sequential(v: &[f64], t: &[f64]) -> Option<usize> {
+        let mut best = 0.0;
+        let mut winner = None;
+        for (i, (vi, ti)) in v.iter().zip(t).enumerate() {
+            if vi - ti > best {
+                best = vi - ti;
+                winner = Some(i);
+            }
+        }
+        winner
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn vectorised_search_is_the_sequential_rule(
+            cells in proptest::collection::vec((-1.0..1.0f64, 0.0..0.5f64, 0u8..4), 0..40)
+        ) {
+            // Quantised voltages make ties frequent; every 4th threshold is +inf (silenced).
+            let v: Vec<f64> = cells.iter().map(|c| (c.0 * 8.0).round() / 8.0).collect();
+            let t: Vec<f64> = cells.iter().map(|c| if c.2 == 0 { f64::INFINITY } else { (c.1 * 8.0).round() / 8.0 }).collect();
+            proptest::prop_assert_eq!(largest_excess(&v, &t), sequential(&v, &t));
+        }
+    }
+
     #[test]
     fn picks_the_largest_excess() {
         let m = EbnNeuron::default();
-        let s = EbnState { v: vec![1.0, 3.0, 2.5, 10.0] };
+        let s = EbnState {
+            v: vec![1.0, 3.0, 2.5, 10.0],
+        };
         // Neuron 3 has the largest voltage but an infinite threshold (silenced).
         assert_eq!(m.select_spike(&s, &[0.5, 2.0, 1.0, f64::INFINITY]), Some(2));
         assert_eq!(m.select_spike(&s, &[5.0, 5.0, 5.0, 11.0]), None);
@@ -128,12 +175,23 @@ mod tests {
             m.integrate(&mut s, &[2.0], 1e-4);
         }
         let exact = 0.2 * (1.0 - (-10.0f64).exp());
-        assert!((s.v[0] - exact).abs() < 1e-3 * exact, "{} vs {}", s.v[0], exact);
+        assert!(
+            (s.v[0] - exact).abs() < 1e-3 * exact,
+            "{} vs {}",
+            s.v[0],
+            exact
+        );
     }
 
     #[test]
     fn rejects_bad_parameters() {
-        for (lv, dt) in [(f64::NAN, 1e-4), (0.0, 1e-4), (-1.0, 1e-4), (50.0, 0.02), (10.0, 0.0)] {
+        for (lv, dt) in [
+            (f64::NAN, 1e-4),
+            (0.0, 1e-4),
+            (-1.0, 1e-4),
+            (50.0, 0.02),
+            (10.0, 0.0),
+        ] {
             let err = EbnNeuron { lambda_v: lv }.validate(dt).unwrap_err();
             assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
         }

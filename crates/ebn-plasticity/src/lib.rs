@@ -82,16 +82,28 @@ impl PlasticityRule for LocalRule {
 
     fn update(&self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
         let gain = signal.dt * self.eta * signal.rate_scale;
-        let (post, mat) = match weights {
-            SlowWeights::Dense(m) => (signal.feedback, m),
-            SlowWeights::Factored(w) => (signal.error, w),
-        };
-        for (col, psi) in signal.psi.iter().enumerate() {
-            let g = gain * psi;
-            for (w, p) in mat.col_as_slice_mut(col).iter_mut().zip(post) {
-                *w += g * p;
+        match weights {
+            // Omega_s[:, b] += gain Psi_b (D^T e): one axpy of length N per basis function.
+            SlowWeights::Dense(omega) => {
+                for (b, psi) in signal.psi.iter().enumerate() {
+                    axpy(gain * psi, signal.feedback, omega.col_as_slice_mut(b));
+                }
+            }
+            // W^T[:, j] += gain e_j Psi: one axpy of length N_b per dimension.
+            SlowWeights::Factored(wt) => {
+                for (j, e) in signal.error.iter().enumerate() {
+                    axpy(gain * e, signal.psi, wt.col_as_slice_mut(j));
+                }
             }
         }
+    }
+}
+
+/// y += a x.
+#[inline]
+fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
     }
 }
 
@@ -108,10 +120,16 @@ mod tests {
     #[test]
     fn local_rule_is_the_outer_product() {
         let mut w = SlowWeights::zeros(WeightForm::Factored, 3, 2, 2);
-        let signal = LearningSignal { error: &[1.0, -2.0], feedback: &[0.0; 3], psi: &[0.5, 4.0], rate_scale: 0.5, dt: 0.1 };
+        let signal = LearningSignal {
+            error: &[1.0, -2.0],
+            feedback: &[0.0; 3],
+            psi: &[0.5, 4.0],
+            rate_scale: 0.5,
+            dt: 0.1,
+        };
         LocalRule { eta: 2.0 }.update(&signal, &mut w);
         // dt eta s = 0.1; W = 0.1 e psi^T.
-        let m = w.matrix();
+        let m = w.matrix().transpose();
         let expected = [[0.05, 0.4], [-0.1, -0.8]];
         for r in 0..2 {
             for c in 0..2 {
@@ -123,6 +141,10 @@ mod tests {
     #[test]
     fn negative_rate_is_rejected() {
         assert!(RuleConfig::Local(LocalRule { eta: -1.0 }).build().is_err());
-        assert!(RuleConfig::Local(LocalRule { eta: f64::NAN }).build().is_err());
+        assert!(
+            RuleConfig::Local(LocalRule { eta: f64::NAN })
+                .build()
+                .is_err()
+        );
     }
 }
