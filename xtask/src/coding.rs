@@ -25,7 +25,8 @@ pub fn run(seed: u64, duration: f64, out: Option<&Path>) -> Result<()> {
     let config = presets::coding(seed, duration, WeightForm::Factored);
     let start = Instant::now();
     let mut experiment = Experiment::build(&config)?;
-    let rec = experiment.run(0);
+    let mut network = experiment.initial_network()?;
+    let rec = experiment.run_test(&mut network, 0)?;
     let wall_seconds = start.elapsed().as_secs_f64();
     let summary = Summary {
         test_nrmse: analysis::nrmse(&rec.x, &rec.x_hat)?,
@@ -41,10 +42,7 @@ pub fn run(seed: u64, duration: f64, out: Option<&Path>) -> Result<()> {
     if let Some(dir) = out {
         std::fs::create_dir_all(dir)?;
         write_atomic(&dir.join("summary.json"), json.as_bytes())?;
-        write_atomic(
-            &dir.join("config.json"),
-            serde_json::to_string_pretty(&config)?.as_bytes(),
-        )?;
+        write_atomic(&dir.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;
         write_atomic(&dir.join("traces.csv"), traces_csv(&rec).as_bytes())?;
         write_atomic(&dir.join("spikes.csv"), spikes_csv(&rec).as_bytes())?;
         eprintln!("wrote {}", dir.display());

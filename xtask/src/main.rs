@@ -3,16 +3,14 @@
 
 mod coding;
 mod output;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "cargo xtask",
-    about = "Reproduce the figures of Alemi et al. (2018) and run experiments"
-)]
+#[command(name = "cargo xtask", about = "Reproduce the figures of Alemi et al. (2018) and run experiments")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,16 +31,37 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Train and test the experiment described by a TOML file; write the learning curve, test
+    /// traces and spikes (CSV), summary.json and the trained network (network.ebn) under
+    /// --out (default target/experiments/<file stem>). An interrupted training resumes from
+    /// its last checkpoint.
+    Run {
+        /// The experiment file (see examples/).
+        file: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Ignore an existing checkpoint and train from scratch.
+        #[arg(long)]
+        fresh: bool,
+        /// No progress bar and no messages; only the summary on stdout.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check that experiment files parse and validate (all of examples/ by default).
+    Check {
+        /// Files to check.
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Coding {
-            seed,
-            duration,
-            out,
-        } => coding::run(seed, duration, out.as_deref()),
+        Command::Coding { seed, duration, out } => coding::run(seed, duration, out.as_deref()),
+        Command::Run { file, out, fresh, quiet } => run::run(&run::RunOptions { file, out, fresh, quiet })
+            .and_then(|summary| Ok(println!("{}", serde_json::to_string_pretty(&summary)?))),
+        Command::Check { files } => check(files),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,4 +70,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn check(files: Vec<PathBuf>) -> anyhow::Result<()> {
+    let files = if files.is_empty() {
+        let mut all: Vec<PathBuf> = std::fs::read_dir("examples")?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        all.sort();
+        all
+    } else {
+        files
+    };
+    for f in &files {
+        run::load(f)?;
+        println!("ok  {}", f.display());
+    }
+    Ok(())
 }

@@ -1,21 +1,23 @@
 //! Writing results: CSV for traces and spikes (read by Python, R and spreadsheets), JSON for
-//! summaries. Files are written to a temporary name and renamed, so an interrupted run never
-//! leaves a half-written file.
+//! summaries. Files are written to a temporary name, flushed to disk and renamed, so an
+//! interrupted run never leaves a half-written file.
 
 use anyhow::{Context, Result};
 use ebn_network::core::{Recording, Trace};
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
-/// Writes `contents` to `path` atomically (temporary file in the same directory, then rename).
+/// Writes `contents` to `path` atomically: a temporary file in the same directory, synced,
+/// then renamed over `path`.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(contents).with_context(|| format!("writing {}", tmp.display()))?;
+    file.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
+    drop(file);
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// The sampled traces of a recording as CSV: `t, x0.., x_hat0.., c0.., v<i>..`.
@@ -48,6 +50,15 @@ pub fn spikes_csv(rec: &Recording) -> String {
     let mut out = String::from("t,neuron\n");
     for (t, i) in rec.spikes.times.iter().zip(&rec.spikes.neurons) {
         let _ = writeln!(out, "{t},{i}");
+    }
+    out
+}
+
+/// A one-column series as CSV with a header row.
+pub fn series_csv(header: &str, index_name: &str, values: &[f64]) -> String {
+    let mut out = format!("{index_name},{header}\n");
+    for (k, v) in values.iter().enumerate() {
+        let _ = writeln!(out, "{k},{v}");
     }
     out
 }

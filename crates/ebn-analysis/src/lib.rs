@@ -1,5 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+mod dynamics;
+
+pub use dynamics::{
+    Measure, TestAnalysis, analyse, damped_oscillation, lobe_switches, peaks, period_and_amplitude, upward_crossings,
+};
 use ebn_core::{Error, Result, SpikeTrain, Trace};
 
 fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {
@@ -13,10 +18,7 @@ fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {
         return Err(Error::degenerate("error of an empty trace", "no samples"));
     }
     if x.data.iter().chain(&x_hat.data).any(|v| !v.is_finite()) {
-        return Err(Error::degenerate(
-            "error",
-            "the traces contain non-finite values",
-        ));
+        return Err(Error::degenerate("error", "the traces contain non-finite values"));
     }
     Ok(())
 }
@@ -32,9 +34,7 @@ fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {
 pub fn nrmse(x: &Trace, x_hat: &Trace) -> Result<f64> {
     check_pair(x, x_hat)?;
     let n = x.len() as f64;
-    let mean: Vec<f64> = (0..x.dim)
-        .map(|j| x.samples().map(|s| s[j]).sum::<f64>() / n)
-        .collect();
+    let mean: Vec<f64> = (0..x.dim).map(|j| x.samples().map(|s| s[j]).sum::<f64>() / n).collect();
     let mut err = 0.0;
     let mut var = 0.0;
     for (a, b) in x.samples().zip(x_hat.samples()) {
@@ -44,10 +44,7 @@ pub fn nrmse(x: &Trace, x_hat: &Trace) -> Result<f64> {
         }
     }
     if var == 0.0 {
-        return Err(Error::degenerate(
-            "NRMSE",
-            "the target is constant (zero variance)",
-        ));
+        return Err(Error::degenerate("NRMSE", "the target is constant (zero variance)"));
     }
     Ok((err / var).sqrt())
 }
@@ -55,18 +52,10 @@ pub fn nrmse(x: &Trace, x_hat: &Trace) -> Result<f64> {
 /// The learning-curve error of one trial: sum_k ||x_k - x_hat_k||^2 / sum_k ||x_k||^2.
 pub fn normalised_error(x: &Trace, x_hat: &Trace) -> Result<f64> {
     check_pair(x, x_hat)?;
-    let err: f64 = x
-        .data
-        .iter()
-        .zip(&x_hat.data)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum();
+    let err: f64 = x.data.iter().zip(&x_hat.data).map(|(a, b)| (a - b).powi(2)).sum();
     let norm: f64 = x.data.iter().map(|a| a * a).sum();
     if norm == 0.0 {
-        return Err(Error::degenerate(
-            "normalised error",
-            "the target is identically zero",
-        ));
+        return Err(Error::degenerate("normalised error", "the target is identically zero"));
     }
     Ok(err / norm)
 }
@@ -75,22 +64,14 @@ fn check_duration(duration: f64) -> Result<()> {
     if duration.is_finite() && duration > 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "duration",
-            duration,
-            "a finite duration > 0 s",
-        ))
+        Err(Error::invalid("duration", duration, "a finite duration > 0 s"))
     }
 }
 
 /// Firing rate of every neuron (Hz) over a run of `duration` seconds.
 pub fn firing_rates(spikes: &SpikeTrain, duration: f64) -> Result<Vec<f64>> {
     check_duration(duration)?;
-    Ok(spikes
-        .counts()
-        .into_iter()
-        .map(|c| c as f64 / duration)
-        .collect())
+    Ok(spikes.counts().into_iter().map(|c| c as f64 / duration).collect())
 }
 
 /// Spikes per second of the whole population (Hz).
@@ -107,15 +88,35 @@ pub fn mean_rate(spikes: &SpikeTrain, duration: f64) -> Result<f64> {
     Ok(population_rate(spikes, duration)? / spikes.n as f64)
 }
 
+/// Pearson correlation of two equal-length samples (e.g. learned and closed-form weights,
+/// entry by entry).
+pub fn correlation(a: &[f64], b: &[f64]) -> Result<f64> {
+    if a.len() != b.len() {
+        return Err(Error::dimension("correlation samples", a.len(), b.len()));
+    }
+    if a.len() < 2 {
+        return Err(Error::degenerate("correlation", "fewer than 2 samples"));
+    }
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    if saa == 0.0 || sbb == 0.0 || !(saa * sbb).is_finite() {
+        return Err(Error::degenerate("correlation", "a sample is constant or not finite"));
+    }
+    Ok(sab / (saa * sbb).sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn trace(values: &[f64]) -> Trace {
-        Trace {
-            dim: 1,
-            data: values.to_vec(),
-        }
+        Trace { dim: 1, data: values.to_vec() }
     }
 
     #[test]
@@ -138,6 +139,14 @@ mod tests {
         assert!(normalised_error(&trace(&[0.0]), &trace(&[1.0])).is_err());
         assert!(mean_rate(&SpikeTrain::new(0), 1.0).is_err());
         assert!(population_rate(&SpikeTrain::new(3), 0.0).is_err());
+    }
+
+    #[test]
+    fn correlation_known_answers() {
+        assert!((correlation(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]).unwrap() - 1.0).abs() < 1e-15);
+        assert!((correlation(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-15);
+        assert_eq!(correlation(&[1.0, -1.0, 1.0, -1.0], &[1.0, 1.0, -1.0, -1.0]).unwrap(), 0.0);
+        assert!(correlation(&[1.0, 1.0], &[1.0, 2.0]).is_err());
     }
 
     #[test]

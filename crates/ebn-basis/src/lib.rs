@@ -48,43 +48,23 @@ impl BasisConfig {
         let n = decoder.ncols();
         Ok(match *self {
             Self::Identity => Box::new(IdentityBasis { n }),
-            Self::RandomTanh {
-                n_basis,
-                weight_std,
-                bias,
-            } => {
+            Self::RandomTanh { n_basis, weight_std, bias } => {
                 check::nonzero("n_basis", n_basis)?;
                 check::positive("weight_std", weight_std)?;
                 check::non_negative("bias", bias)?;
-                let m = Mat::from_fn(n_basis, n, |_, _| {
-                    weight_std * rng.sample::<f64, _>(StandardNormal)
-                });
+                let m = Mat::from_fn(n_basis, n, |_, _| weight_std * rng.sample::<f64, _>(StandardNormal));
                 let theta = uniform(rng, n_basis, bias);
-                Box::new(TanhBasis {
-                    m,
-                    theta,
-                    encoders: None,
-                })
+                Box::new(TanhBasis { m, theta, encoders: None })
             }
-            Self::StateTanh {
-                n_basis,
-                gain,
-                bias,
-            } => Box::new(TanhBasis::state_space(n_basis, gain, bias, decoder, rng)?),
+            Self::StateTanh { n_basis, gain, bias } => {
+                Box::new(TanhBasis::state_space(n_basis, gain, bias, decoder, rng)?)
+            }
         })
     }
 }
 
 fn uniform(rng: &mut Rng, len: usize, half_width: f64) -> Vec<f64> {
-    (0..len)
-        .map(|_| {
-            if half_width > 0.0 {
-                rng.random_range(-half_width..half_width)
-            } else {
-                0.0
-            }
-        })
-        .collect()
+    (0..len).map(|_| if half_width > 0.0 { rng.random_range(-half_width..half_width) } else { 0.0 }).collect()
 }
 
 /// Psi(r) = r: the slow weights act directly on the traces (N_b = N). With it, the optimal
@@ -133,39 +113,23 @@ impl TanhBasis {
     /// Samples a state-space basis (see [`BasisConfig::StateTanh`]) for the decoder D (J x N):
     /// encoders M_x with rows of norm `gain` in random directions, theta ~ U(-bias, bias),
     /// M = M_x D.
-    pub fn state_space(
-        n_basis: usize,
-        gain: f64,
-        bias: f64,
-        decoder: &Mat<f64>,
-        rng: &mut Rng,
-    ) -> Result<Self> {
+    pub fn state_space(n_basis: usize, gain: f64, bias: f64, decoder: &Mat<f64>, rng: &mut Rng) -> Result<Self> {
         check::nonzero("n_basis", n_basis)?;
         check::positive("gain", gain)?;
         check::non_negative("bias", bias)?;
         let j = decoder.nrows();
         let mut encoders = Mat::from_fn(n_basis, j, |_, _| rng.sample::<f64, _>(StandardNormal));
         for row in 0..n_basis {
-            let norm = (0..j)
-                .map(|c| encoders[(row, c)].powi(2))
-                .sum::<f64>()
-                .sqrt();
+            let norm = (0..j).map(|c| encoders[(row, c)].powi(2)).sum::<f64>().sqrt();
             if norm == 0.0 {
-                return Err(Error::degenerate(
-                    "state_tanh encoders",
-                    "a zero random direction",
-                ));
+                return Err(Error::degenerate("state_tanh encoders", "a zero random direction"));
             }
             for c in 0..j {
                 encoders[(row, c)] *= gain / norm;
             }
         }
         let theta = uniform(rng, n_basis, bias);
-        Ok(Self {
-            m: &encoders * decoder,
-            theta,
-            encoders: Some(encoders),
-        })
+        Ok(Self { m: &encoders * decoder, theta, encoders: Some(encoders) })
     }
 
     /// Psi at the decoded state x: tanh(M_x x + theta). `None` unless the basis is a
@@ -227,16 +191,8 @@ mod tests {
     fn configs() -> [BasisConfig; 3] {
         [
             BasisConfig::Identity,
-            BasisConfig::RandomTanh {
-                n_basis: 17,
-                weight_std: 0.3,
-                bias: 1.0,
-            },
-            BasisConfig::StateTanh {
-                n_basis: 23,
-                gain: 2.0,
-                bias: 2.0,
-            },
+            BasisConfig::RandomTanh { n_basis: 17, weight_std: 0.3, bias: 1.0 },
+            BasisConfig::StateTanh { n_basis: 23, gain: 2.0, bias: 2.0 },
         ]
     }
 
@@ -244,9 +200,7 @@ mod tests {
     fn every_basis_conforms() {
         let d = decoder(2, 12);
         for cfg in configs() {
-            let b = cfg
-                .build(&d, &mut SeedStreams::new(4).rng(Stream::Basis))
-                .unwrap();
+            let b = cfg.build(&d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
             assert_eq!(b.len(), cfg.n_basis(12));
             ebn_core::conformance::basis(b.as_ref());
         }
@@ -255,9 +209,7 @@ mod tests {
     #[test]
     fn state_basis_is_a_function_of_the_readout() {
         let d = decoder(2, 12);
-        let tb =
-            TanhBasis::state_space(9, 2.0, 2.0, &d, &mut SeedStreams::new(4).rng(Stream::Basis))
-                .unwrap();
+        let tb = TanhBasis::state_space(9, 2.0, 2.0, &d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
         let r: Vec<f64> = (0..12).map(|i| (i as f64 * 0.7).sin().abs()).collect();
         let mut drive = vec![0.0; 9];
         tb.drive_from_traces(&r, &mut drive);
@@ -275,30 +227,12 @@ mod tests {
     fn rejects_bad_parameters() {
         let d = decoder(2, 5);
         for cfg in [
-            BasisConfig::RandomTanh {
-                n_basis: 0,
-                weight_std: 1.0,
-                bias: 1.0,
-            },
-            BasisConfig::RandomTanh {
-                n_basis: 3,
-                weight_std: f64::NAN,
-                bias: 1.0,
-            },
-            BasisConfig::StateTanh {
-                n_basis: 3,
-                gain: -1.0,
-                bias: 1.0,
-            },
-            BasisConfig::StateTanh {
-                n_basis: 3,
-                gain: 1.0,
-                bias: f64::INFINITY,
-            },
+            BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0 },
+            BasisConfig::RandomTanh { n_basis: 3, weight_std: f64::NAN, bias: 1.0 },
+            BasisConfig::StateTanh { n_basis: 3, gain: -1.0, bias: 1.0 },
+            BasisConfig::StateTanh { n_basis: 3, gain: 1.0, bias: f64::INFINITY },
         ] {
-            let err = cfg
-                .build(&d, &mut SeedStreams::new(0).rng(Stream::Basis))
-                .unwrap_err();
+            let err = cfg.build(&d, &mut SeedStreams::new(0).rng(Stream::Basis)).unwrap_err();
             assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
         }
     }

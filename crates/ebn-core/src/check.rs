@@ -5,20 +5,12 @@ use crate::error::{Error, Result};
 
 /// `value` must be finite.
 pub fn finite(field: &str, value: f64) -> Result<f64> {
-    if value.is_finite() {
-        Ok(value)
-    } else {
-        Err(Error::invalid(field, value, "a finite number"))
-    }
+    if value.is_finite() { Ok(value) } else { Err(Error::invalid(field, value, "a finite number")) }
 }
 
 /// `value` must be finite and > 0.
 pub fn positive(field: &str, value: f64) -> Result<f64> {
-    if value.is_finite() && value > 0.0 {
-        Ok(value)
-    } else {
-        Err(Error::invalid(field, value, "a finite number > 0"))
-    }
+    if value.is_finite() && value > 0.0 { Ok(value) } else { Err(Error::invalid(field, value, "a finite number > 0")) }
 }
 
 /// `value` must be finite and >= 0.
@@ -35,42 +27,26 @@ pub fn in_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<f64> {
     if value.is_finite() && (lo..=hi).contains(&value) {
         Ok(value)
     } else {
-        Err(Error::invalid(
-            field,
-            value,
-            format!("a number in [{lo}, {hi}]"),
-        ))
+        Err(Error::invalid(field, value, format!("a number in [{lo}, {hi}]")))
     }
 }
 
 /// A count that must be at least 1.
 pub fn nonzero(field: &str, value: usize) -> Result<usize> {
-    if value > 0 {
-        Ok(value)
-    } else {
-        Err(Error::invalid(field, value, "an integer >= 1"))
-    }
+    if value > 0 { Ok(value) } else { Err(Error::invalid(field, value, "an integer >= 1")) }
 }
 
 /// Every element of `values` must be finite.
 pub fn all_finite(field: &str, values: &[f64]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(i) => Err(Error::invalid(
-            format!("{field}[{i}]"),
-            values[i],
-            "a finite number",
-        )),
+        Some(i) => Err(Error::invalid(format!("{field}[{i}]"), values[i], "a finite number")),
     }
 }
 
 /// `got` must equal `expected`.
 pub fn same_len(field: &str, expected: usize, got: usize) -> Result<()> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(Error::dimension(field, expected, got))
-    }
+    if expected == got { Ok(()) } else { Err(Error::dimension(field, expected, got)) }
 }
 
 /// The explicit Euler membrane update needs `dt * rate < 1` (no sign flip of the decay);
@@ -79,13 +55,6 @@ pub fn resolves_rate(field: &str, rate: f64, dt: f64) -> Result<()> {
     if dt * rate < 1.0 {
         Ok(())
     } else {
-        Err(Error::invalid(
-            field,
-            rate,
-            format!(
-                "a rate with dt * rate < 1 (dt = {dt} s, so rate < {} /s)",
-                1.0 / dt
-            ),
-        ))
+        Err(Error::invalid(field, rate, format!("a rate with dt * rate < 1 (dt = {dt} s, so rate < {} /s)", 1.0 / dt)))
     }
 }

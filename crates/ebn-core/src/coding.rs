@@ -36,9 +36,7 @@ pub fn thresholds(decoder: &Mat<f64>, mu: f64, nu: f64) -> Vec<f64> {
 pub fn ideal_voltages(decoder: &Mat<f64>, mu: f64, x: &[f64], r: &[f64]) -> Vec<f64> {
     let x_hat = readout(decoder, r);
     let err: Vec<f64> = x.iter().zip(&x_hat).map(|(a, b)| a - b).collect();
-    (0..decoder.ncols())
-        .map(|i| dot(decoder.col_as_slice(i), &err) - mu * r[i])
-        .collect()
+    (0..decoder.ncols()).map(|i| dot(decoder.col_as_slice(i), &err) - mu * r[i]).collect()
 }
 
 /// The readout x_hat = D r.

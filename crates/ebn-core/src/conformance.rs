@@ -27,11 +27,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 fn runner(cases: u32) -> TestRunner {
-    TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    })
+    TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() })
 }
 
 fn run<S: Strategy>(cases: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
@@ -53,15 +49,8 @@ pub fn target_system(system: &dyn TargetSystem, bound: f64) {
         let mut b = vec![1e300; j];
         system.vector_field(&x, &mut a);
         system.vector_field(&x, &mut b);
-        prop_assert!(
-            a.iter().all(|v| v.is_finite()),
-            "f({x:?}) = {a:?} is not finite"
-        );
-        prop_assert_eq!(
-            a,
-            b,
-            "f must be deterministic and must overwrite its output"
-        );
+        prop_assert!(a.iter().all(|v| v.is_finite()), "f({x:?}) = {a:?} is not finite");
+        prop_assert_eq!(a, b, "f must be deterministic and must overwrite its output");
         Ok(())
     });
 }
@@ -85,35 +74,29 @@ pub fn integrator(integrator: &mut dyn Integrator) {
     let order = integrator.order();
     assert!(order >= 1, "an integrator has order >= 1");
     let runner_integrator = std::cell::RefCell::new(integrator);
-    run(
-        32,
-        (-3.0..-0.5f64, -1.0..1.0f64, 0.5..2.0f64),
-        |(a, c, x0)| {
-            let exact = (x0 + c / a) * a.exp() - c / a;
-            let mut errors = [0.0; 2];
-            for (k, steps) in [20usize, 40].into_iter().enumerate() {
-                let dt = 1.0 / steps as f64;
-                let mut x = [x0];
-                for _ in 0..steps {
-                    runner_integrator
-                        .borrow_mut()
-                        .step(&Scalar(a), &mut x, &[c], dt);
-                }
-                prop_assert!(x[0].is_finite());
-                errors[k] = (x[0] - exact).abs();
+    run(32, (-3.0..-0.5f64, -1.0..1.0f64, 0.5..2.0f64), |(a, c, x0)| {
+        let exact = (x0 + c / a) * a.exp() - c / a;
+        let mut errors = [0.0; 2];
+        for (k, steps) in [20usize, 40].into_iter().enumerate() {
+            let dt = 1.0 / steps as f64;
+            let mut x = [x0];
+            for _ in 0..steps {
+                runner_integrator.borrow_mut().step(&Scalar(a), &mut x, &[c], dt);
             }
-            // Below ~1e-13 the error is rounding, not truncation: nothing to measure.
-            if errors[0] > 1e-11 {
-                let ratio = errors[0] / errors[1];
-                let expected = 2f64.powi(order as i32);
-                prop_assert!(
-                    ratio > expected / 1.5 && ratio < expected * 1.5,
-                    "error ratio {ratio} for dt halving, expected ~{expected} (order {order})"
-                );
-            }
-            Ok(())
-        },
-    );
+            prop_assert!(x[0].is_finite());
+            errors[k] = (x[0] - exact).abs();
+        }
+        // Below ~1e-13 the error is rounding, not truncation: nothing to measure.
+        if errors[0] > 1e-11 {
+            let ratio = errors[0] / errors[1];
+            let expected = 2f64.powi(order as i32);
+            prop_assert!(
+                ratio > expected / 1.5 && ratio < expected * 1.5,
+                "error ratio {ratio} for dt halving, expected ~{expected} (order {order})"
+            );
+        }
+        Ok(())
+    });
 }
 
 /// [`CommandSignal`]: the same seed gives the same realisation, every value is finite, and
@@ -163,10 +146,7 @@ pub fn basis(basis: &dyn Basis) {
         for (a, b) in drive.iter().zip(&fresh) {
             // Each event adds one rounding error per component: 1e-12 relative is far above
             // 60 events x 1e-16 and far below any real mismatch.
-            prop_assert!(
-                (a - b).abs() <= 1e-12 * scale,
-                "incremental drive {a} != fresh {b}"
-            );
+            prop_assert!((a - b).abs() <= 1e-12 * scale, "incremental drive {a} != fresh {b}");
         }
         let mut psi = vec![f64::NAN; nb];
         basis.evaluate(&r, &drive, &mut psi);
@@ -179,13 +159,8 @@ pub fn basis(basis: &dyn Basis) {
 /// voltage exceeds its threshold, never one with an infinite threshold, and none when every
 /// voltage is below threshold.
 pub fn neuron_model<M: NeuronModel>(model: &M, dt: f64) {
-    model
-        .validate(dt)
-        .expect("the model must accept the dt it is tested at");
-    let cases = (prop::collection::vec(
-        (-2.0..2.0f64, 0.1..1.0f64, any::<bool>()),
-        1..40,
-    ),);
+    model.validate(dt).expect("the model must accept the dt it is tested at");
+    let cases = (prop::collection::vec((-2.0..2.0f64, 0.1..1.0f64, any::<bool>()), 1..40),);
     run(128, cases, |(cells,)| {
         let n = cells.len();
         let mut state = model.init_state(n);
@@ -194,18 +169,12 @@ pub fn neuron_model<M: NeuronModel>(model: &M, dt: f64) {
         for (v, c) in model.voltages_mut(&mut state).iter_mut().zip(&cells) {
             *v = c.0;
         }
-        let thresholds: Vec<f64> = cells
-            .iter()
-            .map(|c| if c.2 { c.1 } else { f64::INFINITY })
-            .collect();
+        let thresholds: Vec<f64> = cells.iter().map(|c| if c.2 { c.1 } else { f64::INFINITY }).collect();
         let before: Vec<f64> = model.voltages(&state).to_vec();
         match model.select_spike(&state, &thresholds) {
             Some(k) => {
                 prop_assert!(k < n);
-                prop_assert!(
-                    before[k] > thresholds[k],
-                    "neuron {k} fired below threshold"
-                );
+                prop_assert!(before[k] > thresholds[k], "neuron {k} fired below threshold");
             }
             None => prop_assert!(
                 before.iter().zip(&thresholds).all(|(v, t)| v <= t),
@@ -214,10 +183,7 @@ pub fn neuron_model<M: NeuronModel>(model: &M, dt: f64) {
         }
         model.integrate(&mut state, &vec![0.0; n], dt);
         for (a, b) in model.voltages(&state).iter().zip(&before) {
-            prop_assert!(
-                a.abs() <= b.abs() + 1e-15,
-                "voltage grew without input: {b} -> {a}"
-            );
+            prop_assert!(a.abs() <= b.abs() + 1e-15, "voltage grew without input: {b} -> {a}");
         }
         Ok(())
     });
@@ -232,61 +198,40 @@ fn random_mat(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
 /// [`PlasticityRule`] driven by an output error: no change when e = 0; and, if the rule has
 /// both forms, the two agree: D^T dW == dOmega.
 pub fn error_driven_rule(rule: &dyn PlasticityRule) {
-    let forms: Vec<WeightForm> = [WeightForm::Dense, WeightForm::Factored]
-        .into_iter()
-        .filter(|f| rule.check_form(*f).is_ok())
-        .collect();
-    assert!(
-        !forms.is_empty(),
-        "a rule supports at least one weight form"
-    );
-    run(
-        64,
-        (1usize..4, 1usize..12, 1usize..12, any::<u64>(), 0.0..1.0f64),
-        |(j, n, nb, seed, scale)| {
-            let d = random_mat(j, n, seed);
-            let e: Vec<f64> = random_mat(j, 1, seed ^ 1).col_as_slice(0).to_vec();
-            let psi: Vec<f64> = random_mat(nb, 1, seed ^ 2).col_as_slice(0).to_vec();
-            let feedback_of = |e: &[f64]| -> Vec<f64> {
-                (0..n)
-                    .map(|i| crate::coding::dot(d.col_as_slice(i), e))
-                    .collect()
+    let forms: Vec<WeightForm> =
+        [WeightForm::Dense, WeightForm::Factored].into_iter().filter(|f| rule.check_form(*f).is_ok()).collect();
+    assert!(!forms.is_empty(), "a rule supports at least one weight form");
+    run(64, (1usize..4, 1usize..12, 1usize..12, any::<u64>(), 0.0..1.0f64), |(j, n, nb, seed, scale)| {
+        let d = random_mat(j, n, seed);
+        let e: Vec<f64> = random_mat(j, 1, seed ^ 1).col_as_slice(0).to_vec();
+        let psi: Vec<f64> = random_mat(nb, 1, seed ^ 2).col_as_slice(0).to_vec();
+        let feedback_of =
+            |e: &[f64]| -> Vec<f64> { (0..n).map(|i| crate::coding::dot(d.col_as_slice(i), e)).collect() };
+        let apply = |form: WeightForm, e: &[f64]| {
+            let start = match form {
+                WeightForm::Dense => SlowWeights::Dense(random_mat(n, nb, seed ^ 3)),
+                WeightForm::Factored => SlowWeights::from_w(&random_mat(j, nb, seed ^ 3)),
             };
-            let apply = |form: WeightForm, e: &[f64]| {
-                let start = match form {
-                    WeightForm::Dense => SlowWeights::Dense(random_mat(n, nb, seed ^ 3)),
-                    WeightForm::Factored => SlowWeights::from_w(&random_mat(j, nb, seed ^ 3)),
-                };
-                let mut w = start.clone();
-                let fb = feedback_of(e);
-                let signal = LearningSignal {
-                    error: e,
-                    feedback: &fb,
-                    psi: &psi,
-                    rate_scale: scale,
-                    dt: 1e-4,
-                };
-                rule.update(&signal, &mut w);
-                (start, w)
-            };
-            for &form in &forms {
-                let (start, after) = apply(form, &vec![0.0; j]);
-                prop_assert_eq!(start, after, "the rule changed the weights with zero error");
-            }
-            if forms.len() == 2 {
-                let (d0, d1) = apply(WeightForm::Dense, &e);
-                let (f0, f1) = apply(WeightForm::Factored, &e);
-                let dense_change = d1.matrix() - d0.matrix();
-                let factored_change = f1.synaptic(&d) - f0.synaptic(&d);
-                let tol = 1e-12 * (1.0 + dense_change.norm_max());
-                prop_assert!(
-                    (dense_change - factored_change).norm_max() <= tol,
-                    "dense and factored updates differ"
-                );
-            }
-            Ok(())
-        },
-    );
+            let mut w = start.clone();
+            let fb = feedback_of(e);
+            let signal = LearningSignal { error: e, feedback: &fb, psi: &psi, rate_scale: scale, dt: 1e-4 };
+            rule.update(&signal, &mut w);
+            (start, w)
+        };
+        for &form in &forms {
+            let (start, after) = apply(form, &vec![0.0; j]);
+            prop_assert_eq!(start, after, "the rule changed the weights with zero error");
+        }
+        if forms.len() == 2 {
+            let (d0, d1) = apply(WeightForm::Dense, &e);
+            let (f0, f1) = apply(WeightForm::Factored, &e);
+            let dense_change = d1.matrix() - d0.matrix();
+            let factored_change = f1.synaptic(&d) - f0.synaptic(&d);
+            let tol = 1e-12 * (1.0 + dense_change.norm_max());
+            prop_assert!((dense_change - factored_change).norm_max() <= tol, "dense and factored updates differ");
+        }
+        Ok(())
+    });
 }
 
 /// [`Perturbation`]: over a run of steps the voltages stay finite, and a silenced neuron stays
@@ -299,22 +244,11 @@ pub fn perturbation(make: &dyn Fn() -> Box<dyn Perturbation>) {
         let mut alive = vec![true; n];
         let mut weights = SlowWeights::zeros(WeightForm::Factored, n, 2, n);
         for step in 0..steps {
-            let mut ctx = PerturbationContext::new(
-                step,
-                1e-4,
-                &mut v,
-                &mut weights,
-                &mut thresholds,
-                &mut alive,
-            );
+            let mut ctx = PerturbationContext::new(step, 1e-4, &mut v, &mut weights, &mut thresholds, &mut alive);
             p.apply(&mut ctx);
             prop_assert!(v.iter().all(|x| x.is_finite()));
             for i in 0..n {
-                prop_assert_eq!(
-                    alive[i],
-                    thresholds[i].is_finite(),
-                    "alive mask and thresholds disagree"
-                );
+                prop_assert_eq!(alive[i], thresholds[i].is_finite(), "alive mask and thresholds disagree");
             }
         }
         Ok(())

@@ -50,37 +50,33 @@ pub enum Error {
     /// A configuration text that does not parse (unknown key, wrong type).
     #[error("configuration: {0}")]
     Parse(String),
+    /// A stored file that is truncated, corrupted or not of the expected kind.
+    #[error("corrupt file: {0}")]
+    Corrupt(String),
+    /// A stored file written by an incompatible version of the format.
+    #[error("unsupported file format version {found} (this build reads version {supported})")]
+    Version {
+        /// Version found in the file header.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
 }
 
 impl Error {
     /// Shorthand for [`Error::InvalidParameter`].
-    pub fn invalid(
-        field: impl Into<String>,
-        value: impl Display,
-        expected: impl Into<String>,
-    ) -> Self {
-        Self::InvalidParameter {
-            field: field.into(),
-            value: value.to_string(),
-            expected: expected.into(),
-        }
+    pub fn invalid(field: impl Into<String>, value: impl Display, expected: impl Into<String>) -> Self {
+        Self::InvalidParameter { field: field.into(), value: value.to_string(), expected: expected.into() }
     }
 
     /// Shorthand for [`Error::DimensionMismatch`].
     pub fn dimension(field: impl Into<String>, expected: usize, got: usize) -> Self {
-        Self::DimensionMismatch {
-            field: field.into(),
-            expected,
-            got,
-        }
+        Self::DimensionMismatch { field: field.into(), expected, got }
     }
 
     /// Shorthand for [`Error::Degenerate`].
     pub fn degenerate(quantity: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Degenerate {
-            quantity: quantity.into(),
-            reason: reason.into(),
-        }
+        Self::Degenerate { quantity: quantity.into(), reason: reason.into() }
     }
 
     /// Prefixes the field path with `prefix.`, so that a component's own error names its
@@ -88,24 +84,12 @@ impl Error {
     #[must_use]
     pub fn within(self, prefix: &str) -> Self {
         match self {
-            Self::InvalidParameter {
-                field,
-                value,
-                expected,
-            } => Self::InvalidParameter {
-                field: format!("{prefix}.{field}"),
-                value,
-                expected,
-            },
-            Self::DimensionMismatch {
-                field,
-                expected,
-                got,
-            } => Self::DimensionMismatch {
-                field: format!("{prefix}.{field}"),
-                expected,
-                got,
-            },
+            Self::InvalidParameter { field, value, expected } => {
+                Self::InvalidParameter { field: format!("{prefix}.{field}"), value, expected }
+            }
+            Self::DimensionMismatch { field, expected, got } => {
+                Self::DimensionMismatch { field: format!("{prefix}.{field}"), expected, got }
+            }
             other => other,
         }
     }

@@ -34,15 +34,7 @@ impl<'a> PerturbationContext<'a> {
         thresholds: &'a mut [f64],
         alive: &'a mut [bool],
     ) -> Self {
-        Self {
-            step,
-            t: step as f64 * dt,
-            dt,
-            voltages,
-            slow_weights,
-            thresholds,
-            alive,
-        }
+        Self { step, t: step as f64 * dt, dt, voltages, slow_weights, thresholds, alive }
     }
 
     /// Number of neurons N.

@@ -15,10 +15,7 @@ pub struct Trace {
 impl Trace {
     /// An empty trace of `dim` components.
     pub fn new(dim: usize) -> Self {
-        Self {
-            dim,
-            data: Vec::new(),
-        }
+        Self { dim, data: Vec::new() }
     }
 
     /// Appends one sample (`sample.len() == dim`).
@@ -67,11 +64,7 @@ pub struct SpikeTrain {
 impl SpikeTrain {
     /// An empty train for `n` neurons.
     pub fn new(n: usize) -> Self {
-        Self {
-            n,
-            times: Vec::new(),
-            neurons: Vec::new(),
-        }
+        Self { n, times: Vec::new(), neurons: Vec::new() }
     }
 
     /// Records one spike.
@@ -92,12 +85,7 @@ impl SpikeTrain {
 
     /// Spike times of neuron `i`.
     pub fn of_neuron(&self, i: usize) -> Vec<f64> {
-        self.times
-            .iter()
-            .zip(&self.neurons)
-            .filter(|(_, n)| **n as usize == i)
-            .map(|(t, _)| *t)
-            .collect()
+        self.times.iter().zip(&self.neurons).filter(|(_, n)| **n as usize == i).map(|(t, _)| *t).collect()
     }
 
     /// Spike count of every neuron.

@@ -104,10 +104,7 @@ mod tests {
     #[test]
     fn same_seed_same_numbers() {
         let s = SeedStreams::new(7);
-        assert_eq!(
-            first(s.rng(Stream::Decoder)),
-            first(SeedStreams::new(7).rng(Stream::Decoder))
-        );
+        assert_eq!(first(s.rng(Stream::Decoder)), first(SeedStreams::new(7).rng(Stream::Decoder)));
     }
 
     #[test]

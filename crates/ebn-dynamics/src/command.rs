@@ -77,12 +77,7 @@ fn default_windows() -> Vec<[f64; 2]> {
 impl FilteredNoise {
     /// The authors' command for the §9 oscillator: c_v = 600 y, c_p = 0, on in [3 %, 30 %).
     pub fn paper_default() -> Self {
-        Self {
-            amplitude: vec![600.0, 0.0],
-            tau: default_tau(),
-            passes: default_passes(),
-            windows: default_windows(),
-        }
+        Self { amplitude: vec![600.0, 0.0], tau: default_tau(), passes: default_passes(), windows: default_windows() }
     }
 
     fn validate(&self, dim: usize) -> Result<()> {
@@ -94,11 +89,7 @@ impl FilteredNoise {
             check::in_range(&format!("windows[{i}][0]"), w[0], 0.0, 1.0)?;
             check::in_range(&format!("windows[{i}][1]"), w[1], 0.0, 1.0)?;
             if w[1] < w[0] {
-                return Err(Error::invalid(
-                    format!("windows[{i}]"),
-                    format!("{w:?}"),
-                    "start <= end",
-                ));
+                return Err(Error::invalid(format!("windows[{i}]"), format!("{w:?}"), "start <= end"));
             }
         }
         Ok(())
@@ -116,11 +107,7 @@ impl CommandSignal for FilteredNoise {
             amplitude: self.amplitude.clone(),
             a: (-dt / self.tau).exp(),
             y: vec![0.0; self.passes * self.amplitude.len()],
-            windows: self
-                .windows
-                .iter()
-                .map(|w| (steps(w[0]), steps(w[1])))
-                .collect(),
+            windows: self.windows.iter().map(|w| (steps(w[0]), steps(w[1]))).collect(),
             step: 0,
             rng,
         })
@@ -140,10 +127,7 @@ struct FilteredNoiseStream {
 impl CommandStream for FilteredNoiseStream {
     fn next(&mut self, out: &mut [f64]) {
         let j = self.amplitude.len();
-        let on = self
-            .windows
-            .iter()
-            .any(|&(s, e)| (s..e).contains(&self.step));
+        let on = self.windows.iter().any(|&(s, e)| (s..e).contains(&self.step));
         for (c, out_c) in out.iter_mut().enumerate() {
             let mut input: f64 = self.rng.sample(StandardNormal);
             for pass in 0..self.y.len() / j {
@@ -201,13 +185,7 @@ impl CommandSignal for Pulses {
             pulses: self
                 .pulses
                 .iter()
-                .map(|p| {
-                    (
-                        steps(p.start),
-                        steps(p.start + p.duration),
-                        p.amplitude.clone(),
-                    )
-                })
+                .map(|p| (steps(p.start), steps(p.start + p.duration), p.amplitude.clone()))
                 .collect(),
             step: 0,
         })
@@ -264,16 +242,8 @@ mod tests {
     fn pulses() -> Pulses {
         Pulses {
             pulses: vec![
-                Pulse {
-                    start: 0.1,
-                    duration: 0.05,
-                    amplitude: vec![3.0],
-                },
-                Pulse {
-                    start: 0.3,
-                    duration: 0.05,
-                    amplitude: vec![-3.0],
-                },
+                Pulse { start: 0.1, duration: 0.05, amplitude: vec![3.0] },
+                Pulse { start: 0.3, duration: 0.05, amplitude: vec![-3.0] },
             ],
         }
     }
@@ -292,10 +262,7 @@ mod tests {
         // sigma_y^2 = (1-a)^4 sum_k (k+1)^2 a^(2k) = (1-a)^4 (1+a^2) / (1-a^2)^3; the off part is
         // exactly 0.
         let dt = 1e-4;
-        let sig = FilteredNoise {
-            windows: vec![[0.25, 0.75]],
-            ..FilteredNoise::paper_default()
-        };
+        let sig = FilteredNoise { windows: vec![[0.25, 0.75]], ..FilteredNoise::paper_default() };
         let mut s = sig.realise(dt, 20.0, SeedStreams::new(3).rng(Stream::Command));
         let mut out = [0.0; 2];
         let mut on = Vec::new();
@@ -313,16 +280,8 @@ mod tests {
         let var = on.iter().map(|v| v * v).sum::<f64>() / on.len() as f64;
         // 10 s of a signal with ~20 ms correlation time: ~500 independent samples, so the
         // sample variance is within ~3 x sqrt(2/500) = 19 % of the truth.
-        assert!(
-            (var.sqrt() / expected - 1.0).abs() < 0.1,
-            "std {} vs {}",
-            var.sqrt(),
-            expected
-        );
-        assert!(
-            (expected - 0.05).abs() < 0.002,
-            "MODEL.md says about 0.05: {expected}"
-        );
+        assert!((var.sqrt() / expected - 1.0).abs() < 0.1, "std {} vs {}", var.sqrt(), expected);
+        assert!((expected - 0.05).abs() < 0.002, "MODEL.md says about 0.05: {expected}");
     }
 
     #[test]
@@ -345,28 +304,12 @@ mod tests {
     #[test]
     fn rejects_bad_commands() {
         let bad = [
-            CommandConfig::FilteredNoise(FilteredNoise {
-                amplitude: vec![1.0],
-                ..FilteredNoise::paper_default()
-            }),
-            CommandConfig::FilteredNoise(FilteredNoise {
-                tau: 0.0,
-                ..FilteredNoise::paper_default()
-            }),
-            CommandConfig::FilteredNoise(FilteredNoise {
-                windows: vec![[0.5, 0.2]],
-                ..FilteredNoise::paper_default()
-            }),
-            CommandConfig::FilteredNoise(FilteredNoise {
-                windows: vec![[0.5, 1.2]],
-                ..FilteredNoise::paper_default()
-            }),
+            CommandConfig::FilteredNoise(FilteredNoise { amplitude: vec![1.0], ..FilteredNoise::paper_default() }),
+            CommandConfig::FilteredNoise(FilteredNoise { tau: 0.0, ..FilteredNoise::paper_default() }),
+            CommandConfig::FilteredNoise(FilteredNoise { windows: vec![[0.5, 0.2]], ..FilteredNoise::paper_default() }),
+            CommandConfig::FilteredNoise(FilteredNoise { windows: vec![[0.5, 1.2]], ..FilteredNoise::paper_default() }),
             CommandConfig::Pulses(Pulses {
-                pulses: vec![Pulse {
-                    start: 0.0,
-                    duration: -1.0,
-                    amplitude: vec![1.0, 0.0],
-                }],
+                pulses: vec![Pulse { start: 0.0, duration: -1.0, amplitude: vec![1.0, 0.0] }],
             }),
         ];
         for cfg in bad {

@@ -80,9 +80,7 @@ impl LinearSystem {
     /// Eigenvalues -1.5 +- 8.35i (1/s): a period of 0.75 s and an amplitude decay time of
     /// 0.67 s. The command drives v only (c_p = 0 in the experiments).
     pub fn damped_oscillator() -> Self {
-        Self {
-            a: vec![vec![-3.0, -24.0], vec![3.0, 0.0]],
-        }
+        Self { a: vec![vec![-3.0, -24.0], vec![3.0, 0.0]] }
     }
 
     /// The matrix A, row by row.
@@ -94,41 +92,17 @@ impl LinearSystem {
     /// tests; accurate to ~1e-14 relative for the small systems used here).
     pub fn exp_action(&self, t: f64, x0: &[f64]) -> Vec<f64> {
         let j = self.a.len();
-        let norm: f64 = self
-            .a
-            .iter()
-            .map(|r| r.iter().map(|v| v.abs()).sum::<f64>())
-            .fold(0.0, f64::max)
-            * t.abs();
-        let squarings = if norm > 0.5 {
-            (norm / 0.5).log2().ceil() as i32
-        } else {
-            0
-        };
+        let norm: f64 = self.a.iter().map(|r| r.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max) * t.abs();
+        let squarings = if norm > 0.5 { (norm / 0.5).log2().ceil() as i32 } else { 0 };
         let h = t / 2f64.powi(squarings);
         let mul = |p: &[Vec<f64>], q: &[Vec<f64>]| -> Vec<Vec<f64>> {
-            (0..j)
-                .map(|r| {
-                    (0..j)
-                        .map(|c| (0..j).map(|k| p[r][k] * q[k][c]).sum())
-                        .collect()
-                })
-                .collect()
+            (0..j).map(|r| (0..j).map(|c| (0..j).map(|k| p[r][k] * q[k][c]).sum()).collect()).collect()
         };
-        let ah: Vec<Vec<f64>> = self
-            .a
-            .iter()
-            .map(|r| r.iter().map(|v| v * h).collect())
-            .collect();
-        let mut e: Vec<Vec<f64>> = (0..j)
-            .map(|r| (0..j).map(|c| f64::from(u8::from(r == c))).collect())
-            .collect();
+        let ah: Vec<Vec<f64>> = self.a.iter().map(|r| r.iter().map(|v| v * h).collect()).collect();
+        let mut e: Vec<Vec<f64>> = (0..j).map(|r| (0..j).map(|c| f64::from(u8::from(r == c))).collect()).collect();
         let mut term = e.clone();
         for k in 1..30 {
-            term = mul(&term, &ah)
-                .into_iter()
-                .map(|r| r.into_iter().map(|v| v / k as f64).collect())
-                .collect();
+            term = mul(&term, &ah).into_iter().map(|r| r.into_iter().map(|v| v / k as f64).collect()).collect();
             for r in 0..j {
                 for c in 0..j {
                     e[r][c] += term[r][c];
@@ -138,9 +112,7 @@ impl LinearSystem {
         for _ in 0..squarings {
             e = mul(&e, &e);
         }
-        (0..j)
-            .map(|r| (0..j).map(|c| e[r][c] * x0[c]).sum())
-            .collect()
+        (0..j).map(|r| (0..j).map(|c| e[r][c] * x0[c]).sum()).collect()
     }
 }
 
@@ -217,10 +189,7 @@ pub struct Pendulum {
 
 impl Default for Pendulum {
     fn default() -> Self {
-        Self {
-            omega0_sq: 64.0,
-            damping: 2.0,
-        }
+        Self { omega0_sq: 64.0, damping: 2.0 }
     }
 }
 
@@ -263,10 +232,7 @@ pub struct VanDerPol {
 
 impl Default for VanDerPol {
     fn default() -> Self {
-        Self {
-            mu: 1.0,
-            speed: 6.663,
-        }
+        Self { mu: 1.0, speed: 6.663 }
     }
 }
 
@@ -319,14 +285,7 @@ pub struct Lorenz {
 
 impl Default for Lorenz {
     fn default() -> Self {
-        Self {
-            sigma: 10.0,
-            rho: 28.0,
-            beta: 8.0 / 3.0,
-            scale: 0.05,
-            z_offset: 25.0,
-            speed: 0.5,
-        }
+        Self { sigma: 10.0, rho: 28.0, beta: 8.0 / 3.0, scale: 0.05, z_offset: 25.0, speed: 0.5 }
     }
 }
 
@@ -348,11 +307,7 @@ impl TargetSystem for Lorenz {
     }
 
     fn vector_field(&self, u: &[f64], dudt: &mut [f64]) {
-        let (x, y, z) = (
-            u[0] / self.scale,
-            u[1] / self.scale,
-            u[2] / self.scale + self.z_offset,
-        );
+        let (x, y, z) = (u[0] / self.scale, u[1] / self.scale, u[2] / self.scale + self.z_offset);
         let k = self.speed * self.scale;
         dudt[0] = k * self.sigma * (y - x);
         dudt[1] = k * (x * (self.rho - z) - y);
@@ -374,13 +329,7 @@ mod tests {
     fn every_system_conforms() {
         for cfg in [
             TargetConfig::DampedOscillator,
-            TargetConfig::Linear {
-                a: vec![
-                    vec![-1.0, 0.5, 0.0],
-                    vec![0.0, -2.0, 1.0],
-                    vec![0.3, 0.0, -0.1],
-                ],
-            },
+            TargetConfig::Linear { a: vec![vec![-1.0, 0.5, 0.0], vec![0.0, -2.0, 1.0], vec![0.3, 0.0, -0.1]] },
             TargetConfig::Bistable(Bistable { gain: 5.0 }),
             TargetConfig::Pendulum(Pendulum::default()),
             TargetConfig::VanDerPol(VanDerPol::default()),
@@ -403,14 +352,7 @@ mod tests {
         // Lorenz fixed points C+- = (+-sqrt(beta (rho - 1)), same, rho - 1).
         let l = Lorenz::default();
         let c = (l.beta * (l.rho - 1.0)).sqrt();
-        l.vector_field(
-            &[
-                c * l.scale,
-                c * l.scale,
-                (l.rho - 1.0 - l.z_offset) * l.scale,
-            ],
-            &mut out,
-        );
+        l.vector_field(&[c * l.scale, c * l.scale, (l.rho - 1.0 - l.z_offset) * l.scale], &mut out);
         assert!(out.iter().all(|v| v.abs() < 1e-12), "{out:?}");
         Pendulum::default().vector_field(&[std::f64::consts::PI, 0.0], &mut out[..2]);
         assert!(out[1].abs() < 1e-13);
@@ -420,25 +362,12 @@ mod tests {
     fn rejects_bad_parameters() {
         let bad = [
             TargetConfig::Linear { a: vec![] },
-            TargetConfig::Linear {
-                a: vec![vec![1.0, 2.0]],
-            },
-            TargetConfig::Linear {
-                a: vec![vec![f64::NAN]],
-            },
+            TargetConfig::Linear { a: vec![vec![1.0, 2.0]] },
+            TargetConfig::Linear { a: vec![vec![f64::NAN]] },
             TargetConfig::Bistable(Bistable { gain: -1.0 }),
-            TargetConfig::Pendulum(Pendulum {
-                omega0_sq: 0.0,
-                damping: 1.0,
-            }),
-            TargetConfig::VanDerPol(VanDerPol {
-                mu: 1.0,
-                speed: f64::INFINITY,
-            }),
-            TargetConfig::Lorenz(Lorenz {
-                scale: 0.0,
-                ..Lorenz::default()
-            }),
+            TargetConfig::Pendulum(Pendulum { omega0_sq: 0.0, damping: 1.0 }),
+            TargetConfig::VanDerPol(VanDerPol { mu: 1.0, speed: f64::INFINITY }),
+            TargetConfig::Lorenz(Lorenz { scale: 0.0, ..Lorenz::default() }),
         ];
         for cfg in bad {
             assert!(cfg.build().is_err(), "{cfg:?} accepted");
@@ -448,13 +377,7 @@ mod tests {
     #[test]
     fn config_names_and_unknown_keys() {
         let cfg: TargetConfig = toml::from_str("kind = \"pendulum\"\ndamping = 1.0").unwrap();
-        assert_eq!(
-            cfg,
-            TargetConfig::Pendulum(Pendulum {
-                omega0_sq: 64.0,
-                damping: 1.0
-            })
-        );
+        assert_eq!(cfg, TargetConfig::Pendulum(Pendulum { omega0_sq: 64.0, damping: 1.0 }));
         let err = toml::from_str::<TargetConfig>("kind = \"pendulum\"\ndampnig = 1.0").unwrap_err();
         assert!(err.to_string().contains("dampnig"), "{err}");
     }

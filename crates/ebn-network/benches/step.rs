@@ -50,10 +50,8 @@ fn dense_slow_weights(c: &mut Criterion) {
         let mut net = Network::build(&cfg, SeedStreams::new(1)).unwrap();
         let mut rng = SeedStreams::new(1).rng(Stream::Weights);
         let scale = 1.0 / n as f64;
-        net.set_slow_weights(SlowWeights::Dense(Mat::from_fn(n, n, |_, _| {
-            scale * rng.random_range(-1.0..1.0)
-        })))
-        .unwrap();
+        net.set_slow_weights(SlowWeights::Dense(Mat::from_fn(n, n, |_, _| scale * rng.random_range(-1.0..1.0))))
+            .unwrap();
         let target = [0.6, -0.3];
         let cmd = [8.0, 0.0];
         for _ in 0..2000 {

@@ -11,12 +11,7 @@ use ebn_core::{Error, Mat, Result, SlowWeights, WeightForm, check};
 /// Derivation: the voltages need the current D^T (lambda x + f(x)) evaluated at x_hat = D r
 /// (MODEL.md §4); for f(x) = A x this is D^T (A + lambda I) D r = Omega_s* Psi(r) with
 /// Psi(r) = r. Accurate when lambda_v = lambda and mu, nu << ||D_i||^2.
-pub fn linear_slow_weights(
-    a: &[Vec<f64>],
-    decoder: &Mat<f64>,
-    lambda: f64,
-    form: WeightForm,
-) -> Result<SlowWeights> {
+pub fn linear_slow_weights(a: &[Vec<f64>], decoder: &Mat<f64>, lambda: f64, form: WeightForm) -> Result<SlowWeights> {
     let j = decoder.nrows();
     check::same_len("target dimension (rows of A)", j, a.len())?;
     for (r, row) in a.iter().enumerate() {

@@ -77,9 +77,7 @@ impl NetworkConfig<EbnNeuron> {
             dim,
             dt: default_dt(),
             lambda: default_lambda(),
-            neuron: EbnNeuron {
-                lambda_v: default_lambda(),
-            },
+            neuron: EbnNeuron { lambda_v: default_lambda() },
             decoder: DecoderConfig::default(),
             mu: 0.4167 / n2,
             nu: 0.0083 / n2,
@@ -116,9 +114,8 @@ pub enum DecoderConfig {
 impl DecoderConfig {
     /// Draws or checks the decoder for `n` neurons and `dim` dimensions.
     pub fn build(&self, n: usize, dim: usize, rng: &mut Rng) -> Result<Mat<f64>> {
-        let gaussian = |std: f64, rng: &mut Rng| {
-            Mat::from_fn(dim, n, |_, _| std * rng.sample::<f64, _>(StandardNormal))
-        };
+        let gaussian =
+            |std: f64, rng: &mut Rng| Mat::from_fn(dim, n, |_, _| std * rng.sample::<f64, _>(StandardNormal));
         let d = match self {
             Self::Gaussian => gaussian(1.0 / (2.0 * n as f64), rng),
             Self::GaussianStd { std } => gaussian(check::positive("decoder.std", *std)?, rng),

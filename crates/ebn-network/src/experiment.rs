@@ -1,53 +1,191 @@
-//! An experiment: a teacher, a command and a network, run together.
+//! Experiments: a teacher, a network, a training protocol and tests (MODEL.md §7).
 
 use crate::closed_form::linear_slow_weights;
 use crate::config::NetworkConfig;
 use crate::network::Network;
 use crate::record::{RecordConfig, Recorder};
+use crate::store::StoredWeights;
 use ebn_core::{
-    CommandSignal, CommandStream, Error, Integrator, Recording, Result, SeedStreams, Stream,
-    TargetSystem, check,
+    CommandSignal, CommandStream, Error, Integrator, Recording, Result, SeedStreams, SlowWeights, Stream, TargetSystem,
+    check,
 };
 use ebn_dynamics::{CommandConfig, IntegratorConfig, TargetConfig};
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 /// The slow weights an experiment starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InitialWeights {
-    /// Omega_s = 0 (learning starts here).
+    /// Omega_s = 0 (learning starts here, MODEL.md §6).
     #[default]
     Zero,
     /// The closed form D^T (A + lambda I) D; needs a linear target and the identity basis.
     ClosedForm,
 }
 
-/// A complete, serialisable description of one simulation.
+/// A complete, serialisable description of an experiment: what to learn, with which network,
+/// how to train it and how to test it. TOML: top-level keys, `[target]`, `[network]`,
+/// `[training]`, one `[[test]]` table per test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
     /// Master seed; every random stream derives from it.
     pub seed: u64,
-    /// Simulated duration (s).
-    pub duration: f64,
     /// The teacher system.
     pub target: TargetConfig,
     /// The teacher's integrator.
     #[serde(default)]
     pub integrator: IntegratorConfig,
-    /// The command c(t).
-    pub command: CommandConfig,
-    /// Initial state of the teacher (default: 0).
-    #[serde(default)]
-    pub initial_state: Option<Vec<f64>>,
     /// The network.
     pub network: NetworkConfig,
     /// Initial slow weights.
     #[serde(default)]
     pub slow_weights: InitialWeights,
-    /// What to record.
+    /// How the network is brought to a nonzero initial state before a trial or a test.
+    #[serde(default)]
+    pub preload: Preload,
+    /// The training protocol; absent for fixed-weight experiments.
+    #[serde(default)]
+    pub training: Option<TrainingConfig>,
+    /// The tests (K = 0, no learning), each a `[[test]]` table.
+    #[serde(default, rename = "test")]
+    pub tests: Vec<TestConfig>,
+    /// What to record during tests.
     #[serde(default)]
     pub record: RecordConfig,
+}
+
+/// Preloading (MODEL.md §7): before a run from a nonzero x0, the network runs as an
+/// autoencoder of the constant x0 (slow current off, command lambda x0, feedback gain `gain`)
+/// for `duration` seconds. Project defaults: 0.2 s at 50 /s (x_hat settles with time
+/// constant 1 / (lambda + gain) = 17 ms).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Preload {
+    /// Duration (s); 0 to start from rest.
+    pub duration: f64,
+    /// Feedback gain during the preload (1/s).
+    pub gain: f64,
+}
+
+impl Default for Preload {
+    fn default() -> Self {
+        Self { duration: 0.2, gain: 50.0 }
+    }
+}
+
+/// The training protocol (MODEL.md §7): `trials` trials of `trial_duration` seconds; in each
+/// the teacher starts from a drawn initial state, is driven by a fresh realisation of
+/// `command`, and the network learns with the error fed back with the network's K.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Number of trials.
+    pub trials: usize,
+    /// Duration of each trial (s).
+    pub trial_duration: f64,
+    /// The training command (realisation k for trial k).
+    pub command: CommandConfig,
+    /// Initial state of the teacher in each trial.
+    #[serde(default)]
+    pub initial_state: InitialState,
+    /// Optional annealing of K and eta over the last trials.
+    #[serde(default)]
+    pub anneal: Option<Anneal>,
+    /// If set, a trial whose teacher leaves the box |x_j| <= bound is redrawn (new initial
+    /// state and command), so that training stays in the region the basis covers.
+    #[serde(default)]
+    pub bound: Option<f64>,
+}
+
+/// Initial state of the teacher in each training trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InitialState {
+    /// x0 = 0.
+    #[default]
+    Zero,
+    /// The same x0 every trial.
+    Fixed {
+        /// The state.
+        x: Vec<f64>,
+    },
+    /// x0_j ~ U(low_j, high_j), drawn from the initial-state stream of the trial.
+    Uniform {
+        /// Lower corner.
+        low: Vec<f64>,
+        /// Upper corner.
+        high: Vec<f64>,
+    },
+}
+
+/// Annealing: from trial `start * trials` on, K and eta are multiplied by a factor falling
+/// linearly from 1 to `final_scale` at the last trial (MODEL.md §7: without it the error
+/// drifts back up at the end of training).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anneal {
+    /// Fraction of the trials after which annealing starts, in [0, 1].
+    pub start: f64,
+    /// Factor at the last trial, in [0, 1].
+    pub final_scale: f64,
+}
+
+impl Anneal {
+    /// The factor for trial `k` of `n`.
+    pub fn factor(&self, k: usize, n: usize) -> f64 {
+        let first = (self.start * n as f64).floor() as usize;
+        if k < first || n <= first + 1 {
+            return if k < first { 1.0 } else { self.final_scale };
+        }
+        let progress = (k - first) as f64 / (n - 1 - first) as f64;
+        1.0 + (self.final_scale - 1.0) * progress
+    }
+}
+
+/// A test: K = 0, no learning, the network on its own from the teacher's initial state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestConfig {
+    /// Name of the test (used in file names and the summary).
+    pub name: String,
+    /// Duration (s).
+    pub duration: f64,
+    /// The command (a fresh realisation, not one used in training).
+    pub command: CommandConfig,
+    /// Initial state of teacher and (by preloading) network; default 0.
+    #[serde(default)]
+    pub initial_state: Option<Vec<f64>>,
+    /// Analyses to run on the recording, besides the NRMSE.
+    #[serde(default)]
+    pub analyses: Vec<ebn_analysis::TestAnalysis>,
+}
+
+/// Offset of test command realisations, so that they never coincide with training trials.
+const TEST_STREAM_OFFSET: u64 = 1 << 40;
+
+/// The learning curve and progress of a training run: everything besides the weights that a
+/// checkpoint must keep.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TrainingState {
+    /// Trials completed.
+    pub trials_done: usize,
+    /// Normalised error sum ||e||^2 / sum ||x||^2 of each completed trial.
+    pub learning_curve: Vec<f64>,
+    /// Trials redrawn because the teacher left the bound.
+    pub redraws: usize,
+}
+
+/// A built experiment: validated components ready to train and test networks.
+#[derive(Debug)]
+pub struct Experiment {
+    config: ExperimentConfig,
+    seeds: SeedStreams,
+    teacher: Box<dyn TargetSystem>,
+    integrator: Box<dyn Integrator>,
+    training_command: Option<Box<dyn CommandSignal>>,
+    test_commands: Vec<Box<dyn CommandSignal>>,
 }
 
 impl ExperimentConfig {
@@ -57,68 +195,69 @@ impl ExperimentConfig {
     }
 }
 
-/// A built experiment: validated components ready to run.
-#[derive(Debug)]
-pub struct Experiment {
-    config: ExperimentConfig,
-    seeds: SeedStreams,
-    teacher: Box<dyn TargetSystem>,
-    integrator: Box<dyn Integrator>,
-    command: Box<dyn CommandSignal>,
-    network: Network,
+fn check_state(field: &str, j: usize, x: &[f64]) -> Result<()> {
+    check::same_len(field, j, x.len())?;
+    check::all_finite(field, x)
 }
 
 impl Experiment {
-    /// Validates the whole configuration and builds every component.
+    /// Validates the whole configuration and builds the teacher and the commands.
     pub fn build(config: &ExperimentConfig) -> Result<Self> {
-        check::positive("duration", config.duration)?;
         let teacher = config.target.build().map_err(|e| e.within("target"))?;
         let j = teacher.dim();
-        check::same_len(
-            "network.dim (the target's dimension)",
-            j,
-            config.network.dim,
-        )?;
-        if let Some(x0) = &config.initial_state {
-            check::same_len("initial_state", j, x0.len())?;
-            check::all_finite("initial_state", x0)?;
-        }
-        let command = config.command.build(j).map_err(|e| e.within("command"))?;
-        let seeds = SeedStreams::new(config.seed);
-        let mut network = Network::build(&config.network, seeds)?;
-        if config.slow_weights == InitialWeights::ClosedForm {
-            let a = match &config.target {
-                TargetConfig::DampedOscillator => ebn_dynamics::LinearSystem::damped_oscillator()
-                    .matrix()
-                    .to_vec(),
-                TargetConfig::Linear { a } => a.clone(),
-                other => {
-                    return Err(Error::Unsupported(format!(
-                        "closed-form weights need a linear target, not {other:?}"
-                    )));
+        check::same_len("network.dim (the target's dimension)", j, config.network.dim)?;
+        check::non_negative("preload.duration", config.preload.duration)?;
+        check::non_negative("preload.gain", config.preload.gain)?;
+        let training_command = match &config.training {
+            None => None,
+            Some(t) => {
+                check::nonzero("training.trials", t.trials)?;
+                check::positive("training.trial_duration", t.trial_duration)?;
+                match &t.initial_state {
+                    InitialState::Zero => {}
+                    InitialState::Fixed { x } => check_state("training.initial_state.x", j, x)?,
+                    InitialState::Uniform { low, high } => {
+                        check_state("training.initial_state.low", j, low)?;
+                        check_state("training.initial_state.high", j, high)?;
+                        if let Some(i) = (0..j).find(|&i| low[i] > high[i]) {
+                            return Err(Error::invalid(
+                                format!("training.initial_state.high[{i}]"),
+                                high[i],
+                                format!(">= low[{i}] = {}", low[i]),
+                            ));
+                        }
+                    }
                 }
-            };
-            if config.network.basis != ebn_basis::BasisConfig::Identity {
-                return Err(Error::Unsupported(
-                    "closed-form weights need the identity basis".into(),
-                ));
+                if let Some(a) = &t.anneal {
+                    check::in_range("training.anneal.start", a.start, 0.0, 1.0)?;
+                    check::in_range("training.anneal.final_scale", a.final_scale, 0.0, 1.0)?;
+                }
+                if let Some(b) = t.bound {
+                    check::positive("training.bound", b)?;
+                }
+                Some(t.command.build(j).map_err(|e| e.within("training.command"))?)
             }
-            let w = linear_slow_weights(
-                &a,
-                network.decoder(),
-                config.network.lambda,
-                config.network.slow_weights,
-            )?;
-            network.set_slow_weights(w)?;
+        };
+        let mut test_commands = Vec::new();
+        for (k, test) in config.tests.iter().enumerate() {
+            let field = |f: &str| format!("test[{k}].{f}");
+            check::positive(&field("duration"), test.duration)?;
+            if let Some(x0) = &test.initial_state {
+                check_state(&field("initial_state"), j, x0)?;
+            }
+            test_commands.push(test.command.build(j).map_err(|e| e.within(&format!("test[{k}].command")))?);
         }
-        Ok(Self {
+        let experiment = Self {
             config: config.clone(),
-            seeds,
+            seeds: SeedStreams::new(config.seed),
             teacher,
             integrator: config.integrator.build(),
-            command,
-            network,
-        })
+            training_command,
+            test_commands,
+        };
+        // Building the network validates the network section and the initial weights.
+        experiment.initial_network()?;
+        Ok(experiment)
     }
 
     /// The configuration.
@@ -126,45 +265,169 @@ impl Experiment {
         &self.config
     }
 
-    /// The network (e.g. to inspect its weights).
-    pub fn network(&self) -> &Network {
-        &self.network
+    /// The teacher's vector field.
+    pub fn teacher(&self) -> &dyn TargetSystem {
+        self.teacher.as_ref()
     }
 
-    /// The network, mutably (e.g. to add a perturbation).
-    pub fn network_mut(&mut self) -> &mut Network {
-        &mut self.network
+    /// A fresh network with the experiment's initial slow weights.
+    pub fn initial_network(&self) -> Result<Network> {
+        let cfg = &self.config;
+        let mut network = Network::build(&cfg.network, self.seeds)?;
+        if cfg.slow_weights == InitialWeights::ClosedForm {
+            let a = match &cfg.target {
+                TargetConfig::DampedOscillator => ebn_dynamics::LinearSystem::damped_oscillator().matrix().to_vec(),
+                TargetConfig::Linear { a } => a.clone(),
+                other => {
+                    return Err(Error::Unsupported(format!("closed-form weights need a linear target, not {other:?}")));
+                }
+            };
+            if cfg.network.basis != ebn_basis::BasisConfig::Identity {
+                return Err(Error::Unsupported("closed-form weights need the identity basis".into()));
+            }
+            let w = linear_slow_weights(&a, network.decoder(), cfg.network.lambda, cfg.network.slow_weights)?;
+            network.set_slow_weights(w)?;
+        }
+        Ok(network)
     }
 
-    /// Runs the experiment once from rest, with the `trial`-th realisation of the command,
-    /// and returns the recording.
-    pub fn run(&mut self, trial: u64) -> Recording {
+    /// A network carrying the given slow weights (e.g. from a trained network file).
+    pub fn network_with(&self, weights: SlowWeights) -> Result<Network> {
+        let mut network = Network::build(&self.config.network, self.seeds)?;
+        network.set_slow_weights(weights)?;
+        Ok(network)
+    }
+
+    /// Draws the teacher's initial state and command for trial `trial`, redrawing (attempt
+    /// 1, 2, ...) while the teacher leaves the bound. Returns (x0, command stream, redraws).
+    fn draw_trial(&mut self, training: &TrainingConfig, trial: usize) -> (Vec<f64>, Box<dyn CommandStream>, usize) {
         let dt = self.config.network.dt;
-        let duration = self.config.duration;
         let j = self.teacher.dim();
+        let signal = self.training_command.as_ref().expect("built with a training section");
+        let steps = (training.trial_duration / dt).round() as u64;
+        for attempt in 0u64.. {
+            let index = ((trial as u64) << 16) | attempt.min(0xFFFF);
+            let x0 = match &training.initial_state {
+                InitialState::Zero => vec![0.0; j],
+                InitialState::Fixed { x } => x.clone(),
+                InitialState::Uniform { low, high } => {
+                    let mut rng = self.seeds.indexed(Stream::InitialState, index);
+                    low.iter().zip(high).map(|(l, h)| if h > l { rng.random_range(*l..*h) } else { *l }).collect()
+                }
+            };
+            let realise = || signal.realise(dt, training.trial_duration, self.seeds.indexed(Stream::Command, index));
+            let within = match training.bound {
+                None => true,
+                Some(bound) if attempt < 1000 => {
+                    let mut x = x0.clone();
+                    let mut c = vec![0.0; j];
+                    let mut stream = realise();
+                    let mut ok = x.iter().all(|v| v.abs() <= bound);
+                    for _ in 0..steps {
+                        if !ok {
+                            break;
+                        }
+                        stream.next(&mut c);
+                        self.integrator.step(self.teacher.as_ref(), &mut x, &c, dt);
+                        ok = x.iter().all(|v| v.abs() <= bound);
+                    }
+                    ok
+                }
+                // After 1000 redraws the bound is unreachable for this command: keep the trial.
+                Some(_) => true,
+            };
+            if within {
+                return (x0, realise(), attempt as usize);
+            }
+        }
+        unreachable!("the attempt loop only ends by returning")
+    }
+
+    /// Runs training trial `state.trials_done` on `network` and records its error.
+    pub fn train_trial(&mut self, network: &mut Network, state: &mut TrainingState) -> Result<f64> {
+        let training =
+            self.config.training.clone().ok_or_else(|| Error::Unsupported("no [training] section".into()))?;
+        let trial = state.trials_done;
+        if trial >= training.trials {
+            return Err(Error::invalid("trial", trial, format!("< training.trials = {}", training.trials)));
+        }
+        let (x0, mut stream, redraws) = self.draw_trial(&training, trial);
+        let k_full = self.config.network.feedback_gain;
+        let scale = training.anneal.map_or(1.0, |a| a.factor(trial, training.trials));
+        network.reset_state();
+        network.reseed_noise(self.seeds.indexed(Stream::Noise, trial as u64));
+        if self.config.preload.duration > 0.0 && x0.iter().any(|v| *v != 0.0) {
+            network.preload(&x0, self.config.preload.duration, self.config.preload.gain);
+        }
+        network.set_feedback_gain(k_full * scale)?;
+        network.set_rate_scale(scale)?;
+        network.set_learning(true);
+        let steps = (training.trial_duration / self.config.network.dt).round() as u64;
+        let mut x = x0;
+        let stats = simulate(
+            network,
+            Teacher { system: self.teacher.as_ref(), integrator: self.integrator.as_mut() },
+            stream.as_mut(),
+            &mut x,
+            steps,
+            &mut Recorder::disabled(),
+        );
+        let error = stats.normalised_error();
+        state.trials_done += 1;
+        state.learning_curve.push(error);
+        state.redraws += redraws;
+        Ok(error)
+    }
+
+    /// Runs test `index` of the configuration on `network` (K = 0, no learning), from the
+    /// test's initial state (preloaded), and returns the recording.
+    pub fn run_test(&mut self, network: &mut Network, index: usize) -> Result<Recording> {
+        let test = self.config.tests.get(index).cloned().ok_or_else(|| {
+            Error::invalid("test index", index, format!("< number of tests = {}", self.config.tests.len()))
+        })?;
+        let dt = self.config.network.dt;
+        let j = self.teacher.dim();
+        let stream_index = TEST_STREAM_OFFSET + index as u64;
         let mut stream =
-            self.command
-                .realise(dt, duration, self.seeds.indexed(Stream::Command, trial));
-        let mut x = self
-            .config
-            .initial_state
-            .clone()
-            .unwrap_or_else(|| vec![0.0; j]);
-        self.network.reset_state();
-        let steps = (duration / dt).round() as u64;
+            self.test_commands[index].realise(dt, test.duration, self.seeds.indexed(Stream::Command, stream_index));
+        let mut x = test.initial_state.clone().unwrap_or_else(|| vec![0.0; j]);
+        network.reset_state();
+        network.reseed_noise(self.seeds.indexed(Stream::Noise, stream_index));
+        if self.config.preload.duration > 0.0 && x.iter().any(|v| *v != 0.0) {
+            network.preload(&x, self.config.preload.duration, self.config.preload.gain);
+        }
+        network.set_feedback_gain(0.0)?;
+        network.set_learning(false);
+        let steps = (test.duration / dt).round() as u64;
         let mut recorder = Recorder::new(&self.config.record, dt, j, self.config.network.n);
         simulate(
-            &mut self.network,
-            Teacher {
-                system: self.teacher.as_ref(),
-                integrator: self.integrator.as_mut(),
-            },
+            network,
+            Teacher { system: self.teacher.as_ref(), integrator: self.integrator.as_mut() },
             stream.as_mut(),
             &mut x,
             steps,
             &mut recorder,
         );
-        recorder.finish(duration)
+        Ok(recorder.finish(test.duration))
+    }
+}
+
+/// A trained network: its experiment and its learned weights, a value to keep, save, test
+/// many times and perturb. D and the basis are rebuilt from the configuration's seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainedNetwork {
+    /// The experiment it was trained in.
+    pub config: ExperimentConfig,
+    /// The learned slow weights.
+    pub weights: StoredWeights,
+    /// The learning curve and training progress.
+    pub training: TrainingState,
+}
+
+impl TrainedNetwork {
+    /// The trained network, ready to run.
+    pub fn network(&self) -> Result<Network> {
+        Experiment::build(&self.config)?.network_with(self.weights.to_weights()?)
     }
 }
 
@@ -176,10 +439,28 @@ pub struct Teacher<'a> {
     pub integrator: &'a mut dyn Integrator,
 }
 
+/// Error sums of a run, for the learning curve.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RunStats {
+    /// sum over steps of ||x - x_hat||^2.
+    pub error_sq: f64,
+    /// sum over steps of ||x||^2.
+    pub target_sq: f64,
+    /// Number of spikes.
+    pub spikes: u64,
+}
+
+impl RunStats {
+    /// sum ||e||^2 / sum ||x||^2 (MODEL.md §7); +inf if the target was identically 0.
+    pub fn normalised_error(&self) -> f64 {
+        if self.target_sq > 0.0 { self.error_sq / self.target_sq } else { f64::INFINITY }
+    }
+}
+
 /// Runs `steps` steps of teacher and network together (MODEL.md §8): each step draws c_n,
 /// integrates the teacher to x_(n+1), then steps the network with c_n and x_(n+1). The
 /// recorder gets a sample at the start (t = 0 of this segment) and every `every` steps, and
-/// every spike, stamped with the end of its step.
+/// every spike, stamped with the end of its step. Returns the error sums.
 pub fn simulate(
     network: &mut Network,
     teacher: Teacher<'_>,
@@ -187,24 +468,25 @@ pub fn simulate(
     x: &mut [f64],
     steps: u64,
     recorder: &mut Recorder,
-) {
+) -> RunStats {
     let dt = network.config().dt;
     let t0 = network.time();
     let mut c = vec![0.0; x.len()];
+    let mut stats = RunStats::default();
     for n in 0..steps {
         command.next(&mut c);
         if recorder.due(n) {
-            recorder.sample(
-                t0 + n as f64 * dt,
-                x,
-                network.readout(),
-                &c,
-                network.voltages(),
-            );
+            recorder.sample(t0 + n as f64 * dt, x, network.readout(), &c, network.voltages());
         }
         teacher.integrator.step(teacher.system, x, &c, dt);
         if let Some(k) = network.step(&c, Some(x)) {
             recorder.spike(t0 + (n + 1) as f64 * dt, k);
+            stats.spikes += 1;
+        }
+        for (xi, xh) in x.iter().zip(network.readout()) {
+            stats.error_sq += (xi - xh) * (xi - xh);
+            stats.target_sq += xi * xi;
         }
     }
+    stats
 }

@@ -6,12 +6,17 @@ mod experiment;
 mod network;
 pub mod presets;
 mod record;
+mod store;
 
 pub use closed_form::linear_slow_weights;
 pub use config::{DecoderConfig, FastForm, NetworkConfig};
-pub use experiment::{Experiment, ExperimentConfig, InitialWeights, Teacher, simulate};
+pub use experiment::{
+    Anneal, Experiment, ExperimentConfig, InitialState, InitialWeights, Preload, RunStats, Teacher, TestConfig,
+    TrainedNetwork, TrainingConfig, TrainingState, simulate,
+};
 pub use network::{Network, Overrides};
 pub use record::{RecordConfig, Recorder};
+pub use store::{Checkpoint, FORMAT_VERSION, FileKind, StoredWeights};
 
 pub use ebn_analysis as analysis;
 pub use ebn_basis as basis;

@@ -2,8 +2,8 @@
 
 use crate::config::{FastForm, NetworkConfig};
 use ebn_core::{
-    Basis, Error, LearningSignal, Mat, NeuronModel, Perturbation, PerturbationContext,
-    PlasticityRule, Result, Rng, SeedStreams, SlowWeights, Stream, check, coding,
+    Basis, Error, LearningSignal, Mat, NeuronModel, Perturbation, PerturbationContext, PlasticityRule, Result, Rng,
+    SeedStreams, SlowWeights, Stream, check, coding,
 };
 use ebn_neurons::EbnNeuron;
 use rand::RngExt;
@@ -76,6 +76,7 @@ pub struct Network<M: NeuronModel = EbnNeuron> {
     noise_scale: f64,
     feedback_gain: f64,
     learning: bool,
+    slow_enabled: bool,
     rate_scale: f64,
     step: u64,
 }
@@ -90,43 +91,29 @@ impl Network<EbnNeuron> {
 
 impl<M: NeuronModel> Network<M> {
     /// Builds the network of `config` with some components supplied by the caller.
-    pub fn build_with(
-        config: &NetworkConfig<M>,
-        seeds: SeedStreams,
-        overrides: Overrides,
-    ) -> Result<Self> {
+    pub fn build_with(config: &NetworkConfig<M>, seeds: SeedStreams, overrides: Overrides) -> Result<Self> {
         config.validate_common()?;
-        config
-            .neuron
-            .validate(config.dt)
-            .map_err(|e| e.within("network.neuron"))?;
+        config.neuron.validate(config.dt).map_err(|e| e.within("network.neuron"))?;
         let (n, j) = (config.n, config.dim);
-        let decoder = config
-            .decoder
-            .build(n, j, &mut seeds.rng(Stream::Decoder))
-            .map_err(|e| e.within("network"))?;
+        let decoder = config.decoder.build(n, j, &mut seeds.rng(Stream::Decoder)).map_err(|e| e.within("network"))?;
         let basis = match overrides.basis {
             Some(b) => b,
-            None => config
-                .basis
-                .build(&decoder, &mut seeds.rng(Stream::Basis))
-                .map_err(|e| e.within("network.basis"))?,
+            None => {
+                config.basis.build(&decoder, &mut seeds.rng(Stream::Basis)).map_err(|e| e.within("network.basis"))?
+            }
         };
         check::same_len("basis inputs (network.n)", n, basis.n_inputs())?;
         check::nonzero("network.basis.n_basis", basis.len())?;
         let rule = match overrides.rule {
             Some(r) => r,
-            None => config.rule.build().map_err(|e| e.within("network.rule"))?,
+            None => config.rule.build(basis.len()).map_err(|e| e.within("network.rule"))?,
         };
         rule.check_form(config.slow_weights)?;
-        let d_flat: Vec<f64> = (0..n)
-            .flat_map(|i| decoder.col_as_slice(i).to_vec())
-            .collect();
+        let d_flat: Vec<f64> = (0..n).flat_map(|i| decoder.col_as_slice(i).to_vec()).collect();
         let fast_dense = match config.fast_weights {
             FastForm::Factored => None,
             FastForm::Dense => Some(Mat::from_fn(n, n, |a, b| {
-                -(coding::dot(decoder.col_as_slice(a), decoder.col_as_slice(b))
-                    + if a == b { config.mu } else { 0.0 })
+                -(coding::dot(decoder.col_as_slice(a), decoder.col_as_slice(b)) + if a == b { config.mu } else { 0.0 })
             })),
         };
         let base_thresholds = coding::thresholds(&decoder, config.mu, config.nu);
@@ -156,6 +143,7 @@ impl<M: NeuronModel> Network<M> {
             noise_scale: config.sigma_v * config.dt.sqrt(),
             feedback_gain: config.feedback_gain,
             learning: true,
+            slow_enabled: true,
             rate_scale: 1.0,
             step: 0,
             decoder,
@@ -193,16 +181,9 @@ impl<M: NeuronModel> Network<M> {
             )));
         }
         check::same_len("slow_weights rows", expected_rows, weights.matrix().nrows())?;
-        check::same_len(
-            "slow_weights columns",
-            expected_cols,
-            weights.matrix().ncols(),
-        )?;
+        check::same_len("slow_weights columns", expected_cols, weights.matrix().ncols())?;
         for c in 0..weights.matrix().ncols() {
-            check::all_finite(
-                &format!("slow_weights[:, {c}]"),
-                weights.matrix().col_as_slice(c),
-            )?;
+            check::all_finite(&format!("slow_weights[:, {c}]"), weights.matrix().col_as_slice(c))?;
         }
         self.slow = weights;
         Ok(())
@@ -222,6 +203,32 @@ impl<M: NeuronModel> Network<M> {
     /// Turns learning on or off (off for a test run).
     pub fn set_learning(&mut self, on: bool) {
         self.learning = on;
+    }
+
+    /// Draws the membrane noise from `rng` from now on (each trial or test gets its own
+    /// stream, so a resumed run draws the same noise as an uninterrupted one).
+    pub fn reseed_noise(&mut self, rng: Rng) {
+        self.noise = rng;
+    }
+
+    /// Brings the network from rest to represent the constant state `x0` (MODEL.md §7): runs
+    /// it for `duration` seconds as an autoencoder of x0, with the slow current and learning
+    /// off, the command lambda x0 (which holds x_hat = x0 in place) and the error fed back
+    /// with gain `gain` (1/s). The step counter is then reset, so the run that follows starts
+    /// at t = 0; the settings in force before are restored.
+    pub fn preload(&mut self, x0: &[f64], duration: f64, gain: f64) {
+        debug_assert_eq!(x0.len(), self.config.dim);
+        let saved = (self.feedback_gain, self.learning, self.slow_enabled);
+        self.feedback_gain = gain;
+        self.learning = false;
+        self.slow_enabled = false;
+        let hold: Vec<f64> = x0.iter().map(|x| self.config.lambda * x).collect();
+        let steps = (duration / self.config.dt).round() as u64;
+        for _ in 0..steps {
+            self.step(&hold, Some(x0));
+        }
+        (self.feedback_gain, self.learning, self.slow_enabled) = saved;
+        self.step = 0;
     }
 
     /// Multiplies the rule's learning rate (annealing); 1 by default.
@@ -245,17 +252,21 @@ impl<M: NeuronModel> Network<M> {
         }
         match &self.slow {
             SlowWeights::Factored(wt) => {
-                for (jj, z) in self.z.iter_mut().enumerate() {
-                    *z += coding::dot(wt.col_as_slice(jj), &self.psi);
+                if self.slow_enabled {
+                    for (jj, z) in self.z.iter_mut().enumerate() {
+                        *z += coding::dot(wt.col_as_slice(jj), &self.psi);
+                    }
                 }
                 project(&self.d_flat, j, &self.z, &mut self.input, false);
             }
             SlowWeights::Dense(omega) => {
                 project(&self.d_flat, j, &self.z, &mut self.input, false);
-                for (col, psi) in self.psi.iter().enumerate() {
-                    if *psi != 0.0 {
-                        for (i, w) in self.input.iter_mut().zip(omega.col_as_slice(col)) {
-                            *i += w * psi;
+                if self.slow_enabled {
+                    for (col, psi) in self.psi.iter().enumerate() {
+                        if *psi != 0.0 {
+                            for (i, w) in self.input.iter_mut().zip(omega.col_as_slice(col)) {
+                                *i += w * psi;
+                            }
                         }
                     }
                 }
@@ -269,14 +280,8 @@ impl<M: NeuronModel> Network<M> {
             }
         }
         if !self.perturbations.is_empty() {
-            let mut ctx = PerturbationContext::new(
-                self.step,
-                dt,
-                v,
-                &mut self.slow,
-                &mut self.thresholds,
-                &mut self.alive,
-            );
+            let mut ctx =
+                PerturbationContext::new(self.step, dt, v, &mut self.slow, &mut self.thresholds, &mut self.alive);
             for p in &mut self.perturbations {
                 p.apply(&mut ctx);
             }
@@ -412,6 +417,10 @@ impl<M: NeuronModel> Network<M> {
     /// The slow weights.
     pub fn slow_weights(&self) -> &SlowWeights {
         &self.slow
+    }
+    /// The feedback gain K in force (1/s).
+    pub fn feedback_gain(&self) -> f64 {
+        self.feedback_gain
     }
     /// Number of steps taken since the last reset.
     pub fn steps(&self) -> u64 {

@@ -1,7 +1,7 @@
 //! Named experiment configurations shared by the tests and the figure pipeline.
 
 use crate::config::NetworkConfig;
-use crate::experiment::{ExperimentConfig, InitialWeights};
+use crate::experiment::{ExperimentConfig, InitialWeights, TestConfig};
 use crate::record::RecordConfig;
 use ebn_core::WeightForm;
 use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
@@ -21,16 +21,19 @@ pub fn coding(seed: u64, duration: f64, form: WeightForm) -> ExperimentConfig {
     network.slow_weights = form;
     ExperimentConfig {
         seed,
-        duration,
         target: TargetConfig::DampedOscillator,
         integrator: Default::default(),
-        command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
-        initial_state: None,
         network,
         slow_weights: InitialWeights::ClosedForm,
-        record: RecordConfig {
-            every: 10,
-            voltages: vec![0, 1, 2, 3],
-        },
+        preload: Default::default(),
+        training: None,
+        tests: vec![TestConfig {
+            name: "driven".into(),
+            duration,
+            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
+            initial_state: None,
+            analyses: vec![],
+        }],
+        record: RecordConfig { every: 10, voltages: vec![0, 1, 2, 3] },
     }
 }

@@ -15,10 +15,7 @@ pub struct RecordConfig {
 
 impl Default for RecordConfig {
     fn default() -> Self {
-        Self {
-            every: 10,
-            voltages: Vec::new(),
-        }
+        Self { every: 10, voltages: Vec::new() }
     }
 }
 
@@ -27,14 +24,14 @@ impl Default for RecordConfig {
 pub struct Recorder {
     rec: Recording,
     scratch: Vec<f64>,
+    active: bool,
 }
 
 impl Recorder {
     /// A recorder for a network of `n` neurons representing `dim` dimensions, at step `dt`.
     /// Neurons listed in `config.voltages` beyond `n` are ignored.
     pub fn new(config: &RecordConfig, dt: f64, dim: usize, n: usize) -> Self {
-        let voltage_neurons: Vec<usize> =
-            config.voltages.iter().copied().filter(|&i| i < n).collect();
+        let voltage_neurons: Vec<usize> = config.voltages.iter().copied().filter(|&i| i < n).collect();
         Self {
             rec: Recording {
                 dt,
@@ -48,13 +45,21 @@ impl Recorder {
                 ..Recording::default()
             },
             scratch: Vec::new(),
+            active: true,
         }
+    }
+
+    /// A recorder that keeps nothing (training trials, where only the error sums matter).
+    pub fn disabled() -> Self {
+        let mut r = Self::new(&RecordConfig::default(), 1.0, 0, 0);
+        r.active = false;
+        r
     }
 
     /// Whether step `step` (counted from the start of the run) is sampled.
     #[inline]
     pub fn due(&self, step: u64) -> bool {
-        step.is_multiple_of(self.rec.every as u64)
+        self.active && step.is_multiple_of(self.rec.every as u64)
     }
 
     /// Records one sample at time `t`.
@@ -64,15 +69,16 @@ impl Recorder {
         self.rec.x_hat.push(x_hat);
         self.rec.command.push(command);
         self.scratch.clear();
-        self.scratch
-            .extend(self.rec.voltage_neurons.iter().map(|&i| voltages[i]));
+        self.scratch.extend(self.rec.voltage_neurons.iter().map(|&i| voltages[i]));
         self.rec.voltages.push(&self.scratch);
     }
 
     /// Records a spike of neuron `k` at time `t`.
     #[inline]
     pub fn spike(&mut self, t: f64, k: usize) {
-        self.rec.spikes.push(t, k);
+        if self.active {
+            self.rec.spikes.push(t, k);
+        }
     }
 
     /// The finished recording of a run of `duration` seconds.

@@ -5,22 +5,35 @@ use ebn_basis::BasisConfig;
 use ebn_core::{Error, SeedStreams};
 use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
 use ebn_network::{
-    DecoderConfig, Experiment, ExperimentConfig, InitialWeights, Network, NetworkConfig,
-    RecordConfig,
+    DecoderConfig, Experiment, ExperimentConfig, InitialState, InitialWeights, Network, NetworkConfig, TestConfig,
+    TrainingConfig,
 };
 use ebn_neurons::EbnNeuron;
 
 fn experiment() -> ExperimentConfig {
     ExperimentConfig {
         seed: 0,
-        duration: 0.1,
         target: TargetConfig::DampedOscillator,
         integrator: Default::default(),
-        command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
-        initial_state: None,
         network: NetworkConfig::paper(8, 2),
         slow_weights: InitialWeights::Zero,
-        record: RecordConfig::default(),
+        preload: Default::default(),
+        training: Some(TrainingConfig {
+            trials: 2,
+            trial_duration: 0.1,
+            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
+            initial_state: InitialState::Zero,
+            anneal: None,
+            bound: None,
+        }),
+        tests: vec![TestConfig {
+            name: "t".into(),
+            duration: 0.1,
+            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
+            initial_state: None,
+            analyses: vec![],
+        }],
+        record: Default::default(),
     }
 }
 
@@ -28,14 +41,8 @@ fn experiment() -> ExperimentConfig {
 fn rejects(cfg: &ExperimentConfig, field: &str, value: &str) -> Error {
     let err = Experiment::build(cfg).expect_err("the configuration should be rejected");
     let msg = err.to_string();
-    assert!(
-        msg.contains(field),
-        "message does not name `{field}`: {msg}"
-    );
-    assert!(
-        msg.contains(value),
-        "message does not give the value `{value}`: {msg}"
-    );
+    assert!(msg.contains(field), "message does not name `{field}`: {msg}");
+    assert!(msg.contains(value), "message does not give the value `{value}`: {msg}");
     err
 }
 
@@ -43,16 +50,13 @@ fn rejects(cfg: &ExperimentConfig, field: &str, value: &str) -> Error {
 fn non_finite_parameters() {
     let mut c = experiment();
     c.network.mu = f64::NAN;
-    assert!(matches!(
-        rejects(&c, "network.mu", "NaN"),
-        Error::InvalidParameter { .. }
-    ));
+    assert!(matches!(rejects(&c, "network.mu", "NaN"), Error::InvalidParameter { .. }));
     let mut c = experiment();
     c.network.sigma_v = f64::INFINITY;
     rejects(&c, "network.sigma_v", "inf");
     let mut c = experiment();
-    c.initial_state = Some(vec![0.0, f64::NAN]);
-    rejects(&c, "initial_state[1]", "NaN");
+    c.tests[0].initial_state = Some(vec![0.0, f64::NAN]);
+    rejects(&c, "test[0].initial_state[1]", "NaN");
     let mut c = experiment();
     c.network.decoder = DecoderConfig::GaussianStd { std: f64::NAN };
     rejects(&c, "network.decoder.std", "NaN");
@@ -71,8 +75,11 @@ fn non_positive_time_constants() {
         c.network.dt = bad;
         rejects(&c, "network.dt", &bad.to_string());
         let mut c = experiment();
-        c.duration = bad;
-        rejects(&c, "duration", &bad.to_string());
+        c.tests[0].duration = bad;
+        rejects(&c, "test[0].duration", &bad.to_string());
+        let mut c = experiment();
+        c.training.as_mut().unwrap().trial_duration = bad;
+        rejects(&c, "training.trial_duration", &bad.to_string());
     }
 }
 
@@ -93,35 +100,31 @@ fn dimension_mismatches() {
     // Network dimension against the target.
     let mut c = experiment();
     c.network.dim = 3;
-    assert!(matches!(
-        rejects(&c, "network.dim", "3"),
-        Error::DimensionMismatch {
-            expected: 2,
-            got: 3,
-            ..
-        }
-    ));
+    assert!(matches!(rejects(&c, "network.dim", "3"), Error::DimensionMismatch { expected: 2, got: 3, .. }));
     // Decoder columns against the network dimension.
     let mut c = experiment();
-    c.network.decoder = DecoderConfig::Explicit {
-        columns: vec![vec![0.1, 0.1, 0.1]; 8],
-    };
+    c.network.decoder = DecoderConfig::Explicit { columns: vec![vec![0.1, 0.1, 0.1]; 8] };
     rejects(&c, "network.decoder.columns[0]", "3");
     let mut c = experiment();
-    c.network.decoder = DecoderConfig::Explicit {
-        columns: vec![vec![0.1, 0.1]; 7],
-    };
+    c.network.decoder = DecoderConfig::Explicit { columns: vec![vec![0.1, 0.1]; 7] };
     rejects(&c, "network.decoder.columns", "7");
     // Initial state and command against the target.
     let mut c = experiment();
-    c.initial_state = Some(vec![1.0]);
-    rejects(&c, "initial_state", "1");
+    c.tests[0].initial_state = Some(vec![1.0]);
+    rejects(&c, "test[0].initial_state", "1");
     let mut c = experiment();
-    c.command = CommandConfig::FilteredNoise(FilteredNoise {
+    c.training.as_mut().unwrap().initial_state = InitialState::Uniform { low: vec![0.0], high: vec![1.0, 1.0] };
+    rejects(&c, "training.initial_state.low", "1");
+    let mut c = experiment();
+    c.tests[0].command = CommandConfig::FilteredNoise(FilteredNoise {
         amplitude: vec![1.0, 0.0, 0.0],
         ..FilteredNoise::paper_default()
     });
-    rejects(&c, "command.amplitude", "3");
+    rejects(&c, "test[0].command.amplitude", "3");
+    let mut c = experiment();
+    c.training.as_mut().unwrap().command =
+        CommandConfig::FilteredNoise(FilteredNoise { amplitude: vec![1.0], ..FilteredNoise::paper_default() });
+    rejects(&c, "training.command.amplitude", "1");
 }
 
 #[test]
@@ -130,18 +133,10 @@ fn empty_populations() {
     c.network.n = 0;
     rejects(&c, "network.n", "0");
     let mut c = experiment();
-    c.network.basis = BasisConfig::RandomTanh {
-        n_basis: 0,
-        weight_std: 1.0,
-        bias: 1.0,
-    };
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0 };
     rejects(&c, "network.basis.n_basis", "0");
     let mut c = experiment();
-    c.network.basis = BasisConfig::StateTanh {
-        n_basis: 0,
-        gain: 1.0,
-        bias: 1.0,
-    };
+    c.network.basis = BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0 };
     rejects(&c, "network.basis.n_basis", "0");
 }
 
@@ -162,11 +157,7 @@ fn closed_form_needs_a_linear_target_and_the_identity_basis() {
     assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
     let mut c = experiment();
     c.slow_weights = InitialWeights::ClosedForm;
-    c.network.basis = BasisConfig::RandomTanh {
-        n_basis: 4,
-        weight_std: 1.0,
-        bias: 1.0,
-    };
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 4, weight_std: 1.0, bias: 1.0 };
     assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
 }
 
@@ -179,24 +170,16 @@ fn runtime_setters_validate() {
     assert!(net.set_traces(&[0.0, -1.0, 0.0, 0.0]).is_err());
     assert!(net.set_voltages(&[0.0, 0.0, f64::NAN, 0.0]).is_err());
     let wrong = ebn_core::SlowWeights::zeros(ebn_core::WeightForm::Dense, 4, 2, 4);
-    assert!(matches!(
-        net.set_slow_weights(wrong),
-        Err(Error::Unsupported(_))
-    ));
+    assert!(matches!(net.set_slow_weights(wrong), Err(Error::Unsupported(_))));
     let wrong = ebn_core::SlowWeights::zeros(ebn_core::WeightForm::Factored, 4, 3, 4);
     assert!(net.set_slow_weights(wrong).is_err());
 }
 
 const VALID_TOML: &str = r#"
 seed = 3
-duration = 0.5
 
 [target]
 kind = "damped_oscillator"
-
-[command]
-kind = "filtered_noise"
-amplitude = [600.0, 0.0]
 
 [network]
 n = 16
@@ -207,6 +190,14 @@ feedback_gain = 5.0
 
 [network.basis]
 kind = "identity"
+
+[[test]]
+name = "driven"
+duration = 0.5
+
+[test.command]
+kind = "filtered_noise"
+amplitude = [600.0, 0.0]
 "#;
 
 #[test]
@@ -223,9 +214,6 @@ fn toml_round_trip_and_unknown_keys() {
     ] {
         let err = ExperimentConfig::from_toml(&VALID_TOML.replacen(needle, typo, 1)).unwrap_err();
         assert!(matches!(err, Error::Parse(_)), "{err}");
-        assert!(
-            err.to_string().contains(&format!("`{name}`")),
-            "`{name}` not named in: {err}"
-        );
+        assert!(err.to_string().contains(&format!("`{name}`")), "`{name}` not named in: {err}");
     }
 }

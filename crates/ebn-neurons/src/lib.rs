@@ -105,18 +105,12 @@ fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
             lanes[k] = if e > lanes[k] { e } else { lanes[k] };
         }
     }
-    let mut best = lanes
-        .into_iter()
-        .fold(f64::NEG_INFINITY, |m, e| if e > m { e } else { m });
+    let mut best = lanes.into_iter().fold(f64::NEG_INFINITY, |m, e| if e > m { e } else { m });
     for (vi, ti) in v[split..].iter().zip(&t[split..]) {
         let e = vi - ti;
         best = if e > best { e } else { best };
     }
-    if best > 0.0 {
-        v.iter().zip(t).position(|(vi, ti)| vi - ti == best)
-    } else {
-        None
-    }
+    if best > 0.0 { v.iter().zip(t).position(|(vi, ti)| vi - ti == best) } else { None }
 }
 
 #[cfg(test)]
@@ -157,9 +151,7 @@ mod tests {
     #[test]
     fn picks_the_largest_excess() {
         let m = EbnNeuron::default();
-        let s = EbnState {
-            v: vec![1.0, 3.0, 2.5, 10.0],
-        };
+        let s = EbnState { v: vec![1.0, 3.0, 2.5, 10.0] };
         // Neuron 3 has the largest voltage but an infinite threshold (silenced).
         assert_eq!(m.select_spike(&s, &[0.5, 2.0, 1.0, f64::INFINITY]), Some(2));
         assert_eq!(m.select_spike(&s, &[5.0, 5.0, 5.0, 11.0]), None);
@@ -175,23 +167,12 @@ mod tests {
             m.integrate(&mut s, &[2.0], 1e-4);
         }
         let exact = 0.2 * (1.0 - (-10.0f64).exp());
-        assert!(
-            (s.v[0] - exact).abs() < 1e-3 * exact,
-            "{} vs {}",
-            s.v[0],
-            exact
-        );
+        assert!((s.v[0] - exact).abs() < 1e-3 * exact, "{} vs {}", s.v[0], exact);
     }
 
     #[test]
     fn rejects_bad_parameters() {
-        for (lv, dt) in [
-            (f64::NAN, 1e-4),
-            (0.0, 1e-4),
-            (-1.0, 1e-4),
-            (50.0, 0.02),
-            (10.0, 0.0),
-        ] {
+        for (lv, dt) in [(f64::NAN, 1e-4), (0.0, 1e-4), (-1.0, 1e-4), (50.0, 0.02), (10.0, 0.0)] {
             let err = EbnNeuron { lambda_v: lv }.validate(dt).unwrap_err();
             assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
         }

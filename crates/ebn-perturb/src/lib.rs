@@ -33,11 +33,6 @@ mod tests {
 
     #[test]
     fn silence_conforms() {
-        ebn_core::conformance::perturbation(&|| {
-            Box::new(SilenceNeurons {
-                at: 0.05,
-                neurons: vec![0, 3, 7, 100],
-            })
-        });
+        ebn_core::conformance::perturbation(&|| Box::new(SilenceNeurons { at: 0.05, neurons: vec![0, 3, 7, 100] }));
     }
 }

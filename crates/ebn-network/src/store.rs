@@ -1,0 +1,199 @@
+//! Saving and loading trained networks and training checkpoints.
+//!
+//! The library only turns values into bytes and back; writing files (atomically) is the
+//! caller's business (xtask). Format, little-endian:
+//!
+//! ```text
+//! offset  size  field
+//! 0       8     magic "EBNLEARN"
+//! 8       4     format version (currently 1)
+//! 12      4     kind: 1 = trained network, 2 = training checkpoint
+//! 16      8     payload length in bytes
+//! 24      8     FNV-1a 64-bit hash of the payload
+//! 32      ...   payload: bincode 2 (standard configuration) of the value
+//! ```
+//!
+//! The experiment configuration inside the payload is stored as JSON text (serde's
+//! internally tagged enums do not go through bincode), so a file also documents itself.
+//! Loading checks, in order: length, magic, version, kind, payload length, hash, decoding,
+//! and finally that the configuration builds and the weights fit the network. Every failure
+//! is a typed [`Error`], never a panic.
+
+use crate::experiment::{ExperimentConfig, TrainedNetwork, TrainingState};
+use ebn_core::{Error, Mat, Result, SlowWeights, WeightForm};
+use serde::{Deserialize, Serialize};
+
+const MAGIC: &[u8; 8] = b"EBNLEARN";
+/// The file-format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 32;
+/// Upper bound on the payload a file may claim (1 GiB); larger claims are rejected before
+/// any allocation.
+const MAX_PAYLOAD: u64 = 1 << 30;
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum FileKind {
+    /// A [`TrainedNetwork`].
+    TrainedNetwork = 1,
+    /// A training [`Checkpoint`].
+    Checkpoint = 2,
+}
+
+/// Slow weights as plain data: form, shape and the column-major entries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredWeights {
+    /// Dense (Omega_s, N x N_b) or factored (W^T, N_b x J).
+    pub form: WeightForm,
+    /// Rows of the stored matrix.
+    pub rows: usize,
+    /// Columns of the stored matrix.
+    pub cols: usize,
+    /// Entries, column by column.
+    pub data: Vec<f64>,
+}
+
+impl StoredWeights {
+    /// Copies the weights out of their matrix.
+    pub fn from_weights(w: &SlowWeights) -> Self {
+        let m = w.matrix();
+        let data = (0..m.ncols()).flat_map(|c| m.col_as_slice(c).to_vec()).collect();
+        Self { form: w.form(), rows: m.nrows(), cols: m.ncols(), data }
+    }
+
+    /// Rebuilds the matrix; errors if the shape and the data disagree or an entry is not
+    /// finite.
+    pub fn to_weights(&self) -> Result<SlowWeights> {
+        let expected =
+            self.rows.checked_mul(self.cols).ok_or_else(|| Error::Corrupt("weight shape overflows".into()))?;
+        if self.data.len() != expected {
+            return Err(Error::Corrupt(format!(
+                "weights claim {} x {} entries but hold {}",
+                self.rows,
+                self.cols,
+                self.data.len()
+            )));
+        }
+        if let Some(i) = self.data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Corrupt(format!("weight entry {i} is {}", self.data[i])));
+        }
+        let m = Mat::from_fn(self.rows, self.cols, |r, c| self.data[c * self.rows + r]);
+        Ok(match self.form {
+            WeightForm::Dense => SlowWeights::Dense(m),
+            WeightForm::Factored => SlowWeights::Factored(m),
+        })
+    }
+}
+
+/// A training run's state at a trial boundary: enough to resume it bit for bit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// The experiment being trained.
+    pub config: ExperimentConfig,
+    /// Progress and learning curve.
+    pub state: TrainingState,
+    /// The slow weights after `state.trials_done` trials.
+    pub weights: StoredWeights,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    config_json: String,
+    state: TrainingState,
+    weights: StoredWeights,
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+fn encode(
+    kind: FileKind,
+    config: &ExperimentConfig,
+    state: &TrainingState,
+    weights: &StoredWeights,
+) -> Result<Vec<u8>> {
+    let config_json =
+        serde_json::to_string(config).map_err(|e| Error::Corrupt(format!("encoding the configuration: {e}")))?;
+    let payload = Payload { config_json, state: state.clone(), weights: weights.clone() };
+    let body = bincode::serde::encode_to_vec(&payload, bincode::config::standard())
+        .map_err(|e| Error::Corrupt(format!("encoding: {e}")))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(kind as u32).to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&fnv1a(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn decode(bytes: &[u8], kind: FileKind) -> Result<(ExperimentConfig, TrainingState, StoredWeights)> {
+    if bytes.len() < HEADER_LEN {
+        return Err(Error::Corrupt(format!("{} bytes is shorter than the {HEADER_LEN}-byte header", bytes.len())));
+    }
+    if &bytes[0..8] != MAGIC {
+        return Err(Error::Corrupt("not an ebn-learn file (bad magic bytes)".into()));
+    }
+    let word = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+    let long = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+    let version = word(8);
+    if version != FORMAT_VERSION {
+        return Err(Error::Version { found: version, supported: FORMAT_VERSION });
+    }
+    let found_kind = word(12);
+    if found_kind != kind as u32 {
+        return Err(Error::Corrupt(format!("file holds kind {found_kind}, expected {} ({kind:?})", kind as u32)));
+    }
+    let len = long(16);
+    if len > MAX_PAYLOAD || len != (bytes.len() - HEADER_LEN) as u64 {
+        return Err(Error::Corrupt(format!(
+            "header claims a {len}-byte payload, the file holds {} (truncated or corrupt)",
+            bytes.len() - HEADER_LEN
+        )));
+    }
+    let body = &bytes[HEADER_LEN..];
+    if fnv1a(body) != long(24) {
+        return Err(Error::Corrupt("checksum mismatch (the file was modified or damaged)".into()));
+    }
+    let (payload, used): (Payload, usize) =
+        bincode::serde::decode_from_slice(body, bincode::config::standard().with_limit::<{ MAX_PAYLOAD as usize }>())
+            .map_err(|e| Error::Corrupt(format!("decoding: {e}")))?;
+    if used != body.len() {
+        return Err(Error::Corrupt(format!("{} trailing bytes after the payload", body.len() - used)));
+    }
+    let config: ExperimentConfig =
+        serde_json::from_str(&payload.config_json).map_err(|e| Error::Corrupt(format!("stored configuration: {e}")))?;
+    Ok((config, payload.state, payload.weights))
+}
+
+impl TrainedNetwork {
+    /// The file representation (see the module documentation).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        encode(FileKind::TrainedNetwork, &self.config, &self.training, &self.weights)
+    }
+
+    /// Reads a trained network, checking the header, the hash, and that the weights fit the
+    /// network its configuration builds.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let (config, training, weights) = decode(bytes, FileKind::TrainedNetwork)?;
+        let trained = Self { config, weights, training };
+        trained.network()?;
+        Ok(trained)
+    }
+}
+
+impl Checkpoint {
+    /// The file representation (see the module documentation).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        encode(FileKind::Checkpoint, &self.config, &self.state, &self.weights)
+    }
+
+    /// Reads a checkpoint, with the same checks as [`TrainedNetwork::from_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let (config, state, weights) = decode(bytes, FileKind::Checkpoint)?;
+        crate::experiment::Experiment::build(&config)?.network_with(weights.to_weights()?)?;
+        Ok(Self { config, state, weights })
+    }
+}

@@ -1,0 +1,191 @@
+//! `cargo xtask run <file.toml>`: train (resumably), test and write the results.
+
+use crate::output::{series_csv, spikes_csv, traces_csv, write_atomic};
+use anyhow::{Context, Result, bail};
+use ebn_network::analysis;
+use ebn_network::core::{Recording, SlowWeights};
+use ebn_network::dynamics::{LinearSystem, TargetConfig};
+use ebn_network::{
+    Checkpoint, Experiment, ExperimentConfig, Network, StoredWeights, TrainedNetwork, TrainingState,
+    linear_slow_weights,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Seconds of wall time between checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+pub struct RunOptions {
+    pub file: PathBuf,
+    pub out: Option<PathBuf>,
+    pub fresh: bool,
+    pub quiet: bool,
+}
+
+/// Reads and validates an experiment file.
+pub fn load(file: &Path) -> Result<ExperimentConfig> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let config = ExperimentConfig::from_toml(&text).with_context(|| format!("in {}", file.display()))?;
+    Experiment::build(&config).with_context(|| format!("in {}", file.display()))?;
+    Ok(config)
+}
+
+pub fn run(opts: &RunOptions) -> Result<Value> {
+    let config = load(&opts.file)?;
+    let stem = opts.file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment").to_string();
+    let out = opts.out.clone().unwrap_or_else(|| PathBuf::from("target/experiments").join(&stem));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let mut experiment = Experiment::build(&config)?;
+    let start = Instant::now();
+    let (mut network, training) = train(&mut experiment, &out, opts)?;
+    let training_wall = start.elapsed().as_secs_f64();
+
+    let mut summary = Map::new();
+    summary.insert("experiment".into(), json!(stem));
+    summary.insert("seed".into(), json!(config.seed));
+    if let Some(t) = &config.training {
+        let trained = TrainedNetwork {
+            config: config.clone(),
+            weights: StoredWeights::from_weights(network.slow_weights()),
+            training: training.clone(),
+        };
+        write_atomic(&out.join("network.ebn"), &trained.to_bytes()?)?;
+        write_atomic(
+            &out.join("learning_curve.csv"),
+            series_csv("normalised_error", "trial", &training.learning_curve).as_bytes(),
+        )?;
+        let curve = &training.learning_curve;
+        let mut tr = json!({
+            "trials": t.trials,
+            "simulated_seconds": t.trials as f64 * t.trial_duration,
+            "wall_seconds": training_wall,
+            "first_trial_error": curve.first(),
+            "last_trial_error": curve.last(),
+            "redraws": training.redraws,
+        });
+        if let Some(r) = weight_correlation(&config, &network)? {
+            tr["weight_correlation"] = json!(r);
+        }
+        summary.insert("training".into(), tr);
+    }
+    let mut tests = Map::new();
+    for (k, test) in config.tests.iter().enumerate() {
+        let t0 = Instant::now();
+        let rec = experiment.run_test(&mut network, k)?;
+        let mut m = test_measures(&rec)?;
+        for a in &test.analyses {
+            match analysis::analyse(a, &rec) {
+                Ok(values) => values.into_iter().for_each(|(key, v)| {
+                    m.insert(key, json!(v));
+                }),
+                Err(e) => {
+                    m.insert(
+                        format!("{a:?}").split_whitespace().next().unwrap_or("analysis").to_string() + "_error",
+                        json!(e.to_string()),
+                    );
+                }
+            }
+        }
+        m.insert("wall_seconds".into(), json!(t0.elapsed().as_secs_f64()));
+        write_atomic(&out.join(format!("test_{}.csv", test.name)), traces_csv(&rec).as_bytes())?;
+        write_atomic(&out.join(format!("spikes_{}.csv", test.name)), spikes_csv(&rec).as_bytes())?;
+        tests.insert(test.name.clone(), Value::Object(m));
+    }
+    summary.insert("tests".into(), Value::Object(tests));
+    let summary = Value::Object(summary);
+    write_atomic(&out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    write_atomic(&out.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;
+    if !opts.quiet {
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(summary)
+}
+
+fn test_measures(rec: &Recording) -> Result<Map<String, Value>> {
+    let mut m = Map::new();
+    m.insert("nrmse".into(), json!(analysis::nrmse(&rec.x, &rec.x_hat)?));
+    m.insert("spikes_per_second".into(), json!(analysis::population_rate(&rec.spikes, rec.duration)?));
+    m.insert("mean_rate_hz".into(), json!(analysis::mean_rate(&rec.spikes, rec.duration)?));
+    Ok(m)
+}
+
+/// For a linear target with the identity basis: the correlation of the learned Omega_s with
+/// the closed form D^T (A + lambda I) D.
+fn weight_correlation(config: &ExperimentConfig, network: &Network) -> Result<Option<f64>> {
+    let a = match &config.target {
+        TargetConfig::DampedOscillator => LinearSystem::damped_oscillator().matrix().to_vec(),
+        TargetConfig::Linear { a } => a.clone(),
+        _ => return Ok(None),
+    };
+    if config.network.basis != ebn_network::basis::BasisConfig::Identity {
+        return Ok(None);
+    }
+    let d = network.decoder();
+    let ideal = linear_slow_weights(&a, d, config.network.lambda, ebn_network::core::WeightForm::Dense)?;
+    let learned = network.slow_weights().synaptic(d);
+    let flat =
+        |w: &ebn_network::core::Mat<f64>| (0..w.ncols()).flat_map(|c| w.col_as_slice(c).to_vec()).collect::<Vec<_>>();
+    let SlowWeights::Dense(ideal) = ideal else { unreachable!("asked for the dense form") };
+    Ok(Some(analysis::correlation(&flat(&learned), &flat(&ideal))?))
+}
+
+/// Trains the experiment's network, resuming from `out/checkpoint.ebn` when it holds the same
+/// configuration, and checkpointing every few seconds. Without a training section, returns the
+/// initial network.
+fn train(experiment: &mut Experiment, out: &Path, opts: &RunOptions) -> Result<(Network, TrainingState)> {
+    let config = experiment.config().clone();
+    let Some(training) = config.training.clone() else {
+        return Ok((experiment.initial_network()?, TrainingState::default()));
+    };
+    let path = out.join("checkpoint.ebn");
+    let (mut network, mut state) = match (opts.fresh, std::fs::read(&path)) {
+        (false, Ok(bytes)) => {
+            let cp = Checkpoint::from_bytes(&bytes).with_context(|| format!("reading {}", path.display()))?;
+            if cp.config != config {
+                bail!(
+                    "{} belongs to another configuration; use --fresh to start over (or another --out)",
+                    path.display()
+                );
+            }
+            if !opts.quiet {
+                eprintln!("resuming from {} after trial {}", path.display(), cp.state.trials_done);
+            }
+            (experiment.network_with(cp.weights.to_weights()?)?, cp.state)
+        }
+        _ => (experiment.initial_network()?, TrainingState::default()),
+    };
+    let bar = if opts.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(training.trials as u64), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} trials, {elapsed} elapsed, ~{eta} left  {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix("training");
+    bar.set_position(state.trials_done as u64);
+    let mut last_save = Instant::now();
+    while state.trials_done < training.trials {
+        let error = experiment.train_trial(&mut network, &mut state)?;
+        if !error.is_finite() {
+            bail!("training diverged at trial {} (normalised error {error})", state.trials_done);
+        }
+        bar.set_message(format!("error {error:.4}"));
+        bar.inc(1);
+        if last_save.elapsed() >= CHECKPOINT_EVERY || state.trials_done == training.trials {
+            let cp = Checkpoint {
+                config: config.clone(),
+                state: state.clone(),
+                weights: StoredWeights::from_weights(network.slow_weights()),
+            };
+            write_atomic(&path, &cp.to_bytes()?)?;
+            last_save = Instant::now();
+        }
+    }
+    bar.finish_and_clear();
+    Ok((network, state))
+}
