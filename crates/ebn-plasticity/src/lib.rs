@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn negative_rate_is_rejected() {
-        assert!(RuleConfig::Local(LocalRule { eta: -1.0 }).build().is_err());
-        assert!(RuleConfig::Local(LocalRule { eta: f64::NAN }).build().is_err());
+        assert!(RuleConfig::Local { eta: -1.0 }.build(10).is_err());
+        assert!(RuleConfig::Local { eta: f64::NAN }.build(10).is_err());
     }
 }
