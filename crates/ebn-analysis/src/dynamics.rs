@@ -89,17 +89,33 @@ pub fn peaks(times: &[f64], values: &[f64]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Period (mean peak interval) and decay per period (mean ratio of successive peaks, each
-/// measured from the final value).
+/// Period (mean interval between maxima) and decay per period of a damped oscillation.
+///
+/// The swing of cycle k is its maximum minus the minimum that follows it; the decay is the
+/// mean ratio of successive swings, which does not depend on where the oscillation settles.
+/// Up to 4 cycles are used, and swings below 1e-3 of the first are ignored (numerical rest).
 pub fn damped_oscillation(times: &[f64], values: &[f64]) -> Result<(f64, f64)> {
-    let rest = *values.last().ok_or_else(|| Error::degenerate("free swing", "empty trace"))?;
-    let p = peaks(times, values);
-    let p: Vec<(f64, f64)> = p.into_iter().filter(|(_, v)| (v - rest).abs() > 1e-3).take(4).collect();
-    if p.len() < 2 {
-        return Err(Error::degenerate("free swing", format!("{} peaks, need 2", p.len())));
+    let extremum = |k: usize, sign: f64| sign * values[k] > sign * values[k - 1] && sign * values[k] >= sign * values[k + 1];
+    let mut swings: Vec<(f64, f64)> = Vec::new(); // (time of the maximum, swing)
+    let mut pending: Option<(f64, f64)> = None;
+    for k in 1..values.len().saturating_sub(1) {
+        if extremum(k, 1.0) {
+            pending = Some((times[k], values[k]));
+        } else if extremum(k, -1.0) {
+            if let Some((t, v)) = pending.take() {
+                swings.push((t, v - values[k]));
+            }
+        }
     }
-    let period = (p[p.len() - 1].0 - p[0].0) / (p.len() - 1) as f64;
-    let ratios: Vec<f64> = p.windows(2).map(|w| (w[1].1 - rest) / (w[0].1 - rest)).collect();
+    if let Some(first) = swings.first().map(|s| s.1) {
+        swings.retain(|s| s.1 > 1e-3 * first);
+    }
+    swings.truncate(4);
+    if swings.len() < 2 {
+        return Err(Error::degenerate("free swing", format!("{} cycles, need 2", swings.len())));
+    }
+    let period = (swings[swings.len() - 1].0 - swings[0].0) / (swings.len() - 1) as f64;
+    let ratios: Vec<f64> = swings.windows(2).map(|w| w[1].1 / w[0].1).collect();
     Ok((period, ratios.iter().sum::<f64>() / ratios.len() as f64))
 }
 

@@ -1,0 +1,192 @@
+//! Learning with the local rule (MODEL.md §6–7), saving, loading and resuming, at smoke scale.
+
+use ebn_core::{Error, SlowWeights, WeightForm};
+use ebn_dynamics::{CommandConfig, FilteredNoise, LinearSystem, TargetConfig};
+use ebn_network::plasticity::RuleConfig;
+use ebn_network::{
+    Checkpoint, Experiment, ExperimentConfig, InitialState, InitialWeights, Network, NetworkConfig, StoredWeights,
+    TestConfig, TrainedNetwork, TrainingConfig, TrainingState, linear_slow_weights,
+};
+
+/// The §9 oscillator with the identity basis and the local rule (the linear example at
+/// smoke scale: `trials` trials of 1.5 s).
+fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
+    let mut network = NetworkConfig::paper(64, 2);
+    network.slow_weights = form;
+    network.rule = RuleConfig::Local { eta: 10.0 };
+    let command = CommandConfig::FilteredNoise(FilteredNoise::paper_default());
+    ExperimentConfig {
+        seed: 1,
+        target: TargetConfig::DampedOscillator,
+        integrator: Default::default(),
+        network,
+        slow_weights: InitialWeights::Zero,
+        preload: Default::default(),
+        training: Some(TrainingConfig {
+            trials,
+            trial_duration: 1.5,
+            command: command.clone(),
+            initial_state: InitialState::Zero,
+            anneal: None,
+            bound: None,
+        }),
+        tests: vec![TestConfig { name: "driven".into(), duration: 1.5, command, initial_state: None, analyses: vec![] }],
+        record: Default::default(),
+    }
+}
+
+fn train(exp: &mut Experiment, net: &mut Network, state: &mut TrainingState, trials: usize) {
+    for _ in 0..trials {
+        exp.train_trial(net, state).unwrap();
+    }
+}
+
+fn correlation_with_closed_form(net: &Network) -> f64 {
+    let d = net.decoder();
+    let ideal = linear_slow_weights(LinearSystem::damped_oscillator().matrix(), d, 10.0, WeightForm::Dense).unwrap();
+    let flat = |w: &ebn_core::Mat<f64>| (0..w.ncols()).flat_map(|c| w.col_as_slice(c).to_vec()).collect::<Vec<_>>();
+    ebn_analysis::correlation(&flat(&net.slow_weights().synaptic(d)), &flat(ideal.matrix())).unwrap()
+}
+
+#[test]
+fn weights_move_toward_the_closed_form() {
+    let mut exp = Experiment::build(&linear(12, WeightForm::Factored)).unwrap();
+    let mut net = exp.initial_network().unwrap();
+    let mut state = TrainingState::default();
+    let mut correlations = Vec::new();
+    for _ in 0..3 {
+        train(&mut exp, &mut net, &mut state, 4);
+        correlations.push(correlation_with_closed_form(&net));
+    }
+    assert!(correlations.windows(2).all(|w| w[1] > w[0]), "correlation does not rise: {correlations:?}");
+    assert!(correlations[2] > 0.8, "after 12 trials: {correlations:?}");
+    let curve = &state.learning_curve;
+    assert!(curve[11] < 0.2 * curve[0], "learning curve does not fall: {curve:?}");
+}
+
+#[test]
+fn dense_and_factored_learning_agree() {
+    let run = |form| {
+        let mut exp = Experiment::build(&linear(2, form)).unwrap();
+        let mut net = exp.initial_network().unwrap();
+        let mut state = TrainingState::default();
+        train(&mut exp, &mut net, &mut state, 2);
+        let rec = exp.run_test(&mut net, 0).unwrap();
+        (net.slow_weights().synaptic(net.decoder()), state.learning_curve, rec.spikes)
+    };
+    let (w_dense, curve_dense, spikes_dense) = run(WeightForm::Dense);
+    let (w_fact, curve_fact, spikes_fact) = run(WeightForm::Factored);
+    assert_eq!(spikes_dense, spikes_fact, "different spikes");
+    let scale = w_dense.norm_max();
+    // Rounding only: the two forms sum the same products in different orders (~1e-16 per
+    // step, 3e4 steps).
+    assert!((&w_dense - &w_fact).norm_max() < 1e-9 * scale, "weights differ");
+    for (a, b) in curve_dense.iter().zip(&curve_fact) {
+        assert!((a - b).abs() < 1e-9 * a.abs());
+    }
+}
+
+fn trained(trials: usize) -> TrainedNetwork {
+    let config = linear(trials, WeightForm::Factored);
+    let mut exp = Experiment::build(&config).unwrap();
+    let mut net = exp.initial_network().unwrap();
+    let mut state = TrainingState::default();
+    train(&mut exp, &mut net, &mut state, trials);
+    TrainedNetwork { config, weights: StoredWeights::from_weights(net.slow_weights()), training: state }
+}
+
+#[test]
+fn save_load_test_is_identical() {
+    let original = trained(2);
+    let bytes = original.to_bytes().unwrap();
+    let loaded = TrainedNetwork::from_bytes(&bytes).unwrap();
+    assert_eq!(loaded, original);
+    let test = |t: &TrainedNetwork| {
+        let mut exp = Experiment::build(&t.config).unwrap();
+        let mut net = t.network().unwrap();
+        exp.run_test(&mut net, 0).unwrap()
+    };
+    assert_eq!(test(&original), test(&loaded));
+}
+
+#[test]
+fn damaged_files_are_rejected_with_typed_errors() {
+    let bytes = trained(1).to_bytes().unwrap();
+    // Truncated anywhere.
+    for cut in [0, 7, 31, 32, bytes.len() / 2, bytes.len() - 1] {
+        let err = TrainedNetwork::from_bytes(&bytes[..cut]).unwrap_err();
+        assert!(matches!(err, Error::Corrupt(_)), "cut {cut}: {err}");
+    }
+    // A flipped bit in the payload.
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 3;
+    flipped[last] ^= 0x10;
+    assert!(matches!(TrainedNetwork::from_bytes(&flipped), Err(Error::Corrupt(_))));
+    // Another format version.
+    let mut other = bytes.clone();
+    other[8..12].copy_from_slice(&7u32.to_le_bytes());
+    assert_eq!(TrainedNetwork::from_bytes(&other).unwrap_err(), Error::Version { found: 7, supported: 1 });
+    // Not our file at all, and a checkpoint read as a trained network.
+    assert!(matches!(TrainedNetwork::from_bytes(b"hello world, this is not a network file"), Err(Error::Corrupt(_))));
+    let t = trained(1);
+    let cp = Checkpoint { config: t.config, state: t.training, weights: t.weights };
+    assert!(matches!(TrainedNetwork::from_bytes(&cp.to_bytes().unwrap()), Err(Error::Corrupt(_))));
+    // A header claiming a huge payload.
+    let mut huge = bytes.clone();
+    huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(matches!(TrainedNetwork::from_bytes(&huge), Err(Error::Corrupt(_))));
+}
+
+#[test]
+fn weights_that_do_not_fit_are_rejected() {
+    let mut t = trained(1);
+    t.weights.rows += 1;
+    assert!(matches!(t.weights.to_weights(), Err(Error::Corrupt(_))));
+    let mut t = trained(1);
+    t.weights.data[3] = f64::NAN;
+    assert!(matches!(TrainedNetwork::from_bytes(&t.to_bytes().unwrap()), Err(Error::Corrupt(_))));
+    // Right shape for another network size.
+    let mut t = trained(1);
+    t.config.network.n = 32;
+    t.config.network.mu = 4e-4;
+    assert!(TrainedNetwork::from_bytes(&t.to_bytes().unwrap()).is_err());
+}
+
+#[test]
+fn resumed_training_equals_uninterrupted() {
+    let config = linear(4, WeightForm::Factored);
+    let straight = trained(4);
+    // Train 2 trials, checkpoint to bytes, rebuild everything from the bytes, train 2 more.
+    let mut exp = Experiment::build(&config).unwrap();
+    let mut net = exp.initial_network().unwrap();
+    let mut state = TrainingState::default();
+    train(&mut exp, &mut net, &mut state, 2);
+    let bytes = Checkpoint { config: config.clone(), state, weights: StoredWeights::from_weights(net.slow_weights()) }
+        .to_bytes()
+        .unwrap();
+    drop((exp, net));
+    let cp = Checkpoint::from_bytes(&bytes).unwrap();
+    let mut exp = Experiment::build(&cp.config).unwrap();
+    let mut net = exp.network_with(cp.weights.to_weights().unwrap()).unwrap();
+    let mut state = cp.state;
+    train(&mut exp, &mut net, &mut state, 2);
+    assert_eq!(state, straight.training, "learning curves differ");
+    assert_eq!(StoredWeights::from_weights(net.slow_weights()), straight.weights, "weights differ");
+    assert!(matches!(straight.weights.to_weights().unwrap(), SlowWeights::Factored(_)));
+}
+
+#[test]
+fn every_shipped_example_parses_and_builds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let cfg = ExperimentConfig::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            Experiment::build(&cfg).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 1, "no examples found in {}", dir.display());
+}
