@@ -55,24 +55,50 @@ fn component(trace: &Trace, j: usize) -> Result<Vec<f64>> {
     Ok(trace.component(j))
 }
 
-/// Times of the upward crossings of the mean, linearly interpolated between samples.
-pub fn upward_crossings(times: &[f64], values: &[f64]) -> Vec<f64> {
-    let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
-    let mut out = Vec::new();
-    for k in 1..values.len() {
-        let (a, b) = (values[k - 1] - mean, values[k] - mean);
-        if a < 0.0 && b >= 0.0 {
-            out.push(times[k - 1] + (times[k] - times[k - 1]) * (-a / (b - a)));
+/// The lobes of an oscillation around `level`: maximal runs above `level + h` or below
+/// `level - h` (hysteresis `h` > 0, so that the jitter of a spiking readout around the level
+/// does not split a lobe). Each lobe: (sign, time of its extremum, extremum, time it starts).
+fn lobes(times: &[f64], values: &[f64], level: f64, h: f64) -> Vec<(i8, f64, f64, f64)> {
+    let mut out: Vec<(i8, f64, f64, f64)> = Vec::new();
+    for (t, v) in times.iter().zip(values) {
+        let side = if *v > level + h {
+            1
+        } else if *v < level - h {
+            -1
+        } else {
+            0
+        };
+        if side == 0 {
+            continue;
+        }
+        match out.last_mut() {
+            Some(lobe) if lobe.0 == side => {
+                if f64::from(side) * (v - lobe.2) > 0.0 {
+                    lobe.1 = *t;
+                    lobe.2 = *v;
+                }
+            }
+            _ => out.push((side, *t, *v, *t)),
         }
     }
     out
 }
 
-/// Period (mean interval between upward mean crossings) and amplitude ((max - min) / 2).
+/// Times at which the signal enters the upper lobe around its mean (with a hysteresis of a
+/// tenth of its half-range): one per cycle, robust to spike jitter.
+pub fn upward_crossings(times: &[f64], values: &[f64]) -> Vec<f64> {
+    let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+    let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+    let h = 0.1 * (hi - lo) / 2.0;
+    lobes(times, values, mean, h.max(f64::MIN_POSITIVE)).into_iter().skip(1).filter(|l| l.0 == 1).map(|l| l.3).collect()
+}
+
+/// Period (mean interval between successive entries into the upper lobe) and amplitude
+/// ((max - min) / 2) of a sustained oscillation.
 pub fn period_and_amplitude(times: &[f64], values: &[f64]) -> Result<(f64, f64)> {
     let crossings = upward_crossings(times, values);
     if crossings.len() < 2 {
-        return Err(Error::degenerate("period", format!("{} upward crossings, need 2", crossings.len())));
+        return Err(Error::degenerate("period", format!("{} cycles found, need 2", crossings.len())));
     }
     let period = (crossings[crossings.len() - 1] - crossings[0]) / (crossings.len() - 1) as f64;
     let max = values.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
@@ -80,39 +106,29 @@ pub fn period_and_amplitude(times: &[f64], values: &[f64]) -> Result<(f64, f64)>
     Ok((period, (max - min) / 2.0))
 }
 
-/// Local maxima above the mean (peaks of a damped oscillation): (time, value).
-pub fn peaks(times: &[f64], values: &[f64]) -> Vec<(f64, f64)> {
-    let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
-    (1..values.len().saturating_sub(1))
-        .filter(|&k| values[k] > values[k - 1] && values[k] >= values[k + 1] && values[k] > mean)
-        .map(|k| (times[k], values[k]))
-        .collect()
-}
-
-/// Period (mean interval between maxima) and decay per period of a damped oscillation.
-///
-/// The swing of cycle k is its maximum minus the minimum that follows it; the decay is the
-/// mean ratio of successive swings, which does not depend on where the oscillation settles.
-/// Up to 4 cycles are used, and swings below 1e-3 of the first are ignored (numerical rest).
+/// Period (mean interval between the maxima of successive upper lobes) and decay per period
+/// (mean ratio of successive swings, a swing being a maximum minus the minimum of the lobe
+/// that follows) of a damped oscillation. The rest level is the median of the last quarter of
+/// the trace; lobes are cut with a hysteresis of 5 % of the first excursion. Up to 4 cycles
+/// are used.
 pub fn damped_oscillation(times: &[f64], values: &[f64]) -> Result<(f64, f64)> {
-    let extremum = |k: usize, sign: f64| sign * values[k] > sign * values[k - 1] && sign * values[k] >= sign * values[k + 1];
-    let mut swings: Vec<(f64, f64)> = Vec::new(); // (time of the maximum, swing)
-    let mut pending: Option<(f64, f64)> = None;
-    for k in 1..values.len().saturating_sub(1) {
-        if extremum(k, 1.0) {
-            pending = Some((times[k], values[k]));
-        } else if extremum(k, -1.0) {
-            if let Some((t, v)) = pending.take() {
-                swings.push((t, v - values[k]));
-            }
-        }
+    if values.len() < 8 {
+        return Err(Error::degenerate("free swing", "fewer than 8 samples"));
     }
-    if let Some(first) = swings.first().map(|s| s.1) {
-        swings.retain(|s| s.1 > 1e-3 * first);
-    }
-    swings.truncate(4);
+    let mut tail: Vec<f64> = values[values.len() * 3 / 4..].to_vec();
+    tail.sort_by(f64::total_cmp);
+    let rest = tail[tail.len() / 2];
+    let first = values.iter().fold(0.0f64, |m, v| m.max((v - rest).abs()));
+    let lobes = lobes(times, values, rest, 0.05 * first);
+    let start = lobes.iter().position(|l| l.0 == 1).unwrap_or(lobes.len());
+    let swings: Vec<(f64, f64)> = lobes[start..]
+        .windows(2)
+        .filter(|w| w[0].0 == 1 && w[1].0 == -1)
+        .map(|w| (w[0].1, w[0].2 - w[1].2))
+        .take(4)
+        .collect();
     if swings.len() < 2 {
-        return Err(Error::degenerate("free swing", format!("{} cycles, need 2", swings.len())));
+        return Err(Error::degenerate("free swing", format!("{} cycles found, need 2", swings.len())));
     }
     let period = (swings[swings.len() - 1].0 - swings[0].0) / (swings.len() - 1) as f64;
     let ratios: Vec<f64> = swings.windows(2).map(|w| w[1].1 / w[0].1).collect();
@@ -224,11 +240,23 @@ mod tests {
 
     #[test]
     fn damped_cosine_has_its_decay() {
-        // exp(-t) cos(2 pi t): period 1, peak ratio exp(-1) per period.
-        let (t, v) = sampled(|t| (-t).exp() * (2.0 * std::f64::consts::PI * t).cos(), 6.0, 1e-4);
+        // exp(-t) sin(2 pi t): maxima exactly 1 s apart, swing ratio exp(-1) per period.
+        let (t, v) = sampled(|t| (-t).exp() * (2.0 * std::f64::consts::PI * t).sin(), 6.0, 1e-4);
         let (p, d) = damped_oscillation(&t, &v).unwrap();
         assert!((p - 1.0).abs() < 1e-3, "{p}");
         assert!((d - (-1.0f64).exp()).abs() < 1e-3, "{d}");
+    }
+
+    #[test]
+    fn jitter_does_not_split_cycles() {
+        // A sine with a sawtooth jitter of 5 % of its amplitude, like a spiking readout.
+        let (t, v) = sampled(|t| (2.0 * std::f64::consts::PI * t).sin() + 0.05 * ((t * 1000.0) % 1.0 - 0.5), 5.0, 1e-4);
+        let (p, _) = period_and_amplitude(&t, &v).unwrap();
+        assert!((p - 1.0).abs() < 2e-3, "{p}");
+        let (t, v) = sampled(|t| (-t).exp() * (2.0 * std::f64::consts::PI * t).sin() + 0.01 * ((t * 997.0) % 1.0 - 0.5), 6.0, 1e-4);
+        let (p, d) = damped_oscillation(&t, &v).unwrap();
+        assert!((p - 1.0).abs() < 0.02, "{p}");
+        assert!((d - (-1.0f64).exp()).abs() < 0.03, "{d}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 mod dynamics;
 
 pub use dynamics::{
-    Measure, TestAnalysis, analyse, damped_oscillation, lobe_switches, peaks, period_and_amplitude, upward_crossings,
+    Measure, TestAnalysis, analyse, damped_oscillation, lobe_switches, period_and_amplitude, upward_crossings,
 };
 use ebn_core::{Error, Result, SpikeTrain, Trace};
 

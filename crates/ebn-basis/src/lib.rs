@@ -21,15 +21,20 @@ pub enum BasisConfig {
         bias: f64,
     },
     /// Psi = tanh(M_x x_hat + theta) = tanh(M_x D r + theta): random features of the decoded
-    /// state. Each row of M_x is `gain` times a random unit vector of R^J (so the projection
-    /// of x on it, scaled, spans [-gain |x|, gain |x|]); theta_i ~ U(-bias, bias).
+    /// state. Row i of M_x is `gain` times a random unit vector u_i of R^J, divided
+    /// component-wise by `x_scale` (the typical magnitude of each component of x, default 1),
+    /// so that M_x x = gain u_i . (x / x_scale) spans about [-gain, gain] over the state's
+    /// range; theta_i ~ U(-bias, bias).
     StateTanh {
         /// Number of basis functions N_b.
         n_basis: usize,
-        /// Gain of the encoders M_x (per unit of x).
+        /// Gain of the encoders (per unit of x / x_scale).
         gain: f64,
         /// Half-width of the uniform distribution of theta.
         bias: f64,
+        /// Typical magnitude of each component of x (length J); default all 1.
+        #[serde(default)]
+        x_scale: Option<Vec<f64>>,
     },
 }
 
@@ -56,8 +61,9 @@ impl BasisConfig {
                 let theta = uniform(rng, n_basis, bias);
                 Box::new(TanhBasis { m, theta, encoders: None })
             }
-            Self::StateTanh { n_basis, gain, bias } => {
-                Box::new(TanhBasis::state_space(n_basis, gain, bias, decoder, rng)?)
+            Self::StateTanh { n_basis, gain, bias, ref x_scale } => {
+                let scale = x_scale.clone().unwrap_or_else(|| vec![1.0; decoder.nrows()]);
+                Box::new(TanhBasis::state_space(n_basis, gain, bias, &scale, decoder, rng)?)
             }
         })
     }
@@ -111,13 +117,24 @@ pub struct TanhBasis {
 
 impl TanhBasis {
     /// Samples a state-space basis (see [`BasisConfig::StateTanh`]) for the decoder D (J x N):
-    /// encoders M_x with rows of norm `gain` in random directions, theta ~ U(-bias, bias),
-    /// M = M_x D.
-    pub fn state_space(n_basis: usize, gain: f64, bias: f64, decoder: &Mat<f64>, rng: &mut Rng) -> Result<Self> {
+    /// encoder rows `gain` u_i / x_scale (u_i random unit vectors, division component-wise),
+    /// theta ~ U(-bias, bias), M = M_x D.
+    pub fn state_space(
+        n_basis: usize,
+        gain: f64,
+        bias: f64,
+        x_scale: &[f64],
+        decoder: &Mat<f64>,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         check::nonzero("n_basis", n_basis)?;
         check::positive("gain", gain)?;
         check::non_negative("bias", bias)?;
         let j = decoder.nrows();
+        check::same_len("x_scale", j, x_scale.len())?;
+        for (i, s) in x_scale.iter().enumerate() {
+            check::positive(&format!("x_scale[{i}]"), *s)?;
+        }
         let mut encoders = Mat::from_fn(n_basis, j, |_, _| rng.sample::<f64, _>(StandardNormal));
         for row in 0..n_basis {
             let norm = (0..j).map(|c| encoders[(row, c)].powi(2)).sum::<f64>().sqrt();
@@ -125,7 +142,7 @@ impl TanhBasis {
                 return Err(Error::degenerate("state_tanh encoders", "a zero random direction"));
             }
             for c in 0..j {
-                encoders[(row, c)] *= gain / norm;
+                encoders[(row, c)] *= gain / (norm * x_scale[c]);
             }
         }
         let theta = uniform(rng, n_basis, bias);
@@ -192,7 +209,7 @@ mod tests {
         [
             BasisConfig::Identity,
             BasisConfig::RandomTanh { n_basis: 17, weight_std: 0.3, bias: 1.0 },
-            BasisConfig::StateTanh { n_basis: 23, gain: 2.0, bias: 2.0 },
+            BasisConfig::StateTanh { n_basis: 23, gain: 2.0, bias: 2.0, x_scale: Some(vec![1.0, 10.0]) },
         ]
     }
 
@@ -209,7 +226,7 @@ mod tests {
     #[test]
     fn state_basis_is_a_function_of_the_readout() {
         let d = decoder(2, 12);
-        let tb = TanhBasis::state_space(9, 2.0, 2.0, &d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
+        let tb = TanhBasis::state_space(9, 2.0, 2.0, &[1.0, 1.0], &d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
         let r: Vec<f64> = (0..12).map(|i| (i as f64 * 0.7).sin().abs()).collect();
         let mut drive = vec![0.0; 9];
         tb.drive_from_traces(&r, &mut drive);
@@ -229,8 +246,9 @@ mod tests {
         for cfg in [
             BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0 },
             BasisConfig::RandomTanh { n_basis: 3, weight_std: f64::NAN, bias: 1.0 },
-            BasisConfig::StateTanh { n_basis: 3, gain: -1.0, bias: 1.0 },
-            BasisConfig::StateTanh { n_basis: 3, gain: 1.0, bias: f64::INFINITY },
+            BasisConfig::StateTanh { n_basis: 3, gain: -1.0, bias: 1.0, x_scale: None },
+            BasisConfig::StateTanh { n_basis: 3, gain: 1.0, bias: f64::INFINITY, x_scale: None },
+            BasisConfig::StateTanh { n_basis: 3, gain: 1.0, bias: 1.0, x_scale: Some(vec![1.0, 0.0]) },
         ] {
             let err = cfg.build(&d, &mut SeedStreams::new(0).rng(Stream::Basis)).unwrap_err();
             assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");

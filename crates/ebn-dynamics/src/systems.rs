@@ -26,6 +26,13 @@ pub enum TargetConfig {
     VanDerPol(VanDerPol),
     /// See [`Lorenz`].
     Lorenz(Lorenz),
+    /// Another target seen in rescaled units z = x / scale (see [`Scaled`]).
+    Scaled {
+        /// Typical magnitude of each component of x (length J), all > 0.
+        scale: Vec<f64>,
+        /// The target in its own units.
+        target: Box<TargetConfig>,
+    },
 }
 
 impl TargetConfig {
@@ -38,6 +45,14 @@ impl TargetConfig {
             Self::Pendulum(s) => Box::new(s.validated()?),
             Self::VanDerPol(s) => Box::new(s.validated()?),
             Self::Lorenz(s) => Box::new(s.validated()?),
+            Self::Scaled { scale, target } => {
+                let inner = target.build().map_err(|e| e.within("target"))?;
+                check::same_len("scale", inner.dim(), scale.len())?;
+                for (i, v) in scale.iter().enumerate() {
+                    check::positive(&format!("scale[{i}]"), *v)?;
+                }
+                Box::new(Scaled { scale: scale.clone(), inner })
+            }
         })
     }
 
@@ -48,6 +63,49 @@ impl TargetConfig {
             Self::Bistable(_) => 1,
             Self::Lorenz(_) => 3,
             Self::DampedOscillator | Self::Pendulum(_) | Self::VanDerPol(_) => 2,
+            Self::Scaled { target, .. } => target.dim(),
+        }
+    }
+}
+
+/// A target seen in rescaled units: the state is z = x / scale (component-wise), so
+///
+/// ```text
+/// dz/dt = f(scale * z) / scale + c
+/// ```
+///
+/// with the command c in the units of z. Used to present a system whose components have very
+/// different ranges (a pendulum's angle ~2 rad and velocity ~12 rad/s) to a network whose
+/// loss ||x - x_hat||^2 weighs all components alike.
+#[derive(Debug)]
+pub struct Scaled {
+    scale: Vec<f64>,
+    inner: Box<dyn TargetSystem>,
+}
+
+/// States up to this dimension are rescaled on the stack (no allocation per evaluation).
+const STACK_DIM: usize = 16;
+
+impl TargetSystem for Scaled {
+    fn dim(&self) -> usize {
+        self.scale.len()
+    }
+
+    fn vector_field(&self, z: &[f64], dzdt: &mut [f64]) {
+        let mut stack = [0.0; STACK_DIM];
+        let mut heap = Vec::new();
+        let x: &mut [f64] = if z.len() <= STACK_DIM {
+            &mut stack[..z.len()]
+        } else {
+            heap.resize(z.len(), 0.0);
+            &mut heap
+        };
+        for ((xi, zi), s) in x.iter_mut().zip(z).zip(&self.scale) {
+            *xi = zi * s;
+        }
+        self.inner.vector_field(x, dzdt);
+        for (d, s) in dzdt.iter_mut().zip(&self.scale) {
+            *d /= s;
         }
     }
 }
@@ -334,6 +392,7 @@ mod tests {
             TargetConfig::Pendulum(Pendulum::default()),
             TargetConfig::VanDerPol(VanDerPol::default()),
             TargetConfig::Lorenz(Lorenz::default()),
+            TargetConfig::Scaled { scale: vec![2.0, 12.0], target: Box::new(TargetConfig::Pendulum(Pendulum::default())) },
         ] {
             let sys = cfg.build().unwrap();
             assert_eq!(sys.dim(), cfg.dim());
@@ -359,8 +418,22 @@ mod tests {
     }
 
     #[test]
+    fn scaling_is_a_change_of_units() {
+        let raw = Pendulum::default();
+        let scaled = TargetConfig::Scaled { scale: vec![2.0, 12.0], target: Box::new(TargetConfig::Pendulum(raw)) }
+            .build()
+            .unwrap();
+        let (mut fx, mut fz) = ([0.0; 2], [0.0; 2]);
+        raw.vector_field(&[1.2, -3.0], &mut fx);
+        scaled.vector_field(&[0.6, -0.25], &mut fz);
+        assert!((fz[0] - fx[0] / 2.0).abs() < 1e-14 && (fz[1] - fx[1] / 12.0).abs() < 1e-14);
+    }
+
+    #[test]
     fn rejects_bad_parameters() {
         let bad = [
+            TargetConfig::Scaled { scale: vec![1.0], target: Box::new(TargetConfig::DampedOscillator) },
+            TargetConfig::Scaled { scale: vec![1.0, 0.0], target: Box::new(TargetConfig::DampedOscillator) },
             TargetConfig::Linear { a: vec![] },
             TargetConfig::Linear { a: vec![vec![1.0, 2.0]] },
             TargetConfig::Linear { a: vec![vec![f64::NAN]] },

@@ -104,6 +104,13 @@ pub enum DecoderConfig {
         /// Standard deviation of the entries (units of x per spike).
         std: f64,
     },
+    /// D_ji ~ N(0, std_j^2): a separate standard deviation per dimension, for states whose
+    /// components have different ranges (so that each is coded with the same relative
+    /// precision).
+    GaussianPerDim {
+        /// Standard deviation of row j of D (units of x_j per spike), length J.
+        std: Vec<f64>,
+    },
     /// The decoder given column by column: `columns[i]` is D_i, of length J.
     Explicit {
         /// One decoding vector per neuron.
@@ -119,6 +126,13 @@ impl DecoderConfig {
         let d = match self {
             Self::Gaussian => gaussian(1.0 / (2.0 * n as f64), rng),
             Self::GaussianStd { std } => gaussian(check::positive("decoder.std", *std)?, rng),
+            Self::GaussianPerDim { std } => {
+                check::same_len("decoder.std", dim, std.len())?;
+                for (j, s) in std.iter().enumerate() {
+                    check::positive(&format!("decoder.std[{j}]"), *s)?;
+                }
+                Mat::from_fn(dim, n, |j, _| std[j] * rng.sample::<f64, _>(StandardNormal))
+            }
             Self::Explicit { columns } => {
                 check::same_len("decoder.columns (one per neuron)", n, columns.len())?;
                 for (i, col) in columns.iter().enumerate() {

@@ -93,10 +93,11 @@ pub struct TrainingConfig {
     /// Optional annealing of K and eta over the last trials.
     #[serde(default)]
     pub anneal: Option<Anneal>,
-    /// If set, a trial whose teacher leaves the box |x_j| <= bound is redrawn (new initial
-    /// state and command), so that training stays in the region the basis covers.
+    /// If set, a trial whose teacher leaves the box |x_j| <= bound_j is redrawn (new initial
+    /// state and command), so that training stays in the region the basis covers (e.g. a
+    /// pendulum swinging over the top).
     #[serde(default)]
-    pub bound: Option<f64>,
+    pub bound: Option<Vec<f64>>,
 }
 
 /// Initial state of the teacher in each training trial.
@@ -232,8 +233,11 @@ impl Experiment {
                     check::in_range("training.anneal.start", a.start, 0.0, 1.0)?;
                     check::in_range("training.anneal.final_scale", a.final_scale, 0.0, 1.0)?;
                 }
-                if let Some(b) = t.bound {
-                    check::positive("training.bound", b)?;
+                if let Some(b) = &t.bound {
+                    check::same_len("training.bound", j, b.len())?;
+                    for (i, v) in b.iter().enumerate() {
+                        check::positive(&format!("training.bound[{i}]"), *v)?;
+                    }
                 }
                 Some(t.command.build(j).map_err(|e| e.within("training.command"))?)
             }
@@ -316,20 +320,21 @@ impl Experiment {
                 }
             };
             let realise = || signal.realise(dt, training.trial_duration, self.seeds.indexed(Stream::Command, index));
-            let within = match training.bound {
+            let within = match &training.bound {
                 None => true,
                 Some(bound) if attempt < 1000 => {
+                    let inside = |x: &[f64]| x.iter().zip(bound).all(|(v, b)| v.abs() <= *b);
                     let mut x = x0.clone();
                     let mut c = vec![0.0; j];
                     let mut stream = realise();
-                    let mut ok = x.iter().all(|v| v.abs() <= bound);
+                    let mut ok = inside(&x);
                     for _ in 0..steps {
                         if !ok {
                             break;
                         }
                         stream.next(&mut c);
                         self.integrator.step(self.teacher.as_ref(), &mut x, &c, dt);
-                        ok = x.iter().all(|v| v.abs() <= bound);
+                        ok = inside(&x);
                     }
                     ok
                 }

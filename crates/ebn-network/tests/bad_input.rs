@@ -136,7 +136,7 @@ fn empty_populations() {
     c.network.basis = BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0 };
     rejects(&c, "network.basis.n_basis", "0");
     let mut c = experiment();
-    c.network.basis = BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0 };
+    c.network.basis = BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0, x_scale: None };
     rejects(&c, "network.basis.n_basis", "0");
 }
 
