@@ -189,3 +189,84 @@ fn train(experiment: &mut Experiment, out: &Path, opts: &RunOptions) -> Result<(
     bar.finish_and_clear();
     Ok((network, state))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMOKE: &str = r#"
+seed = 5
+[target]
+kind = "damped_oscillator"
+[network]
+n = 16
+dim = 2
+mu = 1.6e-3
+nu = 3.2e-5
+feedback_gain = 5.0
+rule = { kind = "local", eta = 10.0 }
+[training]
+trials = 3
+trial_duration = 0.3
+command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
+[[test]]
+name = "driven"
+duration = 0.5
+command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
+"#;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ebn-xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn run_writes_every_output_and_resumes() {
+        let dir = scratch("run");
+        let file = dir.join("smoke.toml");
+        std::fs::write(&file, SMOKE).unwrap();
+        let opts = RunOptions { file: file.clone(), out: Some(dir.join("out")), fresh: false, quiet: true };
+        let first = run(&opts).unwrap();
+        for f in [
+            "summary.json",
+            "config.json",
+            "learning_curve.csv",
+            "network.ebn",
+            "checkpoint.ebn",
+            "test_driven.csv",
+            "spikes_driven.csv",
+        ] {
+            assert!(dir.join("out").join(f).is_file(), "{f} missing");
+        }
+        assert!(first["tests"]["driven"]["nrmse"].as_f64().unwrap().is_finite());
+        assert_eq!(first["training"]["trials"], 3);
+        // The trained network file loads and holds the learning curve.
+        let bytes = std::fs::read(dir.join("out/network.ebn")).unwrap();
+        assert_eq!(TrainedNetwork::from_bytes(&bytes).unwrap().training.learning_curve.len(), 3);
+        // A second run finds the finished checkpoint, skips training and tests the same
+        // network: identical test results.
+        let second = run(&opts).unwrap();
+        assert_eq!(first["tests"]["driven"]["nrmse"], second["tests"]["driven"]["nrmse"]);
+        assert_eq!(first["training"]["last_trial_error"], second["training"]["last_trial_error"]);
+        // A checkpoint of another configuration is refused, not silently reused.
+        std::fs::write(&file, SMOKE.replace("seed = 5", "seed = 6")).unwrap();
+        let err = run(&opts).unwrap_err().to_string();
+        assert!(err.contains("another configuration"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_files_name_the_problem() {
+        let dir = scratch("bad");
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, SMOKE.replace("feedback_gain", "feedbak_gain")).unwrap();
+        let err = format!("{:#}", load(&file).unwrap_err());
+        assert!(err.contains("feedbak_gain") && err.contains("bad.toml"), "{err}");
+        std::fs::write(&file, SMOKE.replace("n = 16", "n = 0")).unwrap();
+        let err = format!("{:#}", load(&file).unwrap_err());
+        assert!(err.contains("network.n"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

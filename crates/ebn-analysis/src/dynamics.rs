@@ -1,6 +1,5 @@
 //! Analyses of test runs: limit cycles, free swings, attractors, lobe switches.
 
-use crate::nrmse;
 use ebn_core::{Error, Recording, Result, Trace};
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +35,9 @@ pub enum TestAnalysis {
         /// Hysteresis threshold.
         threshold: f64,
     },
-    /// NRMSE over the first `horizon` seconds.
+    /// Short-horizon prediction error: RMSE(x - x_hat) over the first `horizon` seconds,
+    /// divided by std(x) over the **whole** recording (the attractor's scale; the std over a
+    /// short window would be tiny and make any error look huge).
     NrmseHorizon {
         /// Horizon (s).
         horizon: f64,
@@ -157,6 +158,20 @@ pub fn lobe_switches(values: &[f64], threshold: f64) -> usize {
     switches
 }
 
+/// sqrt(sum_k ||x_k - mean(x)||^2 / n): the pooled standard deviation used by [`nrmse`].
+fn pooled_std(x: &Trace) -> Result<f64> {
+    let n = x.len();
+    if n == 0 {
+        return Err(Error::degenerate("standard deviation", "no samples"));
+    }
+    let mean: Vec<f64> = (0..x.dim).map(|j| x.samples().map(|s| s[j]).sum::<f64>() / n as f64).collect();
+    let var: f64 = x.samples().map(|s| s.iter().zip(&mean).map(|(v, m)| (v - m).powi(2)).sum::<f64>()).sum::<f64>();
+    if var == 0.0 {
+        return Err(Error::degenerate("standard deviation", "the trace is constant"));
+    }
+    Ok((var / n as f64).sqrt())
+}
+
 fn relative(a: f64, reference: f64) -> f64 {
     (a - reference).abs() / reference.abs()
 }
@@ -214,8 +229,13 @@ pub fn analyse(analysis: &TestAnalysis, rec: &Recording) -> Result<Vec<Measure>>
         ],
         TestAnalysis::NrmseHorizon { horizon, key } => {
             let k = window(*horizon);
-            let cut = |tr: &Trace| Trace { dim: tr.dim, data: tr.data[..k * tr.dim].to_vec() };
-            vec![(key.clone(), nrmse(&cut(&rec.x), &cut(&rec.x_hat))?)]
+            if k == 0 {
+                return Err(Error::invalid("horizon", horizon, "a horizon longer than one sample"));
+            }
+            let n = k * rec.x.dim;
+            let sq: f64 = rec.x.data[..n].iter().zip(&rec.x_hat.data[..n]).map(|(a, b)| (a - b).powi(2)).sum();
+            let rmse = (sq / k as f64).sqrt();
+            vec![(key.clone(), rmse / pooled_std(&rec.x)?)]
         }
     })
 }
@@ -253,10 +273,29 @@ mod tests {
         let (t, v) = sampled(|t| (2.0 * std::f64::consts::PI * t).sin() + 0.05 * ((t * 1000.0) % 1.0 - 0.5), 5.0, 1e-4);
         let (p, _) = period_and_amplitude(&t, &v).unwrap();
         assert!((p - 1.0).abs() < 2e-3, "{p}");
-        let (t, v) = sampled(|t| (-t).exp() * (2.0 * std::f64::consts::PI * t).sin() + 0.01 * ((t * 997.0) % 1.0 - 0.5), 6.0, 1e-4);
+        let (t, v) = sampled(
+            |t| (-t).exp() * (2.0 * std::f64::consts::PI * t).sin() + 0.01 * ((t * 997.0) % 1.0 - 0.5),
+            6.0,
+            1e-4,
+        );
         let (p, d) = damped_oscillation(&t, &v).unwrap();
         assert!((p - 1.0).abs() < 0.02, "{p}");
         assert!((d - (-1.0f64).exp()).abs() < 0.03, "{d}");
+    }
+
+    #[test]
+    fn horizon_error_uses_the_whole_run_for_scale() {
+        // x = sin(2 pi t) over 10 s (pooled std 1/sqrt 2), x_hat = x + 0.1 for t < 1 s.
+        let (t, v) = sampled(|t| (2.0 * std::f64::consts::PI * t).sin(), 10.0, 1e-2);
+        let vh: Vec<f64> = t.iter().zip(&v).map(|(t, v)| if *t < 1.0 { v + 0.1 } else { *v }).collect();
+        let rec = Recording {
+            times: t,
+            x: Trace { dim: 1, data: v },
+            x_hat: Trace { dim: 1, data: vh },
+            ..Recording::default()
+        };
+        let m = analyse(&TestAnalysis::NrmseHorizon { horizon: 0.5, key: "h".into() }, &rec).unwrap();
+        assert!((m[0].1 - 0.1 * 2f64.sqrt()).abs() < 1e-9, "{m:?}");
     }
 
     #[test]

@@ -226,7 +226,8 @@ mod tests {
     #[test]
     fn state_basis_is_a_function_of_the_readout() {
         let d = decoder(2, 12);
-        let tb = TanhBasis::state_space(9, 2.0, 2.0, &[1.0, 1.0], &d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
+        let tb =
+            TanhBasis::state_space(9, 2.0, 2.0, &[1.0, 1.0], &d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
         let r: Vec<f64> = (0..12).map(|i| (i as f64 * 0.7).sin().abs()).collect();
         let mut drive = vec![0.0; 9];
         tb.drive_from_traces(&r, &mut drive);

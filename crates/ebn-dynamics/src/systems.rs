@@ -392,7 +392,10 @@ mod tests {
             TargetConfig::Pendulum(Pendulum::default()),
             TargetConfig::VanDerPol(VanDerPol::default()),
             TargetConfig::Lorenz(Lorenz::default()),
-            TargetConfig::Scaled { scale: vec![2.0, 12.0], target: Box::new(TargetConfig::Pendulum(Pendulum::default())) },
+            TargetConfig::Scaled {
+                scale: vec![2.0, 12.0],
+                target: Box::new(TargetConfig::Pendulum(Pendulum::default())),
+            },
         ] {
             let sys = cfg.build().unwrap();
             assert_eq!(sys.dim(), cfg.dim());

@@ -30,7 +30,13 @@ fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
             anneal: None,
             bound: None,
         }),
-        tests: vec![TestConfig { name: "driven".into(), duration: 1.5, command, initial_state: None, analyses: vec![] }],
+        tests: vec![TestConfig {
+            name: "driven".into(),
+            duration: 1.5,
+            command,
+            initial_state: None,
+            analyses: vec![],
+        }],
         record: Default::default(),
     }
 }
@@ -189,4 +195,48 @@ fn every_shipped_example_parses_and_builds() {
         }
     }
     assert!(seen >= 1, "no examples found in {}", dir.display());
+}
+
+#[test]
+fn annealing_schedule() {
+    let a = ebn_network::Anneal { start: 0.5, final_scale: 0.1 };
+    let factors: Vec<f64> = (0..10).map(|k| a.factor(k, 10)).collect();
+    assert_eq!(&factors[..5], &[1.0; 5]);
+    assert!((factors[9] - 0.1).abs() < 1e-15);
+    assert!(factors[5..].windows(2).all(|w| w[1] < w[0]), "{factors:?}");
+}
+
+#[test]
+fn preloading_brings_the_readout_to_the_initial_state() {
+    let cfg = linear(1, WeightForm::Factored);
+    let exp = Experiment::build(&cfg).unwrap();
+    let mut net = exp.initial_network().unwrap();
+    let x0 = [0.8, -0.5];
+    net.preload(&x0, 0.2, 50.0);
+    // After 0.2 s at K = 50 /s (time constant 17 ms) x_hat sits at x0 up to the coding
+    // precision (||D_i|| ~ 0.01) and the cost bias (mu r pulls x_hat toward 0 by a few %).
+    let err = ((net.readout()[0] - x0[0]).powi(2) + (net.readout()[1] - x0[1]).powi(2)).sqrt();
+    assert!(err < 0.05, "x_hat {:?} vs x0 {x0:?}", net.readout());
+    assert_eq!(net.steps(), 0, "the run after a preload starts at t = 0");
+    assert_eq!(net.feedback_gain(), cfg.network.feedback_gain, "settings restored");
+}
+
+#[test]
+fn trials_that_leave_the_bound_are_redrawn() {
+    let mut cfg = linear(3, WeightForm::Factored);
+    let t = cfg.training.as_mut().unwrap();
+    // The oscillator driven by the §9 command reaches |v| ~ 2-4; a bound of 1.5 on v forces
+    // redraws, one of 100 on both never does.
+    t.bound = Some(vec![1.5, 100.0]);
+    let mut exp = Experiment::build(&cfg).unwrap();
+    let mut net = exp.initial_network().unwrap();
+    let mut state = TrainingState::default();
+    train(&mut exp, &mut net, &mut state, 3);
+    assert!(state.redraws > 0, "no trial was redrawn");
+    cfg.training.as_mut().unwrap().bound = Some(vec![100.0, 100.0]);
+    let mut exp = Experiment::build(&cfg).unwrap();
+    let mut net = exp.initial_network().unwrap();
+    let mut state = TrainingState::default();
+    train(&mut exp, &mut net, &mut state, 3);
+    assert_eq!(state.redraws, 0);
 }
