@@ -156,11 +156,11 @@ fn train(experiment: &mut Experiment, out: &Path, opts: &RunOptions) -> Result<(
         }
         _ => (experiment.initial_network()?, TrainingState::default()),
     };
-    let bar = if opts.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(Some(training.trials as u64), ProgressDrawTarget::stderr())
-    };
+    // The bar stays hidden for the first two seconds (short runs print nothing), and for good
+    // with --quiet; indicatif draws nothing when stderr is not a terminal.
+    let bar = ProgressBar::with_draw_target(Some(training.trials as u64), ProgressDrawTarget::hidden());
+    let started = Instant::now();
+    let mut shown = opts.quiet;
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} trials, {elapsed} elapsed, ~{eta} left  {msg}")
             .expect("valid template")
@@ -176,6 +176,10 @@ fn train(experiment: &mut Experiment, out: &Path, opts: &RunOptions) -> Result<(
         }
         bar.set_message(format!("error {error:.4}"));
         bar.inc(1);
+        if !shown && started.elapsed() >= Duration::from_secs(2) {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            shown = true;
+        }
         if last_save.elapsed() >= CHECKPOINT_EVERY || state.trials_done == training.trials {
             let cp = Checkpoint {
                 config: config.clone(),
