@@ -4,7 +4,6 @@ use crate::output::{series_csv, spikes_csv, traces_csv, write_atomic};
 use anyhow::{Context, Result, bail};
 use ebn_network::analysis;
 use ebn_network::core::{Recording, SlowWeights};
-use ebn_network::dynamics::{LinearSystem, TargetConfig};
 use ebn_network::{
     Checkpoint, Experiment, ExperimentConfig, Network, StoredWeights, TrainedNetwork, TrainingState,
     linear_slow_weights,
@@ -114,10 +113,8 @@ fn test_measures(rec: &Recording) -> Result<Map<String, Value>> {
 /// For a linear target with the identity basis: the correlation of the learned Omega_s with
 /// the closed form D^T (A + lambda I) D.
 fn weight_correlation(config: &ExperimentConfig, network: &Network) -> Result<Option<f64>> {
-    let a = match &config.target {
-        TargetConfig::DampedOscillator => LinearSystem::damped_oscillator().matrix().to_vec(),
-        TargetConfig::Linear { a } => a.clone(),
-        _ => return Ok(None),
+    let Some(a) = config.target.linear_matrix() else {
+        return Ok(None);
     };
     if config.network.basis != ebn_network::basis::BasisConfig::Identity {
         return Ok(None);

@@ -35,6 +35,11 @@ pub enum TestAnalysis {
         /// Hysteresis threshold.
         threshold: f64,
     },
+    /// The shape of the visited set: per component, the standard deviations of x and x_hat
+    /// and their relative difference (for chaotic targets, whose trajectories diverge but
+    /// whose attractors should agree); reports `std_teacher_j`, `std_network_j` and
+    /// `shape_error`, the largest relative difference over components.
+    Shape,
     /// Short-horizon prediction error: RMSE(x - x_hat) over the first `horizon` seconds,
     /// divided by std(x) over the **whole** recording (the attractor's scale; the std over a
     /// short window would be tiny and make any error look huge).
@@ -172,6 +177,10 @@ fn pooled_std(x: &Trace) -> Result<f64> {
     Ok((var / n as f64).sqrt())
 }
 
+fn std_dev(v: &[f64]) -> Result<f64> {
+    pooled_std(&Trace { dim: 1, data: v.to_vec() })
+}
+
 fn relative(a: f64, reference: f64) -> f64 {
     (a - reference).abs() / reference.abs()
 }
@@ -227,6 +236,18 @@ pub fn analyse(analysis: &TestAnalysis, rec: &Recording) -> Result<Vec<Measure>>
             ("lobe_switches_teacher".into(), lobe_switches(&component(&rec.x, *j)?, *threshold) as f64),
             ("lobe_switches_network".into(), lobe_switches(&component(&rec.x_hat, *j)?, *threshold) as f64),
         ],
+        TestAnalysis::Shape => {
+            let mut out = Vec::new();
+            let mut worst = 0.0f64;
+            for j in 0..rec.x.dim {
+                let (st, sn) = (std_dev(&rec.x.component(j))?, std_dev(&rec.x_hat.component(j))?);
+                worst = worst.max(relative(sn, st));
+                out.push((format!("std_teacher_{j}"), st));
+                out.push((format!("std_network_{j}"), sn));
+            }
+            out.push(("shape_error".into(), worst));
+            out
+        }
         TestAnalysis::NrmseHorizon { horizon, key } => {
             let k = window(*horizon);
             if k == 0 {
@@ -296,6 +317,18 @@ mod tests {
         };
         let m = analyse(&TestAnalysis::NrmseHorizon { horizon: 0.5, key: "h".into() }, &rec).unwrap();
         assert!((m[0].1 - 0.1 * 2f64.sqrt()).abs() < 1e-9, "{m:?}");
+    }
+
+    #[test]
+    fn shape_compares_spreads() {
+        let rec = Recording {
+            x: Trace { dim: 1, data: vec![1.0, -1.0, 1.0, -1.0] },
+            x_hat: Trace { dim: 1, data: vec![1.2, -1.2, 1.2, -1.2] },
+            ..Recording::default()
+        };
+        let m = analyse(&TestAnalysis::Shape, &rec).unwrap();
+        assert_eq!(m[2].0, "shape_error");
+        assert!((m[2].1 - 0.2).abs() < 1e-12, "{m:?}");
     }
 
     #[test]

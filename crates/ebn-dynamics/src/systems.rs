@@ -56,6 +56,15 @@ impl TargetConfig {
         })
     }
 
+    /// The matrix A if the target is linear (dx/dt = A x + c), row by row.
+    pub fn linear_matrix(&self) -> Option<Vec<Vec<f64>>> {
+        match self {
+            Self::DampedOscillator => Some(LinearSystem::damped_oscillator().a),
+            Self::Linear { a } => Some(a.clone()),
+            _ => None,
+        }
+    }
+
     /// State dimension J of the system.
     pub fn dim(&self) -> usize {
         match self {

@@ -279,13 +279,9 @@ impl Experiment {
         let cfg = &self.config;
         let mut network = Network::build(&cfg.network, self.seeds)?;
         if cfg.slow_weights == InitialWeights::ClosedForm {
-            let a = match &cfg.target {
-                TargetConfig::DampedOscillator => ebn_dynamics::LinearSystem::damped_oscillator().matrix().to_vec(),
-                TargetConfig::Linear { a } => a.clone(),
-                other => {
-                    return Err(Error::Unsupported(format!("closed-form weights need a linear target, not {other:?}")));
-                }
-            };
+            let a = cfg.target.linear_matrix().ok_or_else(|| {
+                Error::Unsupported(format!("closed-form weights need a linear target, not {:?}", cfg.target))
+            })?;
             if cfg.network.basis != ebn_basis::BasisConfig::Identity {
                 return Err(Error::Unsupported("closed-form weights need the identity basis".into()));
             }
