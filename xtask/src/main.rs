@@ -59,8 +59,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Coding { seed, duration, out } => coding::run(seed, duration, out.as_deref()),
-        Command::Run { file, out, fresh, quiet } => run::run(&run::RunOptions { file, out, fresh, quiet })
-            .and_then(|summary| Ok(println!("{}", serde_json::to_string_pretty(&summary)?))),
+        Command::Run { file, out, fresh, quiet } => {
+            run::run(&run::RunOptions { file, out, fresh, quiet }).and_then(|summary| {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+                Ok(())
+            })
+        }
         Command::Check { files } => check(files),
     };
     match result {

@@ -159,7 +159,7 @@ fn train(experiment: &mut Experiment, out: &Path, opts: &RunOptions) -> Result<(
     let started = Instant::now();
     let mut shown = opts.quiet;
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} trials, {elapsed} elapsed, ~{eta} left  {msg}")
+        ProgressStyle::with_template("{prefix} [{bar:25}] {pos}/{len} trials {elapsed}, ~{eta} left, {msg}")
             .expect("valid template")
             .progress_chars("=> "),
     );

@@ -181,6 +181,39 @@ fn resumed_training_equals_uninterrupted() {
     assert!(matches!(straight.weights.to_weights().unwrap(), SlowWeights::Factored(_)));
 }
 
+/// Every example file, shrunk to 2 trials of 0.2 s and tests of at most 1 s, trains and tests
+/// end to end with finite results (the full runs are `cargo xtask run examples/...`).
+#[test]
+fn every_example_runs_at_smoke_scale() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let mut cfg = ExperimentConfig::from_toml(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        if let Some(t) = cfg.training.as_mut() {
+            t.trials = 2;
+            t.trial_duration = 0.2;
+        }
+        for t in &mut cfg.tests {
+            t.duration = t.duration.min(1.0);
+        }
+        let mut exp = Experiment::build(&cfg).unwrap();
+        let mut net = exp.initial_network().unwrap();
+        let mut state = TrainingState::default();
+        if cfg.training.is_some() {
+            train(&mut exp, &mut net, &mut state, 2);
+            assert!(state.learning_curve.iter().all(|e| e.is_finite()), "{}", path.display());
+        }
+        for k in 0..cfg.tests.len() {
+            let rec = exp.run_test(&mut net, k).unwrap();
+            let nrmse = ebn_analysis::nrmse(&rec.x, &rec.x_hat);
+            assert!(nrmse.as_ref().is_ok_and(|v| v.is_finite()), "{}: test {k}: {nrmse:?}", path.display());
+        }
+    }
+}
+
 #[test]
 fn every_shipped_example_parses_and_builds() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
