@@ -21,7 +21,7 @@ pub use error::{Error, Result};
 pub use neuron::NeuronModel;
 pub use perturbation::{Perturbation, PerturbationContext};
 pub use plasticity::{LearningSignal, PlasticityRule};
-pub use recording::{Recording, SpikeTrain, Trace};
+pub use recording::{Observer, Recording, SpikeTrain, Trace};
 pub use seed::{Rng, SeedStreams, Stream};
 pub use target::{Integrator, TargetSystem};
 pub use weights::{SlowWeights, WeightForm};

@@ -126,3 +126,18 @@ pub struct Recording {
     /// Duration of the run (s).
     pub duration: f64,
 }
+
+/// What a run loop reports to, step by step: the recorder trait. The standard implementation
+/// keeps a [`Recording`] in memory (`ebn_network::Recorder`); a fork can stream to disk,
+/// keep running statistics, or stop early, by implementing these three methods.
+pub trait Observer {
+    /// Whether to take a sample at step `step` (counted from the start of the run).
+    fn due(&self, step: u64) -> bool;
+
+    /// One sample at time `t` (s): the target x, the readout x_hat, the command c and all
+    /// membrane voltages.
+    fn sample(&mut self, t: f64, x: &[f64], x_hat: &[f64], command: &[f64], voltages: &[f64]);
+
+    /// A spike of neuron `neuron` at time `t` (s).
+    fn spike(&mut self, t: f64, neuron: usize);
+}

@@ -6,8 +6,8 @@ use crate::network::Network;
 use crate::record::{RecordConfig, Recorder};
 use crate::store::StoredWeights;
 use ebn_core::{
-    CommandSignal, CommandStream, Error, Integrator, Recording, Result, SeedStreams, SlowWeights, Stream, TargetSystem,
-    check,
+    CommandSignal, CommandStream, Error, Integrator, Observer, Recording, Result, SeedStreams, SlowWeights, Stream,
+    TargetSystem, check,
 };
 use ebn_dynamics::{CommandConfig, IntegratorConfig, TargetConfig};
 use rand::RngExt;
@@ -468,7 +468,7 @@ pub fn simulate(
     command: &mut dyn CommandStream,
     x: &mut [f64],
     steps: u64,
-    recorder: &mut Recorder,
+    recorder: &mut dyn Observer,
 ) -> RunStats {
     let dt = network.config().dt;
     let t0 = network.time();

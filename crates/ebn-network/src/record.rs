@@ -1,6 +1,6 @@
 //! Recording a run: samples every k steps, spikes at every step.
 
-use ebn_core::{Recording, SpikeTrain, Trace};
+use ebn_core::{Observer, Recording, SpikeTrain, Trace};
 use serde::{Deserialize, Serialize};
 
 /// What to record.
@@ -56,14 +56,22 @@ impl Recorder {
         r
     }
 
+    /// The finished recording of a run of `duration` seconds.
+    pub fn finish(mut self, duration: f64) -> Recording {
+        self.rec.duration = duration;
+        self.rec
+    }
+}
+
+impl Observer for Recorder {
     /// Whether step `step` (counted from the start of the run) is sampled.
     #[inline]
-    pub fn due(&self, step: u64) -> bool {
+    fn due(&self, step: u64) -> bool {
         self.active && step.is_multiple_of(self.rec.every as u64)
     }
 
     /// Records one sample at time `t`.
-    pub fn sample(&mut self, t: f64, x: &[f64], x_hat: &[f64], command: &[f64], voltages: &[f64]) {
+    fn sample(&mut self, t: f64, x: &[f64], x_hat: &[f64], command: &[f64], voltages: &[f64]) {
         self.rec.times.push(t);
         self.rec.x.push(x);
         self.rec.x_hat.push(x_hat);
@@ -75,15 +83,9 @@ impl Recorder {
 
     /// Records a spike of neuron `k` at time `t`.
     #[inline]
-    pub fn spike(&mut self, t: f64, k: usize) {
+    fn spike(&mut self, t: f64, k: usize) {
         if self.active {
             self.rec.spikes.push(t, k);
         }
-    }
-
-    /// The finished recording of a run of `duration` seconds.
-    pub fn finish(mut self, duration: f64) -> Recording {
-        self.rec.duration = duration;
-        self.rec
     }
 }
