@@ -3,6 +3,7 @@
 
 mod coding;
 mod output;
+mod robustness;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +49,21 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Robustness and variability of a trained network: test error against the fraction of
+    /// neurons silenced (intact and with the lateral fast connections removed) and against
+    /// membrane noise; ISI CV, Fano factor and readout variability over repeated trials.
+    /// Writes robustness.json under --out (default target/robustness/<file stem>).
+    Robustness {
+        /// The experiment file (trained first, or its finished checkpoint reused).
+        #[arg(default_value = "examples/linear.toml")]
+        file: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Membrane noise sigma_V for the variability statistics (units of x per sqrt(s)).
+        #[arg(long, default_value_t = 1e-3)]
+        sigma: f64,
+    },
     /// Check that experiment files parse and validate (all of examples/ by default).
     Check {
         /// Files to check.
@@ -62,6 +78,13 @@ fn main() -> ExitCode {
         Command::Run { file, out, fresh, quiet } => {
             run::run(&run::RunOptions { file, out, fresh, quiet }).and_then(|summary| {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
+                Ok(())
+            })
+        }
+        Command::Robustness { file, out, sigma } => {
+            let out = out.unwrap_or_else(|| robustness::default_out(&file));
+            robustness::robustness(&robustness::Options { file, out, variability_sigma: sigma }).and_then(|s| {
+                println!("{}", serde_json::to_string_pretty(&s)?);
                 Ok(())
             })
         }

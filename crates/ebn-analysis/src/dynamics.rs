@@ -164,7 +164,7 @@ pub fn lobe_switches(values: &[f64], threshold: f64) -> usize {
 }
 
 /// sqrt(sum_k ||x_k - mean(x)||^2 / n): the pooled standard deviation used by [`nrmse`].
-fn pooled_std(x: &Trace) -> Result<f64> {
+pub fn pooled_std(x: &Trace) -> Result<f64> {
     let n = x.len();
     if n == 0 {
         return Err(Error::degenerate("standard deviation", "no samples"));

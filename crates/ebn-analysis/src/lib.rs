@@ -1,11 +1,16 @@
 #![doc = include_str!("../README.md")]
 
 mod dynamics;
+mod spikes;
+mod vector_field;
 
 pub use dynamics::{
-    Measure, TestAnalysis, analyse, damped_oscillation, lobe_switches, period_and_amplitude, upward_crossings,
+    Measure, TestAnalysis, analyse, damped_oscillation, lobe_switches, period_and_amplitude, pooled_std,
+    upward_crossings,
 };
 use ebn_core::{Error, Result, SpikeTrain, Trace};
+pub use spikes::{PerNeuron, fano_factors, isi_cv, median, readout_trial_sd};
+pub use vector_field::learned_vector_field;
 
 fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {
     if x.dim != x_hat.dim {

@@ -193,6 +193,9 @@ impl Basis for TanhBasis {
             *p = (u + t).tanh();
         }
     }
+    fn evaluate_at_state(&self, x: &[f64], psi: &mut [f64]) -> bool {
+        self.evaluate_state(x, psi).is_some()
+    }
 }
 
 #[cfg(test)]

@@ -165,6 +165,10 @@ pub enum FastForm {
     Factored,
     /// Store the N x N matrix and add its column: O(N) per spike, O(N^2) memory.
     Dense,
+    /// Only the diagonal, the self-reset -(||D_k||^2 + mu): the lateral connections that
+    /// keep excitation and inhibition balanced are removed. A lesion for experiments, not
+    /// the model (a spike no longer tells the other neurons that the error was corrected).
+    ResetOnly,
 }
 
 impl<M> NetworkConfig<M> {

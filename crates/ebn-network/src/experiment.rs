@@ -383,6 +383,13 @@ impl Experiment {
     /// Runs test `index` of the configuration on `network` (K = 0, no learning), from the
     /// test's initial state (preloaded), and returns the recording.
     pub fn run_test(&mut self, network: &mut Network, index: usize) -> Result<Recording> {
+        self.run_test_repeat(network, index, 0)
+    }
+
+    /// Repeat `repeat` of test `index`: the same command realisation and initial state, the
+    /// membrane noise (and nothing else) drawn from another stream, for trial-to-trial
+    /// variability. Repeat 0 is [`Experiment::run_test`].
+    pub fn run_test_repeat(&mut self, network: &mut Network, index: usize, repeat: u64) -> Result<Recording> {
         let test = self.config.tests.get(index).cloned().ok_or_else(|| {
             Error::invalid("test index", index, format!("< number of tests = {}", self.config.tests.len()))
         })?;
@@ -393,7 +400,7 @@ impl Experiment {
             self.test_commands[index].realise(dt, test.duration, self.seeds.indexed(Stream::Command, stream_index));
         let mut x = test.initial_state.clone().unwrap_or_else(|| vec![0.0; j]);
         network.reset_state();
-        network.reseed_noise(self.seeds.indexed(Stream::Noise, stream_index));
+        network.reseed_noise(self.seeds.indexed(Stream::Noise, stream_index + (repeat << 24)));
         if self.config.preload.duration > 0.0 && x.iter().any(|v| *v != 0.0) {
             network.preload(&x, self.config.preload.duration, self.config.preload.gain);
         }

@@ -111,7 +111,7 @@ impl<M: NeuronModel> Network<M> {
         rule.check_form(config.slow_weights)?;
         let d_flat: Vec<f64> = (0..n).flat_map(|i| decoder.col_as_slice(i).to_vec()).collect();
         let fast_dense = match config.fast_weights {
-            FastForm::Factored => None,
+            FastForm::Factored | FastForm::ResetOnly => None,
             FastForm::Dense => Some(Mat::from_fn(n, n, |a, b| {
                 -(coding::dot(decoder.col_as_slice(a), decoder.col_as_slice(b)) + if a == b { config.mu } else { 0.0 })
             })),
@@ -332,13 +332,14 @@ impl<M: NeuronModel> Network<M> {
         let k = self.neuron.select_spike(&self.state, &self.thresholds)?;
         let v = self.neuron.voltages_mut(&mut self.state);
         let dk = &self.d_flat[k * j..(k + 1) * j];
-        match &self.fast_dense {
-            Some(omega_f) => {
+        match (&self.fast_dense, self.config.fast_weights) {
+            (Some(omega_f), _) => {
                 for (vi, w) in v.iter_mut().zip(omega_f.col_as_slice(k)) {
                     *vi += w;
                 }
             }
-            None => {
+            (None, FastForm::ResetOnly) => v[k] -= coding::dot(dk, dk) + self.config.mu,
+            (None, _) => {
                 project(&self.d_flat, j, dk, v, true);
                 v[k] -= self.config.mu;
             }
