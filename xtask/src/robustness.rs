@@ -27,6 +27,13 @@ pub struct Options {
 }
 
 fn trained(opts: &Options) -> Result<TrainedNetwork> {
+    let config = crate::run::load(&opts.file)?;
+    if config.training.is_none() {
+        // Fixed weights (e.g. the closed form): the "trained" network is the initial one.
+        let net = Experiment::build(&config)?.initial_network()?;
+        let weights = ebn_network::StoredWeights::from_weights(net.slow_weights());
+        return Ok(TrainedNetwork { config, weights, training: Default::default() });
+    }
     let dir = opts.out.join("trained");
     run(&RunOptions { file: opts.file.clone(), out: Some(dir.clone()), fresh: false, quiet: true })?;
     let bytes = std::fs::read(dir.join("network.ebn")).context("reading the trained network")?;

@@ -11,6 +11,7 @@ use ebn_core::{
 };
 use ebn_dynamics::{CommandConfig, IntegratorConfig, TargetConfig};
 use rand::RngExt;
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 /// The slow weights an experiment starts from.
@@ -93,6 +94,12 @@ pub struct TrainingConfig {
     /// Optional annealing of K and eta over the last trials.
     #[serde(default)]
     pub anneal: Option<Anneal>,
+    /// Fraction of the neurons silenced in each training trial, a fresh random set per trial
+    /// (drawn from the trial's perturbation stream) and all revived at its end: training with
+    /// neuron turnover, so that the learned weights do not rely on any particular neurons.
+    /// 0 (default) trains the intact network. A project addition, not in the paper.
+    #[serde(default)]
+    pub dropout: f64,
     /// If set, a trial whose teacher leaves the box |x_j| <= bound_j is redrawn (new initial
     /// state and command), so that training stays in the region the basis covers (e.g. a
     /// pendulum swinging over the top).
@@ -229,6 +236,7 @@ impl Experiment {
                         }
                     }
                 }
+                check::in_range("training.dropout", t.dropout, 0.0, 0.95)?;
                 if let Some(a) = &t.anneal {
                     check::in_range("training.anneal.start", a.start, 0.0, 1.0)?;
                     check::in_range("training.anneal.final_scale", a.final_scale, 0.0, 1.0)?;
@@ -357,6 +365,14 @@ impl Experiment {
         let scale = training.anneal.map_or(1.0, |a| a.factor(trial, training.trials));
         network.reset_state();
         network.reseed_noise(self.seeds.indexed(Stream::Noise, trial as u64));
+        if training.dropout > 0.0 {
+            let n = self.config.network.n;
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut self.seeds.indexed(Stream::Perturbation, trial as u64));
+            for &i in &order[..(training.dropout * n as f64).round() as usize] {
+                network.silence(i)?;
+            }
+        }
         if self.config.preload.duration > 0.0 && x0.iter().any(|v| *v != 0.0) {
             network.preload(&x0, self.config.preload.duration, self.config.preload.gain);
         }
@@ -373,6 +389,7 @@ impl Experiment {
             steps,
             &mut Recorder::disabled(),
         );
+        network.revive_all();
         let error = stats.normalised_error();
         state.trials_done += 1;
         state.learning_curve.push(error);

@@ -189,6 +189,22 @@ impl<M: NeuronModel> Network<M> {
         Ok(())
     }
 
+    /// Silences neuron `i` for good (it never fires again; index and decoder stay).
+    pub fn silence(&mut self, i: usize) -> Result<()> {
+        if i >= self.config.n {
+            return Err(Error::invalid("neuron", i, format!("an index < N = {}", self.config.n)));
+        }
+        self.alive[i] = false;
+        self.thresholds[i] = f64::INFINITY;
+        Ok(())
+    }
+
+    /// Brings every silenced neuron back (thresholds restored).
+    pub fn revive_all(&mut self) {
+        self.alive.fill(true);
+        self.thresholds.copy_from_slice(&self.base_thresholds);
+    }
+
     /// Adds a perturbation, applied at every step from now on.
     pub fn add_perturbation(&mut self, perturbation: Box<dyn Perturbation>) {
         self.perturbations.push(perturbation);

@@ -24,6 +24,7 @@ fn experiment() -> ExperimentConfig {
             command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
             initial_state: InitialState::Zero,
             anneal: None,
+            dropout: 0.0,
             bound: None,
         }),
         tests: vec![TestConfig {

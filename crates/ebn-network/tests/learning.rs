@@ -28,6 +28,7 @@ fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
             command: command.clone(),
             initial_state: InitialState::Zero,
             anneal: None,
+            dropout: 0.0,
             bound: None,
         }),
         tests: vec![TestConfig {
@@ -272,4 +273,19 @@ fn trials_that_leave_the_bound_are_redrawn() {
     let mut state = TrainingState::default();
     train(&mut exp, &mut net, &mut state, 3);
     assert_eq!(state.redraws, 0);
+}
+
+#[test]
+fn dropout_silences_a_fresh_set_per_trial_and_revives_it() {
+    let mut cfg = linear(2, WeightForm::Factored);
+    cfg.training.as_mut().unwrap().dropout = 0.5;
+    let mut exp = Experiment::build(&cfg).unwrap();
+    let mut net = exp.initial_network().unwrap();
+    let mut state = TrainingState::default();
+    train(&mut exp, &mut net, &mut state, 2);
+    assert!(net.alive().iter().all(|a| *a), "neurons left silenced after training");
+    let intact = trained(2);
+    assert_ne!(state.learning_curve, intact.training.learning_curve, "dropout changed nothing");
+    cfg.training.as_mut().unwrap().dropout = 0.99;
+    assert!(Experiment::build(&cfg).is_err());
 }

@@ -192,3 +192,18 @@ fn same_seed_same_bits_other_streams_untouched() {
     other.seed = 2;
     assert_ne!(run_test(&other, 0).1, da);
 }
+
+#[test]
+fn reset_only_fast_weights_touch_only_the_spiking_neuron() {
+    let mut rng = SeedStreams::new(3).rng(Stream::Weights);
+    let d = Mat::from_fn(2, 6, |_, _| rng.random_range(-0.3..0.3));
+    let mut net = network_with_decoder(&d, 0.01, 0.0, FastForm::ResetOnly);
+    let v: Vec<f64> = (0..6).map(|i| if i == 2 { 1.0 } else { 0.0 }).collect();
+    net.set_voltages(&v).unwrap();
+    assert_eq!(net.fire(), Some(2));
+    let dk2: f64 = d.col_as_slice(2).iter().map(|x| x * x).sum();
+    for (i, vi) in net.voltages().iter().enumerate() {
+        let expected = if i == 2 { 1.0 - dk2 - 0.01 } else { 0.0 };
+        assert!((vi - expected).abs() < 1e-15, "neuron {i}: {vi} vs {expected}");
+    }
+}

@@ -29,10 +29,10 @@ impl Window {
 
     fn validate(&self, field: &str) -> Result<()> {
         check::non_negative(&format!("{field}.start"), self.start)?;
-        if let Some(e) = self.end {
-            if !(e.is_finite() && e > self.start) {
-                return Err(Error::invalid(format!("{field}.end"), e, format!("a time > start = {}", self.start)));
-            }
+        if let Some(e) = self.end
+            && !(e.is_finite() && e > self.start)
+        {
+            return Err(Error::invalid(format!("{field}.end"), e, format!("a time > start = {}", self.start)));
         }
         Ok(())
     }
