@@ -16,7 +16,7 @@ const FRACTIONS: [f64; 5] = [0.0, 0.1, 0.25, 0.5, 0.75];
 /// Random draws of the silenced set per fraction.
 const DRAWS: u64 = 5;
 /// Membrane noise intensities sigma_V (units of x per sqrt(s)).
-const NOISE: [f64; 5] = [0.0, 1e-4, 1e-3, 1e-2, 3e-2];
+const NOISE: [f64; 6] = [0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1];
 /// Repeats of the same test for the variability statistics.
 const REPEATS: u64 = 20;
 
