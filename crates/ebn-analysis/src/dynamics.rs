@@ -320,6 +320,21 @@ mod tests {
     }
 
     #[test]
+    fn attractor_agreement_counts_matching_signs() {
+        let times: Vec<f64> = (0..4).map(|k| k as f64).collect();
+        let rec = Recording {
+            times,
+            x: Trace { dim: 1, data: vec![0.5, -0.5, 0.5, -0.5] },
+            x_hat: Trace { dim: 1, data: vec![0.4, -0.45, -0.1, -0.5] },
+            ..Recording::default()
+        };
+        let m = analyse(&TestAnalysis::Attractors { component: 0, at: vec![0.0, 1.0, 2.0, 3.0] }, &rec).unwrap();
+        assert_eq!(m[0], ("attractor_agreement".to_string(), 0.75));
+        assert!(analyse(&TestAnalysis::Attractors { component: 0, at: vec![] }, &rec).is_err());
+        assert!(analyse(&TestAnalysis::Attractors { component: 3, at: vec![1.0] }, &rec).is_err());
+    }
+
+    #[test]
     fn shape_compares_spreads() {
         let rec = Recording {
             x: Trace { dim: 1, data: vec![1.0, -1.0, 1.0, -1.0] },
