@@ -1,8 +1,18 @@
 //! `cargo xtask`: the project's command-line entry point (reproduces figures, runs
 //! experiments). The only crate that does file I/O and prints.
 
+/// println! that does not panic when stdout is closed (e.g. piped into `head`).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod coding;
+mod figures;
 mod output;
+mod plot;
 mod robustness;
 mod run;
 
@@ -64,11 +74,54 @@ enum Command {
         #[arg(long, default_value_t = 1e-3)]
         sigma: f64,
     },
+    /// Reproduce the paper's figures (all by default): PNG + SVG, CSV data, summary.json and
+    /// provenance.json per figure under --out (default target/figures).
+    Figures {
+        #[command(flatten)]
+        opts: FigureOptions,
+        /// Only these figures (comma-separated ids).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// List the figures and exit.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Reproduce one figure.
+    Figure {
+        /// The figure id (see `cargo xtask figures --list`).
+        id: String,
+        #[command(flatten)]
+        opts: FigureOptions,
+    },
     /// Check that experiment files parse and validate (all of examples/ by default).
     Check {
         /// Files to check.
         files: Vec<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct FigureOptions {
+    /// Paper scale (default) or smoke scale (fast, small).
+    #[arg(long, value_enum, default_value_t = figures::Scale::Paper)]
+    scale: figures::Scale,
+    /// Output directory.
+    #[arg(long, default_value = "target/figures")]
+    out: PathBuf,
+    /// Master seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Figures run in parallel (results do not depend on it).
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+}
+
+fn figures_cmd(only: &[String], o: &FigureOptions) -> anyhow::Result<()> {
+    for (id, summary) in figures::run(only, o.scale, o.seed, &o.out, o.jobs)? {
+        outln!("{id}: {summary}");
+    }
+    eprintln!("wrote {}", o.out.display());
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -77,17 +130,23 @@ fn main() -> ExitCode {
         Command::Coding { seed, duration, out } => coding::run(seed, duration, out.as_deref()),
         Command::Run { file, out, fresh, quiet } => {
             run::run(&run::RunOptions { file, out, fresh, quiet }).and_then(|summary| {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                outln!("{}", serde_json::to_string_pretty(&summary)?);
                 Ok(())
             })
         }
         Command::Robustness { file, out, sigma } => {
             let out = out.unwrap_or_else(|| robustness::default_out(&file));
             robustness::robustness(&robustness::Options { file, out, variability_sigma: sigma }).and_then(|s| {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                outln!("{}", serde_json::to_string_pretty(&s)?);
                 Ok(())
             })
         }
+        Command::Figures { list: true, .. } => {
+            figures::list();
+            Ok(())
+        }
+        Command::Figures { opts, only, .. } => figures_cmd(&only, &opts),
+        Command::Figure { id, opts } => figures_cmd(&[id], &opts),
         Command::Check { files } => check(files),
     };
     match result {
@@ -112,7 +171,7 @@ fn check(files: Vec<PathBuf>) -> anyhow::Result<()> {
     };
     for f in &files {
         run::load(f)?;
-        println!("ok  {}", f.display());
+        outln!("ok  {}", f.display());
     }
     Ok(())
 }

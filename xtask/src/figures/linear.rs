@@ -1,0 +1,94 @@
+//! `linear`: learning the §9 oscillator with the identity basis.
+
+use super::{Ctx, Output, Scale, Spec, series};
+use crate::output::{series_csv, spikes_csv, traces_csv};
+use crate::plot::{Figure, INK, Labeled, Panel, Series, render};
+use anyhow::Result;
+use ebn_network::core::{SlowWeights, WeightForm};
+use ebn_network::{Experiment, ExperimentConfig, TrainingState, analysis, linear_slow_weights};
+use serde_json::json;
+
+pub const SPEC: Spec = Spec {
+    id: "linear",
+    description: "learning the authors' damped oscillator (identity basis): learning curve, test with K = 0, raster, learned against closed-form weights",
+    run,
+};
+
+fn run(ctx: &Ctx) -> Result<Output> {
+    let text = include_str!("../../../examples/linear.toml");
+    let mut config = ExperimentConfig::from_toml(text)?;
+    config.seed = ctx.seed;
+    if ctx.scale == Scale::Smoke {
+        if let Some(t) = config.training.as_mut() {
+            t.trials = 4;
+        }
+        config.tests[0].duration = 1.0;
+    }
+    let mut exp = Experiment::build(&config)?;
+    let mut net = exp.initial_network()?;
+    let mut state = TrainingState::default();
+    let trials = config.training.as_ref().map_or(0, |t| t.trials);
+    for _ in 0..trials {
+        exp.train_trial(&mut net, &mut state)?;
+    }
+    let rec = exp.run_test(&mut net, 0)?;
+    ctx.write("learning_curve.csv", &series_csv("normalised_error", "trial", &state.learning_curve))?;
+    ctx.write("test.csv", &traces_csv(&rec))?;
+    ctx.write("spikes.csv", &spikes_csv(&rec))?;
+
+    let d = net.decoder();
+    let a = config.target.linear_matrix().expect("the example's target is linear");
+    let SlowWeights::Dense(ideal) = linear_slow_weights(&a, d, config.network.lambda, WeightForm::Dense)? else {
+        unreachable!("asked for the dense form")
+    };
+    let learned = net.slow_weights().synaptic(d);
+    let flat =
+        |m: &ebn_network::core::Mat<f64>| (0..m.ncols()).flat_map(|c| m.col_as_slice(c).to_vec()).collect::<Vec<f64>>();
+    let (ideal, learned) = (flat(&ideal), flat(&learned));
+    let mut weights_csv = String::from("closed_form,learned\n");
+    ideal.iter().zip(&learned).for_each(|(i, l)| weights_csv.push_str(&format!("{i},{l}\n")));
+    ctx.write("weights.csv", &weights_csv)?;
+    let curve: Vec<(f64, f64)> = state.learning_curve.iter().enumerate().map(|(k, e)| ((k + 1) as f64, *e)).collect();
+    let figure = Figure {
+        cols: 2,
+        panels: vec![
+            Labeled {
+                title: "learning curve (feedback on)".into(),
+                x: "trial".into(),
+                y: "sum ||e||^2 / sum ||x||^2".into(),
+                panel: Panel::Lines {
+                    series: vec![Series { name: "error".into(), points: curve, color: INK, dashed: false }],
+                    log_y: true,
+                },
+            },
+            Labeled {
+                title: "test, K = 0: teacher (dashed), network (solid)".into(),
+                x: "time (s)".into(),
+                y: "x".into(),
+                panel: Panel::Lines { series: series::teacher_and_network(&rec, &["v", "p"], 3000), log_y: false },
+            },
+            Labeled {
+                title: format!("test spikes, {} neurons", config.network.n),
+                x: "time (s)".into(),
+                y: "neuron".into(),
+                panel: Panel::Raster { spikes: series::raster(&rec), n: config.network.n as u32, t_max: rec.duration },
+            },
+            Labeled {
+                title: "learned against closed-form Omega_s".into(),
+                x: "D^T (A + lambda I) D".into(),
+                y: "learned Omega_s".into(),
+                panel: Panel::Scatter { points: ideal.iter().copied().zip(learned.iter().copied()).collect() },
+            },
+        ],
+    };
+    render(&figure, &ctx.dir, "linear")?;
+    Ok(Output {
+        summary: json!({
+            "test_nrmse": analysis::nrmse(&rec.x, &rec.x_hat)?,
+            "weight_correlation": analysis::correlation(&learned, &ideal)?,
+            "first_trial_error": state.learning_curve.first(),
+            "last_trial_error": state.learning_curve.last(),
+        }),
+        config: serde_json::to_value(&config)?,
+    })
+}

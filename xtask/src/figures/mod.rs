@@ -1,0 +1,184 @@
+//! The figure pipeline: a registry of figures, each with a paper and a smoke scale, run in
+//! parallel (rayon) with results independent of the number of jobs. Every figure writes, under
+//! `DIR/ID/`: `ID.png`, `ID.svg`, CSV data behind its panels, `summary.json` (the headline
+//! numbers named in FIGURES.md) and `provenance.json` (config, seed, commit, versions, wall
+//! time).
+
+mod coding;
+mod linear;
+
+use crate::output::write_atomic;
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Paper scale (the default) or smoke scale (small and short, used by the tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scale {
+    /// The scale of the paper's figures.
+    Paper,
+    /// Small and short: checks the pipeline, not the numbers.
+    Smoke,
+}
+
+/// What a figure gets.
+pub struct Ctx {
+    pub scale: Scale,
+    pub seed: u64,
+    pub dir: PathBuf,
+}
+
+impl Ctx {
+    /// Writes `name` in the figure's directory.
+    pub fn write(&self, name: &str, contents: &str) -> Result<()> {
+        write_atomic(&self.dir.join(name), contents.as_bytes())
+    }
+}
+
+/// What a figure returns: its headline numbers and the configuration it ran.
+pub struct Output {
+    pub summary: Value,
+    pub config: Value,
+}
+
+/// A registered figure.
+pub struct Spec {
+    pub id: &'static str,
+    pub description: &'static str,
+    pub run: fn(&Ctx) -> Result<Output>,
+}
+
+/// Every figure, in the order of FIGURES.md.
+pub const REGISTRY: &[Spec] = &[coding::SPEC, linear::SPEC];
+
+pub fn list() {
+    for s in REGISTRY {
+        outln!("{:<12} {}", s.id, s.description);
+    }
+}
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn run_one(spec: &Spec, scale: Scale, seed: u64, out: &Path) -> Result<Value> {
+    let dir = out.join(spec.id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ctx = Ctx { scale, seed, dir: dir.clone() };
+    let start = Instant::now();
+    let output = (spec.run)(&ctx).with_context(|| format!("figure {}", spec.id))?;
+    let provenance = json!({
+        "figure": spec.id,
+        "scale": format!("{scale:?}").to_lowercase(),
+        "seed": seed,
+        "git_commit": git_commit(),
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "wall_seconds": start.elapsed().as_secs_f64(),
+        "config": output.config,
+    });
+    ctx.write("summary.json", &serde_json::to_string_pretty(&output.summary)?)?;
+    ctx.write("provenance.json", &serde_json::to_string_pretty(&provenance)?)?;
+    Ok(output.summary)
+}
+
+/// Runs the selected figures (all if `only` is empty) with `jobs` threads.
+pub fn run(only: &[String], scale: Scale, seed: u64, out: &Path, jobs: usize) -> Result<Vec<(String, Value)>> {
+    for id in only {
+        if !REGISTRY.iter().any(|s| s.id == id) {
+            let ids: Vec<&str> = REGISTRY.iter().map(|s| s.id).collect();
+            bail!("unknown figure `{id}`; available: {}", ids.join(", "));
+        }
+    }
+    let selected: Vec<&Spec> = REGISTRY.iter().filter(|s| only.is_empty() || only.iter().any(|i| i == s.id)).collect();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build()?;
+    pool.install(|| {
+        selected.par_iter().map(|spec| run_one(spec, scale, seed, out).map(|s| (spec.id.to_string(), s))).collect()
+    })
+}
+
+/// Series helpers shared by figures.
+pub mod series {
+    use crate::plot::{COMPONENT, Series};
+    use ebn_network::core::Recording;
+
+    /// Teacher (dashed) and network (solid) series of every component of a recording,
+    /// subsampled to at most `max_points` points each.
+    pub fn teacher_and_network(rec: &Recording, names: &[&str], max_points: usize) -> Vec<Series> {
+        let stride = (rec.times.len() / max_points.max(1)).max(1);
+        let mut out = Vec::new();
+        for j in 0..rec.x.dim {
+            let name = names.get(j).copied().unwrap_or("x");
+            let pick = |tr: &ebn_network::core::Trace| -> Vec<(f64, f64)> {
+                rec.times.iter().enumerate().step_by(stride).map(|(k, t)| (*t, tr.sample(k)[j])).collect()
+            };
+            let color = COMPONENT[j % COMPONENT.len()];
+            out.push(Series { name: format!("{name} teacher"), points: pick(&rec.x), color, dashed: true });
+            out.push(Series { name: format!("{name} network"), points: pick(&rec.x_hat), color, dashed: false });
+        }
+        out
+    }
+
+    /// The spikes of a recording as (time, neuron) pairs.
+    pub fn raster(rec: &Recording) -> Vec<(f64, u32)> {
+        rec.spikes.times.iter().copied().zip(rec.spikes.neurons.iter().copied()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every figure at smoke scale: its files appear and its summary keys are finite numbers
+    /// (or arrays of them). The paper-scale numbers are in docs/REPRODUCTION.md, not here.
+    #[test]
+    fn every_figure_runs_at_smoke_scale() {
+        let out = std::env::temp_dir().join(format!("ebn-figures-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let results = run(&[], Scale::Smoke, 1, &out, 2).unwrap();
+        assert_eq!(results.len(), REGISTRY.len());
+        for (id, summary) in results {
+            for f in [format!("{id}.png"), format!("{id}.svg"), "summary.json".into(), "provenance.json".into()] {
+                let path = out.join(&id).join(&f);
+                assert!(path.is_file() && std::fs::metadata(&path).unwrap().len() > 0, "{}", path.display());
+            }
+            let csvs = std::fs::read_dir(out.join(&id))
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "csv"));
+            assert!(csvs.count() >= 1, "{id}: no CSV data");
+            let keys = required_keys(&id);
+            for key in keys {
+                let v = &summary[key];
+                let finite = |v: &Value| v.as_f64().is_some_and(f64::is_finite);
+                let ok = finite(v) || v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(finite));
+                assert!(ok, "{id}: summary key `{key}` missing or not finite: {v}");
+            }
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    /// The headline keys FIGURES.md names for each figure.
+    fn required_keys(id: &str) -> &'static [&'static str] {
+        match id {
+            "coding" => &["test_nrmse", "spikes_per_second", "mean_rate_hz"],
+            "linear" => &["test_nrmse", "weight_correlation", "first_trial_error", "last_trial_error"],
+            other => panic!("no key list for figure {other}"),
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_number_of_jobs() {
+        let base = std::env::temp_dir().join(format!("ebn-figures-jobs-{}", std::process::id()));
+        let a = run(&[], Scale::Smoke, 3, &base.join("one"), 1).unwrap();
+        let b = run(&[], Scale::Smoke, 3, &base.join("two"), 2).unwrap();
+        assert_eq!(a, b);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
