@@ -4,6 +4,7 @@
 //! numbers named in FIGURES.md) and `provenance.json` (config, seed, commit, versions, wall
 //! time).
 
+mod bistable;
 mod coding;
 mod linear;
 
@@ -51,7 +52,7 @@ pub struct Spec {
 }
 
 /// Every figure, in the order of FIGURES.md.
-pub const REGISTRY: &[Spec] = &[coding::SPEC, linear::SPEC];
+pub const REGISTRY: &[Spec] = &[coding::SPEC, linear::SPEC, bistable::SPEC];
 
 pub fn list() {
     for s in REGISTRY {
@@ -169,6 +170,7 @@ mod tests {
         match id {
             "coding" => &["test_nrmse", "spikes_per_second", "mean_rate_hz"],
             "linear" => &["test_nrmse", "weight_correlation", "first_trial_error", "last_trial_error"],
+            "bistable" => &["test_nrmse", "attractor_agreement"],
             other => panic!("no key list for figure {other}"),
         }
     }

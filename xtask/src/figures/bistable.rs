@@ -1,0 +1,104 @@
+//! `bistable`: learning dx/dt = 5 (x/4 - x^3) + c with a tanh basis of the decoded state.
+
+use super::{Ctx, Output, Scale, Spec, series};
+use crate::output::{series_csv, spikes_csv, traces_csv};
+use crate::plot::{ACCENT, Figure, INK, Labeled, Panel, Series, render};
+use anyhow::Result;
+use ebn_network::analysis::{self, TestAnalysis};
+use ebn_network::{Experiment, ExperimentConfig, TrainingState};
+use serde_json::json;
+
+pub const SPEC: Spec = Spec {
+    id: "bistable",
+    description: "learning a bistable system (attractors at +-1/2), N = 50: learning curve, pulse test with K = 0, raster, learned vector field",
+    run,
+};
+
+fn run(ctx: &Ctx) -> Result<Output> {
+    let mut config = ExperimentConfig::from_toml(include_str!("../../../examples/bistable.toml"))?;
+    config.seed = ctx.seed;
+    if ctx.scale == Scale::Smoke {
+        if let Some(t) = config.training.as_mut() {
+            t.trials = 3;
+        }
+    }
+    let mut exp = Experiment::build(&config)?;
+    let mut net = exp.initial_network()?;
+    let mut state = TrainingState::default();
+    for _ in 0..config.training.as_ref().map_or(0, |t| t.trials) {
+        exp.train_trial(&mut net, &mut state)?;
+    }
+    let rec = exp.run_test(&mut net, 0)?;
+    ctx.write("learning_curve.csv", &series_csv("normalised_error", "trial", &state.learning_curve))?;
+    ctx.write("test.csv", &traces_csv(&rec))?;
+    ctx.write("spikes.csv", &spikes_csv(&rec))?;
+
+    // The learned vector field f_hat(x) = W Psi(x) - lambda x against the true f on [-1, 1].
+    let grid: Vec<Vec<f64>> = (0..=200).map(|k| vec![-1.0 + 0.01 * k as f64]).collect();
+    let learned = analysis::learned_vector_field(net.basis(), net.slow_weights(), config.network.lambda, &grid)?;
+    let mut truth = vec![0.0];
+    let mut field_csv = String::from("x,f_true,f_learned\n");
+    let (mut true_pts, mut learned_pts) = (Vec::new(), Vec::new());
+    for (x, f_hat) in grid.iter().zip(&learned) {
+        exp.teacher().vector_field(x, &mut truth);
+        field_csv.push_str(&format!("{},{},{}\n", x[0], truth[0], f_hat[0]));
+        true_pts.push((x[0], truth[0]));
+        learned_pts.push((x[0], f_hat[0]));
+    }
+    ctx.write("vector_field.csv", &field_csv)?;
+
+    let agreement = config.tests[0]
+        .analyses
+        .iter()
+        .find(|a| matches!(a, TestAnalysis::Attractors { .. }))
+        .map(|a| analysis::analyse(a, &rec))
+        .transpose()?
+        .and_then(|m| m.into_iter().find(|(k, _)| k == "attractor_agreement").map(|(_, v)| v));
+    let curve: Vec<(f64, f64)> = state.learning_curve.iter().enumerate().map(|(k, e)| ((k + 1) as f64, *e)).collect();
+    let figure = Figure {
+        cols: 2,
+        panels: vec![
+            Labeled {
+                title: "learning curve (feedback on)".into(),
+                x: "trial".into(),
+                y: "sum ||e||^2 / sum ||x||^2".into(),
+                panel: Panel::Lines {
+                    series: vec![Series { name: "error".into(), points: curve, color: INK, dashed: false }],
+                    log_y: true,
+                },
+            },
+            Labeled {
+                title: "pulse test, K = 0: teacher (dashed), network (solid)".into(),
+                x: "time (s)".into(),
+                y: "x".into(),
+                panel: Panel::Lines { series: series::teacher_and_network(&rec, &["x"], 3000), log_y: false },
+            },
+            Labeled {
+                title: format!("test spikes, {} neurons", config.network.n),
+                x: "time (s)".into(),
+                y: "neuron".into(),
+                panel: Panel::Raster { spikes: series::raster(&rec), n: config.network.n as u32, t_max: rec.duration },
+            },
+            Labeled {
+                title: "vector field: true (dashed), learned (solid)".into(),
+                x: "x".into(),
+                y: "dx/dt without command (1/s)".into(),
+                panel: Panel::Lines {
+                    series: vec![
+                        Series { name: "f(x)".into(), points: true_pts, color: INK, dashed: true },
+                        Series { name: "f_hat(x)".into(), points: learned_pts, color: ACCENT, dashed: false },
+                    ],
+                    log_y: false,
+                },
+            },
+        ],
+    };
+    render(&figure, &ctx.dir, "bistable")?;
+    Ok(Output {
+        summary: json!({
+            "test_nrmse": analysis::nrmse(&rec.x, &rec.x_hat)?,
+            "attractor_agreement": agreement,
+        }),
+        config: serde_json::to_value(&config)?,
+    })
+}
