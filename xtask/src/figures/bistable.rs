@@ -17,10 +17,10 @@ pub const SPEC: Spec = Spec {
 fn run(ctx: &Ctx) -> Result<Output> {
     let mut config = ExperimentConfig::from_toml(include_str!("../../../examples/bistable.toml"))?;
     config.seed = ctx.seed;
-    if ctx.scale == Scale::Smoke {
-        if let Some(t) = config.training.as_mut() {
-            t.trials = 3;
-        }
+    if ctx.scale == Scale::Smoke
+        && let Some(t) = config.training.as_mut()
+    {
+        t.trials = 3;
     }
     let mut exp = Experiment::build(&config)?;
     let mut net = exp.initial_network()?;
