@@ -1,11 +1,10 @@
 //! `bistable`: learning dx/dt = 5 (x/4 - x^3) + c with a tanh basis of the decoded state.
 
-use super::{Ctx, Output, Scale, Spec, series};
-use crate::output::{series_csv, spikes_csv, traces_csv};
+use super::{Ctx, Output, Spec, series, train_example};
+use crate::output::{spikes_csv, traces_csv};
 use crate::plot::{ACCENT, Figure, INK, Labeled, Panel, Series, render};
 use anyhow::Result;
 use ebn_network::analysis::{self, TestAnalysis};
-use ebn_network::{Experiment, ExperimentConfig, TrainingState};
 use serde_json::json;
 
 pub const SPEC: Spec = Spec {
@@ -15,21 +14,8 @@ pub const SPEC: Spec = Spec {
 };
 
 fn run(ctx: &Ctx) -> Result<Output> {
-    let mut config = ExperimentConfig::from_toml(include_str!("../../../examples/bistable.toml"))?;
-    config.seed = ctx.seed;
-    if ctx.scale == Scale::Smoke
-        && let Some(t) = config.training.as_mut()
-    {
-        t.trials = 3;
-    }
-    let mut exp = Experiment::build(&config)?;
-    let mut net = exp.initial_network()?;
-    let mut state = TrainingState::default();
-    for _ in 0..config.training.as_ref().map_or(0, |t| t.trials) {
-        exp.train_trial(&mut net, &mut state)?;
-    }
+    let (config, mut exp, mut net, state) = train_example(ctx, include_str!("../../../examples/bistable.toml"), 3)?;
     let rec = exp.run_test(&mut net, 0)?;
-    ctx.write("learning_curve.csv", &series_csv("normalised_error", "trial", &state.learning_curve))?;
     ctx.write("test.csv", &traces_csv(&rec))?;
     ctx.write("spikes.csv", &spikes_csv(&rec))?;
 
@@ -54,7 +40,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
         .map(|a| analysis::analyse(a, &rec))
         .transpose()?
         .and_then(|m| m.into_iter().find(|(k, _)| k == "attractor_agreement").map(|(_, v)| v));
-    let curve: Vec<(f64, f64)> = state.learning_curve.iter().enumerate().map(|(k, e)| ((k + 1) as f64, *e)).collect();
+    let curve = series::learning_curve(&state.learning_curve);
     let figure = Figure {
         cols: 2,
         panels: vec![

@@ -1,11 +1,11 @@
 //! `linear`: learning the §9 oscillator with the identity basis.
 
-use super::{Ctx, Output, Scale, Spec, series};
-use crate::output::{series_csv, spikes_csv, traces_csv};
+use super::{Ctx, Output, Spec, series, train_example};
+use crate::output::{spikes_csv, traces_csv};
 use crate::plot::{Figure, INK, Labeled, Panel, Series, render};
 use anyhow::Result;
 use ebn_network::core::{SlowWeights, WeightForm};
-use ebn_network::{Experiment, ExperimentConfig, TrainingState, analysis, linear_slow_weights};
+use ebn_network::{analysis, linear_slow_weights};
 use serde_json::json;
 
 pub const SPEC: Spec = Spec {
@@ -15,24 +15,8 @@ pub const SPEC: Spec = Spec {
 };
 
 fn run(ctx: &Ctx) -> Result<Output> {
-    let text = include_str!("../../../examples/linear.toml");
-    let mut config = ExperimentConfig::from_toml(text)?;
-    config.seed = ctx.seed;
-    if ctx.scale == Scale::Smoke {
-        if let Some(t) = config.training.as_mut() {
-            t.trials = 4;
-        }
-        config.tests[0].duration = 1.0;
-    }
-    let mut exp = Experiment::build(&config)?;
-    let mut net = exp.initial_network()?;
-    let mut state = TrainingState::default();
-    let trials = config.training.as_ref().map_or(0, |t| t.trials);
-    for _ in 0..trials {
-        exp.train_trial(&mut net, &mut state)?;
-    }
+    let (config, mut exp, mut net, state) = train_example(ctx, include_str!("../../../examples/linear.toml"), 4)?;
     let rec = exp.run_test(&mut net, 0)?;
-    ctx.write("learning_curve.csv", &series_csv("normalised_error", "trial", &state.learning_curve))?;
     ctx.write("test.csv", &traces_csv(&rec))?;
     ctx.write("spikes.csv", &spikes_csv(&rec))?;
 
@@ -48,7 +32,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let mut weights_csv = String::from("closed_form,learned\n");
     ideal.iter().zip(&learned).for_each(|(i, l)| weights_csv.push_str(&format!("{i},{l}\n")));
     ctx.write("weights.csv", &weights_csv)?;
-    let curve: Vec<(f64, f64)> = state.learning_curve.iter().enumerate().map(|(k, e)| ((k + 1) as f64, *e)).collect();
+    let curve = series::learning_curve(&state.learning_curve);
     let figure = Figure {
         cols: 2,
         panels: vec![

@@ -7,6 +7,7 @@
 mod bistable;
 mod coding;
 mod linear;
+mod pendulum;
 
 use crate::output::write_atomic;
 use anyhow::{Context, Result, bail};
@@ -52,7 +53,7 @@ pub struct Spec {
 }
 
 /// Every figure, in the order of FIGURES.md.
-pub const REGISTRY: &[Spec] = &[coding::SPEC, linear::SPEC, bistable::SPEC];
+pub const REGISTRY: &[Spec] = &[coding::SPEC, linear::SPEC, bistable::SPEC, pendulum::SPEC];
 
 pub fn list() {
     for s in REGISTRY {
@@ -105,9 +106,35 @@ pub fn run(only: &[String], scale: Scale, seed: u64, out: &Path, jobs: usize) ->
     })
 }
 
+/// Parses an example file, sets the seed, shrinks training to `smoke_trials` trials at smoke
+/// scale, builds the experiment and trains its network: the common start of the learning
+/// figures.
+pub fn train_example(
+    ctx: &Ctx,
+    toml: &str,
+    smoke_trials: usize,
+) -> Result<(ebn_network::ExperimentConfig, ebn_network::Experiment, ebn_network::Network, ebn_network::TrainingState)>
+{
+    let mut config = ebn_network::ExperimentConfig::from_toml(toml)?;
+    config.seed = ctx.seed;
+    if ctx.scale == Scale::Smoke
+        && let Some(t) = config.training.as_mut()
+    {
+        t.trials = smoke_trials;
+    }
+    let mut exp = ebn_network::Experiment::build(&config)?;
+    let mut net = exp.initial_network()?;
+    let mut state = ebn_network::TrainingState::default();
+    for _ in 0..config.training.as_ref().map_or(0, |t| t.trials) {
+        exp.train_trial(&mut net, &mut state)?;
+    }
+    ctx.write("learning_curve.csv", &crate::output::series_csv("normalised_error", "trial", &state.learning_curve))?;
+    Ok((config, exp, net, state))
+}
+
 /// Series helpers shared by figures.
 pub mod series {
-    use crate::plot::{COMPONENT, Series};
+    use crate::plot::{COMPONENT, INK, Series};
     use ebn_network::core::Recording;
 
     /// Teacher (dashed) and network (solid) series of every component of a recording,
@@ -125,6 +152,23 @@ pub mod series {
             out.push(Series { name: format!("{name} network"), points: pick(&rec.x_hat), color, dashed: false });
         }
         out
+    }
+
+    /// The learning curve as (trial, error) points, trials counted from 1.
+    pub fn learning_curve(curve: &[f64]) -> Vec<(f64, f64)> {
+        curve.iter().enumerate().map(|(k, e)| ((k + 1) as f64, *e)).collect()
+    }
+
+    /// Phase portrait (component 0 against component 1), teacher dashed and network solid.
+    pub fn phase(rec: &Recording, max_points: usize) -> Vec<Series> {
+        let stride = (rec.times.len() / max_points.max(1)).max(1);
+        let pick = |tr: &ebn_network::core::Trace| -> Vec<(f64, f64)> {
+            (0..rec.times.len()).step_by(stride).map(|k| (tr.sample(k)[0], tr.sample(k)[1])).collect()
+        };
+        vec![
+            Series { name: "teacher".into(), points: pick(&rec.x), color: INK, dashed: true },
+            Series { name: "network".into(), points: pick(&rec.x_hat), color: COMPONENT[0], dashed: false },
+        ]
     }
 
     /// The spikes of a recording as (time, neuron) pairs.
@@ -171,6 +215,7 @@ mod tests {
             "coding" => &["test_nrmse", "spikes_per_second", "mean_rate_hz"],
             "linear" => &["test_nrmse", "weight_correlation", "first_trial_error", "last_trial_error"],
             "bistable" => &["test_nrmse", "attractor_agreement"],
+            "pendulum" => &["test_nrmse"],
             other => panic!("no key list for figure {other}"),
         }
     }
