@@ -40,19 +40,10 @@ fn run(ctx: &Ctx) -> Result<Output> {
         .map(|a| analysis::analyse(a, &rec))
         .transpose()?
         .and_then(|m| m.into_iter().find(|(k, _)| k == "attractor_agreement").map(|(_, v)| v));
-    let curve = series::learning_curve(&state.learning_curve);
     let figure = Figure {
         cols: 2,
         panels: vec![
-            Labeled {
-                title: "learning curve (feedback on)".into(),
-                x: "trial".into(),
-                y: "sum ||e||^2 / sum ||x||^2".into(),
-                panel: Panel::Lines {
-                    series: vec![Series { name: "error".into(), points: curve, color: INK, dashed: false }],
-                    log_y: true,
-                },
-            },
+            series::learning_curve_panel(&state.learning_curve),
             Labeled {
                 title: "pulse test, K = 0: teacher (dashed), network (solid)".into(),
                 x: "time (s)".into(),

@@ -2,7 +2,7 @@
 
 use super::{Ctx, Output, Spec, series, train_example};
 use crate::output::{spikes_csv, traces_csv};
-use crate::plot::{Figure, INK, Labeled, Panel, Series, render};
+use crate::plot::{Figure, Labeled, Panel, render};
 use anyhow::Result;
 use ebn_network::core::{SlowWeights, WeightForm};
 use ebn_network::{analysis, linear_slow_weights};
@@ -32,19 +32,10 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let mut weights_csv = String::from("closed_form,learned\n");
     ideal.iter().zip(&learned).for_each(|(i, l)| weights_csv.push_str(&format!("{i},{l}\n")));
     ctx.write("weights.csv", &weights_csv)?;
-    let curve = series::learning_curve(&state.learning_curve);
     let figure = Figure {
         cols: 2,
         panels: vec![
-            Labeled {
-                title: "learning curve (feedback on)".into(),
-                x: "trial".into(),
-                y: "sum ||e||^2 / sum ||x||^2".into(),
-                panel: Panel::Lines {
-                    series: vec![Series { name: "error".into(), points: curve, color: INK, dashed: false }],
-                    log_y: true,
-                },
-            },
+            series::learning_curve_panel(&state.learning_curve),
             Labeled {
                 title: "test, K = 0: teacher (dashed), network (solid)".into(),
                 x: "time (s)".into(),

@@ -171,6 +171,19 @@ pub mod series {
         ]
     }
 
+    /// The learning-curve panel shared by the learning figures (log scale).
+    pub fn learning_curve_panel(curve: &[f64]) -> crate::plot::Labeled {
+        crate::plot::Labeled {
+            title: "learning curve (feedback on)".into(),
+            x: "trial".into(),
+            y: "sum ||e||^2 / sum ||x||^2".into(),
+            panel: crate::plot::Panel::Lines {
+                series: vec![Series { name: "error".into(), points: learning_curve(curve), color: INK, dashed: false }],
+                log_y: true,
+            },
+        }
+    }
+
     /// The spikes of a recording as (time, neuron) pairs.
     pub fn raster(rec: &Recording) -> Vec<(f64, u32)> {
         rec.spikes.times.iter().copied().zip(rec.spikes.neurons.iter().copied()).collect()

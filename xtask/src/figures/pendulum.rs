@@ -2,7 +2,7 @@
 
 use super::{Ctx, Output, Spec, series, train_example};
 use crate::output::{spikes_csv, traces_csv};
-use crate::plot::{Figure, INK, Labeled, Panel, Series, render};
+use crate::plot::{Figure, Labeled, Panel, render};
 use anyhow::Result;
 use ebn_network::analysis;
 use serde_json::json;
@@ -24,20 +24,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let figure = Figure {
         cols: 3,
         panels: vec![
-            Labeled {
-                title: "learning curve (feedback on)".into(),
-                x: "trial".into(),
-                y: "sum ||e||^2 / sum ||x||^2".into(),
-                panel: Panel::Lines {
-                    series: vec![Series {
-                        name: "error".into(),
-                        points: series::learning_curve(&state.learning_curve),
-                        color: INK,
-                        dashed: false,
-                    }],
-                    log_y: true,
-                },
-            },
+            series::learning_curve_panel(&state.learning_curve),
             Labeled {
                 title: "driven test, K = 0".into(),
                 x: "time (s)".into(),
