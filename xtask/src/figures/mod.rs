@@ -8,6 +8,7 @@ mod bistable;
 mod coding;
 mod linear;
 mod pendulum;
+mod vanderpol;
 
 use crate::output::write_atomic;
 use anyhow::{Context, Result, bail};
@@ -53,7 +54,7 @@ pub struct Spec {
 }
 
 /// Every figure, in the order of FIGURES.md.
-pub const REGISTRY: &[Spec] = &[coding::SPEC, linear::SPEC, bistable::SPEC, pendulum::SPEC];
+pub const REGISTRY: &[Spec] = &[coding::SPEC, linear::SPEC, bistable::SPEC, pendulum::SPEC, vanderpol::SPEC];
 
 pub fn list() {
     for s in REGISTRY {
@@ -229,6 +230,7 @@ mod tests {
             "linear" => &["test_nrmse", "weight_correlation", "first_trial_error", "last_trial_error"],
             "bistable" => &["test_nrmse", "attractor_agreement"],
             "pendulum" => &["test_nrmse"],
+            "vanderpol" => &["period_error", "amplitude_error", "mean_rate_hz"],
             other => panic!("no key list for figure {other}"),
         }
     }
