@@ -214,13 +214,32 @@ pub struct SilenceNeurons {
 
 impl Perturbation for SilenceNeurons {
     fn apply(&mut self, ctx: &mut PerturbationContext<'_>) {
-        if ctx.t + 0.5 * ctx.dt >= self.at {
+        if reached(ctx, self.at) {
             for &i in &self.neurons {
                 if i < ctx.n_neurons() && ctx.is_alive(i) {
                     ctx.silence(i);
                 }
             }
         }
+    }
+}
+
+/// Whether the step starting at `ctx.t` has reached time `at` (half a step of tolerance, so
+/// `at` is matched to the nearest step boundary).
+fn reached(ctx: &PerturbationContext<'_>, at: f64) -> bool {
+    ctx.t + 0.5 * ctx.dt >= at
+}
+
+/// Applies `edit` to every stored slow-weight entry, column by column, the first time a step
+/// reaches `at`; `done` remembers that it happened.
+fn edit_weights_once(done: &mut bool, at: f64, ctx: &mut PerturbationContext<'_>, mut edit: impl FnMut(&mut f64)) {
+    if *done || !reached(ctx, at) {
+        return;
+    }
+    *done = true;
+    let m = ctx.slow_weights.matrix_mut();
+    for c in 0..m.ncols() {
+        m.col_as_slice_mut(c).iter_mut().for_each(&mut edit);
     }
 }
 
@@ -240,16 +259,8 @@ pub struct WeightNoise {
 
 impl Perturbation for WeightNoise {
     fn apply(&mut self, ctx: &mut PerturbationContext<'_>) {
-        if self.done || ctx.t + 0.5 * ctx.dt < self.at {
-            return;
-        }
-        self.done = true;
-        let m = ctx.slow_weights.matrix_mut();
-        for c in 0..m.ncols() {
-            for w in m.col_as_slice_mut(c) {
-                *w *= 1.0 + self.relative_sigma * self.rng.sample::<f64, _>(StandardNormal);
-            }
-        }
+        let (sigma, rng) = (self.relative_sigma, &mut self.rng);
+        edit_weights_once(&mut self.done, self.at, ctx, |w| *w *= 1.0 + sigma * rng.sample::<f64, _>(StandardNormal));
     }
 }
 
@@ -268,18 +279,12 @@ pub struct PruneSynapses {
 
 impl Perturbation for PruneSynapses {
     fn apply(&mut self, ctx: &mut PerturbationContext<'_>) {
-        if self.done || ctx.t + 0.5 * ctx.dt < self.at {
-            return;
-        }
-        self.done = true;
-        let m = ctx.slow_weights.matrix_mut();
-        for c in 0..m.ncols() {
-            for w in m.col_as_slice_mut(c) {
-                if self.rng.random::<f64>() < self.fraction {
-                    *w = 0.0;
-                }
+        let (fraction, rng) = (self.fraction, &mut self.rng);
+        edit_weights_once(&mut self.done, self.at, ctx, |w| {
+            if rng.random::<f64>() < fraction {
+                *w = 0.0;
             }
-        }
+        });
     }
 }
 
