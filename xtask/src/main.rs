@@ -114,10 +114,13 @@ struct FigureOptions {
     /// Figures run in parallel (results do not depend on it).
     #[arg(long, default_value_t = 2)]
     jobs: usize,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 fn figures_cmd(only: &[String], o: &FigureOptions) -> anyhow::Result<()> {
-    for (id, summary) in figures::run(only, o.scale, o.seed, &o.out, o.jobs)? {
+    for (id, summary) in figures::run(only, o.scale, o.seed, &o.out, o.jobs, !o.quiet)? {
         outln!("{id}: {summary}");
     }
     eprintln!("wrote {}", o.out.display());

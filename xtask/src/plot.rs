@@ -20,6 +20,8 @@ pub const INK: RGBColor = RGBColor(40, 40, 40);
 pub const ACCENT: RGBColor = RGBColor(255, 127, 14);
 
 const FONT: &str = "sans-serif";
+/// Lines with at most this many points are sweeps: each point gets a marker.
+const MARKED_POINTS: usize = 30;
 const WIDTH_PER_COL: u32 = 640;
 const HEIGHT_PER_ROW: u32 = 340;
 
@@ -59,6 +61,16 @@ pub enum Panel {
     Scatter {
         /// The points.
         points: Vec<(f64, f64)>,
+    },
+    /// A histogram of values (non-finite values are left out), with an optional vertical
+    /// reference line (e.g. the median, or the value 1 of a Poisson process).
+    Histogram {
+        /// The values.
+        values: Vec<f64>,
+        /// Number of equal-width bins over the range of the values.
+        bins: usize,
+        /// A reference value drawn as a vertical line, with its legend entry.
+        reference: Option<(f64, String)>,
     },
 }
 
@@ -162,14 +174,54 @@ fn width(points: usize) -> u32 {
     if points > 400 { 1 } else { 2 }
 }
 
+/// A chart builder with the caption and label areas every panel uses.
+fn builder<'a, 'b, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, title: &str) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.caption(title, (FONT, 20).into_font()).margin(12).x_label_area_size(42).y_label_area_size(78);
+    b
+}
+
+/// Axes, axis labels and the bold grid (the light grid is off: on log axes it crowds into
+/// grey bands). `integer_y` formats y ticks as integers (neuron indices, counts);
+/// `y_grid` draws the horizontal grid lines.
+fn mesh<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    p: &Labeled,
+    label: &FontDesc<'_>,
+    integer_y: bool,
+    y_grid: bool,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    // Integer axes label only the integer ticks (and never "-0").
+    let y_format = |v: &f64| match integer_y {
+        true if (v - v.round()).abs() < 1e-9 => format!("{}", v.round() as i64),
+        true => String::new(),
+        false => tick(v),
+    };
+    let mut m = chart.configure_mesh();
+    m.light_line_style(TRANSPARENT)
+        .x_desc(p.x.as_str())
+        .y_desc(p.y.as_str())
+        .x_label_formatter(&|v| tick(v))
+        .y_label_formatter(&y_format)
+        .label_style(label.clone())
+        .axis_desc_style(label.clone());
+    if !y_grid {
+        m.disable_y_mesh();
+    }
+    m.draw().map_err(err)
+}
+
 fn draw_panel<DB: DrawingBackend>(p: &Labeled, title: &str, area: &DrawingArea<DB, Shift>) -> Result<()> {
-    let caption = (FONT, 20).into_font();
     let label = (FONT, 15).into_font();
     match &p.panel {
         Panel::Lines { series, log_y } => {
             let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()));
-            let mut builder = ChartBuilder::on(area);
-            builder.caption(title, caption).margin(12).x_label_area_size(42).y_label_area_size(78);
+            let mut builder = builder(area, title);
             if *log_y {
                 let lo = series
                     .iter()
@@ -178,80 +230,32 @@ fn draw_panel<DB: DrawingBackend>(p: &Labeled, title: &str, area: &DrawingArea<D
                     .fold(f64::INFINITY, f64::min);
                 let lo = if lo.is_finite() { lo * 0.8 } else { 1e-3 };
                 let hi = y1.max(lo * 10.0) * 1.2;
+                let (corner, hidden) = emptiest_corner(series, (x0, x1), (lo.ln(), hi.ln()), |y| y.max(lo).ln());
+                // No free corner: headroom above the data for the legend.
+                let (corner, hi) =
+                    if hidden > 0 { (SeriesLabelPosition::UpperRight, hi * (hi / lo).powf(0.6)) } else { (corner, hi) };
                 let mut chart = builder.build_cartesian_2d(x0..x1, (lo..hi).log_scale()).map_err(err)?;
-                chart
-                    .configure_mesh()
-                    .x_desc(p.x.as_str())
-                    .y_desc(p.y.as_str())
-                    .y_label_formatter(&|v| tick(v))
-                    .x_label_formatter(&|v| tick(v))
-                    .label_style(label.clone())
-                    .axis_desc_style(label.clone())
-                    .draw()
-                    .map_err(err)?;
-                for s in series {
-                    let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1 > 0.0).collect();
-                    let style = ShapeStyle::from(&s.color).stroke_width(width(pts.len()));
-                    chart
-                        .draw_series(LineSeries::new(pts.clone(), style))
-                        .map_err(err)?
-                        .label(s.name.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-                    chart
-                        .draw_series(pts.iter().map(|p| Circle::new(*p, 3, ShapeStyle::from(&s.color).filled())))
-                        .map_err(err)?;
-                }
-                legend(&mut chart, label)?;
+                mesh(&mut chart, p, &label, false, true)?;
+                let positive: Vec<Series> = series
+                    .iter()
+                    .map(|s| Series { points: s.points.iter().copied().filter(|p| p.1 > 0.0).collect(), ..s.clone() })
+                    .collect();
+                draw_lines(&mut chart, &positive)?;
+                legend(&mut chart, label, corner)?;
             } else {
+                let (corner, hidden) = emptiest_corner(series, (x0, x1), (y0, y1), |y| y);
+                let (corner, y1) =
+                    if hidden > 0 { (SeriesLabelPosition::UpperRight, y1 + 0.6 * (y1 - y0)) } else { (corner, y1) };
                 let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?;
-                chart
-                    .configure_mesh()
-                    .x_desc(p.x.as_str())
-                    .y_desc(p.y.as_str())
-                    .y_label_formatter(&|v| tick(v))
-                    .x_label_formatter(&|v| tick(v))
-                    .label_style(label.clone())
-                    .axis_desc_style(label.clone())
-                    .draw()
-                    .map_err(err)?;
-                for s in series {
-                    let style = ShapeStyle::from(&s.color).stroke_width(width(s.points.len()));
-                    if s.dashed {
-                        chart
-                            .draw_series(DashedLineSeries::new(s.points.clone(), 7, 5, style))
-                            .map_err(err)?
-                            .label(s.name.clone())
-                            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 7, y)], style));
-                    } else {
-                        chart
-                            .draw_series(LineSeries::new(s.points.clone(), style))
-                            .map_err(err)?
-                            .label(s.name.clone())
-                            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-                    }
-                }
-                legend(&mut chart, label)?;
+                mesh(&mut chart, p, &label, false, true)?;
+                draw_lines(&mut chart, series)?;
+                legend(&mut chart, label, corner)?;
             }
         }
         Panel::Raster { spikes, n, t_max } => {
-            let mut chart = ChartBuilder::on(area)
-                .caption(title, caption)
-                .margin(12)
-                .x_label_area_size(42)
-                .y_label_area_size(78)
-                .build_cartesian_2d(0.0..*t_max, -0.5..(*n as f64 - 0.5))
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc(p.x.as_str())
-                .y_desc(p.y.as_str())
-                .x_label_formatter(&|v| tick(v))
-                .y_label_formatter(&|v| format!("{v:.0}"))
-                .label_style(label.clone())
-                .axis_desc_style(label)
-                .disable_y_mesh()
-                .draw()
-                .map_err(err)?;
+            let mut chart =
+                builder(area, title).build_cartesian_2d(0.0..*t_max, -0.5..(*n as f64 - 0.5)).map_err(err)?;
+            mesh(&mut chart, p, &label, true, false)?;
             // One short vertical tick per spike.
             chart
                 .draw_series(spikes.iter().map(|&(t, i)| {
@@ -262,26 +266,51 @@ fn draw_panel<DB: DrawingBackend>(p: &Labeled, title: &str, area: &DrawingArea<D
                 }))
                 .map_err(err)?;
         }
+        Panel::Histogram { values, bins, reference } => {
+            let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+            let (lo, hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+            let (lo, hi) = match reference {
+                Some((r, _)) if lo.is_finite() => (lo.min(*r), hi.max(*r)),
+                Some((r, _)) => (*r - 1.0, *r + 1.0),
+                None if lo.is_finite() => (lo, hi),
+                None => (0.0, 1.0),
+            };
+            let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, hi + 0.5) };
+            let bins = (*bins).max(1);
+            let w = (hi - lo) / bins as f64;
+            let mut counts = vec![0u32; bins];
+            for v in &finite {
+                counts[(((v - lo) / w) as usize).min(bins - 1)] += 1;
+            }
+            let top = f64::from(counts.iter().copied().max().unwrap_or(0).max(1)) * 1.1;
+            let mut chart = builder(area, title)
+                .build_cartesian_2d(lo - 0.02 * (hi - lo)..hi + 0.02 * (hi - lo), 0.0..top)
+                .map_err(err)?;
+            mesh(&mut chart, p, &label, true, true)?;
+            chart
+                .draw_series(counts.iter().enumerate().map(|(k, &c)| {
+                    let x0 = lo + k as f64 * w;
+                    Rectangle::new(
+                        [(x0, 0.0), (x0 + w, f64::from(c))],
+                        ShapeStyle::from(&COMPONENT[0].mix(0.7)).filled(),
+                    )
+                }))
+                .map_err(err)?;
+            if let Some((r, name)) = reference {
+                let style = ShapeStyle::from(&ACCENT).stroke_width(2);
+                chart
+                    .draw_series(LineSeries::new(vec![(*r, 0.0), (*r, top)], style))
+                    .map_err(err)?
+                    .label(name.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                legend(&mut chart, label, SeriesLabelPosition::UpperRight)?;
+            }
+        }
         Panel::Scatter { points } => {
             let ((x0, x1), (y0, y1)) = bounds(points.iter().copied());
             let (lo, hi) = (x0.min(y0), x1.max(y1));
-            let mut chart = ChartBuilder::on(area)
-                .caption(title, caption)
-                .margin(12)
-                .x_label_area_size(42)
-                .y_label_area_size(78)
-                .build_cartesian_2d(lo..hi, lo..hi)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc(p.x.as_str())
-                .y_desc(p.y.as_str())
-                .x_label_formatter(&|v| tick(v))
-                .y_label_formatter(&|v| tick(v))
-                .label_style(label.clone())
-                .axis_desc_style(label)
-                .draw()
-                .map_err(err)?;
+            let mut chart = builder(area, title).build_cartesian_2d(lo..hi, lo..hi).map_err(err)?;
+            mesh(&mut chart, p, &label, false, true)?;
             chart
                 .draw_series(LineSeries::new(vec![(lo, lo), (hi, hi)], ShapeStyle::from(&ACCENT).stroke_width(2)))
                 .map_err(err)?;
@@ -293,16 +322,89 @@ fn draw_panel<DB: DrawingBackend>(p: &Labeled, title: &str, area: &DrawingArea<D
     Ok(())
 }
 
+/// Draws lines (dashed or solid, markers on sparse ones, legend entries for named ones) on any
+/// pair of f64 axes (linear or logarithmic).
+fn draw_lines<'a, DB, X, Y>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>, series: &[Series]) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for s in series {
+        let style = ShapeStyle::from(&s.color).stroke_width(width(s.points.len()));
+        // Sparse data (a sweep) gets a marker on every point.
+        if s.points.len() <= MARKED_POINTS {
+            chart
+                .draw_series(s.points.iter().map(|p| Circle::new(*p, 4, ShapeStyle::from(&s.color).filled())))
+                .map_err(err)?;
+        }
+        // A series without a name has no legend entry.
+        if s.dashed {
+            let drawn = chart.draw_series(DashedLineSeries::new(s.points.clone(), 7, 5, style)).map_err(err)?;
+            if !s.name.is_empty() {
+                drawn.label(s.name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 7, y)], style));
+            }
+        } else {
+            let drawn = chart.draw_series(LineSeries::new(s.points.clone(), style)).map_err(err)?;
+            if !s.name.is_empty() {
+                drawn.label(s.name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The corner of the plot that the fewest points of the series fall in, and how many fall in
+/// it: where the legend hides the least data. The corner box is the legend's estimated size
+/// (from the number and length of the names) plus a margin. `fy` maps y to the axis' scale.
+fn emptiest_corner(
+    series: &[Series],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    fy: impl Fn(f64) -> f64,
+) -> (SeriesLabelPosition, usize) {
+    let named: Vec<&str> = series.iter().map(|s| s.name.as_str()).filter(|n| !n.is_empty()).collect();
+    // Plot area of a panel, about 540 x 240 px; legend rows ~22 px, characters ~8 px.
+    let lh = ((named.len() as f64 * 22.0 + 24.0) / 240.0).min(0.95);
+    let lw = ((named.iter().map(|n| n.len()).max().unwrap_or(0) as f64 * 8.0 + 60.0) / 540.0).min(0.95);
+    let mut counts = [0usize; 4];
+    for s in series {
+        // Lines are sampled along their segments too: a steep segment crosses a corner
+        // without a point in it.
+        for w in s.points.windows(2) {
+            for k in 0..4 {
+                let f = k as f64 / 4.0;
+                let (x, y) = (w[0].0 + f * (w[1].0 - w[0].0), fy(w[0].1) + f * (fy(w[1].1) - fy(w[0].1)));
+                let (u, v) = ((x - x0) / (x1 - x0), (y - y0) / (y1 - y0));
+                let (left, right, top, bottom) = (u < lw, u > 1.0 - lw, v > 1.0 - lh, v < lh);
+                for (c, hit) in [(0, top && right), (1, top && left), (2, bottom && right), (3, bottom && left)] {
+                    counts[c] += usize::from(hit);
+                }
+            }
+        }
+    }
+    let corners = [
+        SeriesLabelPosition::UpperRight,
+        SeriesLabelPosition::UpperLeft,
+        SeriesLabelPosition::LowerRight,
+        SeriesLabelPosition::LowerLeft,
+    ];
+    // The first corner with the fewest points (upper right on ties).
+    let best = (0..4).min_by_key(|&c| counts[c]).unwrap_or(0);
+    (corners.into_iter().nth(best).unwrap_or(SeriesLabelPosition::UpperRight), counts[best])
+}
+
 fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     font: FontDesc<'_>,
+    position: SeriesLabelPosition,
 ) -> Result<()> {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(INK.mix(0.4))
         .label_font(font)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .draw()
         .map_err(err)
 }

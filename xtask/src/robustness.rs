@@ -5,20 +5,21 @@ use crate::output::write_atomic;
 use crate::run::{RunOptions, run};
 use anyhow::{Context, Result};
 use ebn_network::analysis;
-use ebn_network::core::{SeedStreams, Stream};
+use ebn_network::core::{Recording, SeedStreams, Stream};
 use ebn_network::perturb::PerturbationConfig;
-use ebn_network::{Experiment, ExperimentConfig, FastForm, TrainedNetwork};
+use ebn_network::{Experiment, ExperimentConfig, FastForm, StoredWeights, TrainedNetwork};
+use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// Fractions of neurons silenced (at the start of the test).
-const FRACTIONS: [f64; 5] = [0.0, 0.1, 0.25, 0.5, 0.75];
+pub const FRACTIONS: [f64; 5] = [0.0, 0.1, 0.25, 0.5, 0.75];
 /// Random draws of the silenced set per fraction.
-const DRAWS: u64 = 5;
+pub const DRAWS: u64 = 5;
 /// Membrane noise intensities sigma_V (units of x per sqrt(s)).
-const NOISE: [f64; 6] = [0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1];
+pub const NOISE: [f64; 6] = [0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1];
 /// Repeats of the same test for the variability statistics.
-const REPEATS: u64 = 20;
+pub const REPEATS: u64 = 20;
 
 pub struct Options {
     pub file: PathBuf,
@@ -40,10 +41,11 @@ fn trained(opts: &Options) -> Result<TrainedNetwork> {
     Ok(TrainedNetwork::from_bytes(&bytes)?)
 }
 
-/// Test-0 NRMSE of the trained weights in a network built from `config`, with `kill` silenced.
-fn nrmse_with(config: &ExperimentConfig, trained: &TrainedNetwork, kill: Option<(f64, u64)>) -> Result<f64> {
+/// Test-0 NRMSE of `weights` in a network built from `config`, with a fraction of the neurons
+/// silenced from the start (`kill` = (fraction, draw index of the silenced set)).
+pub fn nrmse_with(config: &ExperimentConfig, weights: &StoredWeights, kill: Option<(f64, u64)>) -> Result<f64> {
     let mut exp = Experiment::build(config)?;
-    let mut net = exp.network_with(trained.weights.to_weights()?)?;
+    let mut net = exp.network_with(weights.to_weights()?)?;
     if let Some((fraction, draw)) = kill {
         let rng = SeedStreams::new(config.seed).indexed(Stream::Perturbation, draw);
         net.add_perturbation(PerturbationConfig::KillFraction { fraction, at: 0.0 }.build(net.decoder(), rng)?);
@@ -53,14 +55,87 @@ fn nrmse_with(config: &ExperimentConfig, trained: &TrainedNetwork, kill: Option<
     Ok(analysis::nrmse(&rec.x, &rec.x_hat)?)
 }
 
-fn loss_curve(config: &ExperimentConfig, trained: &TrainedNetwork) -> Result<Vec<Value>> {
-    FRACTIONS
-        .iter()
-        .map(|&f| {
-            let errors: Vec<f64> =
-                (0..DRAWS).map(|d| nrmse_with(config, trained, Some((f, d)))).collect::<Result<_>>()?;
-            Ok(json!({ "fraction": f, "nrmse_mean": errors.iter().sum::<f64>() / errors.len() as f64, "nrmse_draws": errors }))
+/// Test-0 NRMSE for each fraction of silenced neurons and each of `draws` random silenced
+/// sets (outer index: fraction). Each point has its own random stream, so the result does not
+/// depend on the number of threads.
+pub fn loss_sweep(
+    config: &ExperimentConfig,
+    weights: &StoredWeights,
+    fractions: &[f64],
+    draws: u64,
+) -> Result<Vec<Vec<f64>>> {
+    fractions
+        .par_iter()
+        .map(|&f| (0..draws).into_par_iter().map(|d| nrmse_with(config, weights, Some((f, d)))).collect())
+        .collect()
+}
+
+/// Test-0 NRMSE for each membrane-noise intensity sigma_V.
+pub fn noise_sweep(config: &ExperimentConfig, weights: &StoredWeights, sigmas: &[f64]) -> Result<Vec<f64>> {
+    sigmas
+        .par_iter()
+        .map(|&sigma| {
+            let mut cfg = config.clone();
+            cfg.network.sigma_v = sigma;
+            nrmse_with(&cfg, weights, None)
         })
+        .collect()
+}
+
+/// Spike statistics over repeats of test 0 (same command, same initial state, independent
+/// membrane noise of intensity `sigma`).
+pub struct Variability {
+    /// The recordings, one per repeat.
+    pub recs: Vec<Recording>,
+    /// ISI CV per neuron (first repeat; neurons with fewer than 5 spikes excluded).
+    pub cv: analysis::PerNeuron,
+    /// Fano factor of spike counts in 100 ms windows, across repeats.
+    pub fano: analysis::PerNeuron,
+    /// Trial-to-trial SD of x_hat, absolute and relative to the pooled SD of x.
+    pub readout_sd: f64,
+    pub readout_sd_rel: f64,
+    /// Firing rate of each neuron (Hz, first repeat).
+    pub rates: Vec<f64>,
+}
+
+/// Window of the Fano factor (s).
+pub const FANO_WINDOW: f64 = 0.1;
+
+pub fn variability(
+    config: &ExperimentConfig,
+    weights: &StoredWeights,
+    sigma: f64,
+    repeats: u64,
+) -> Result<Variability> {
+    let mut cfg = config.clone();
+    cfg.network.sigma_v = sigma;
+    let recs: Vec<Recording> = (0..repeats)
+        .into_par_iter()
+        .map(|k| {
+            let mut exp = Experiment::build(&cfg)?;
+            let mut net = exp.network_with(weights.to_weights()?)?;
+            Ok(exp.run_test_repeat(&mut net, 0, k)?)
+        })
+        .collect::<Result<_>>()?;
+    let duration = recs[0].duration;
+    let trains: Vec<_> = recs.iter().map(|r| r.spikes.clone()).collect();
+    let readouts: Vec<_> = recs.iter().map(|r| r.x_hat.clone()).collect();
+    let readout_sd = analysis::readout_trial_sd(&readouts)?;
+    Ok(Variability {
+        cv: analysis::isi_cv(&trains[0], 5)?,
+        fano: analysis::fano_factors(&trains, FANO_WINDOW, duration)?,
+        readout_sd,
+        readout_sd_rel: readout_sd / analysis::pooled_std(&recs[0].x)?,
+        rates: analysis::firing_rates(&recs[0].spikes, duration)?,
+        recs,
+    })
+}
+
+fn loss_json(fractions: &[f64], sweep: &[Vec<f64>]) -> Vec<Value> {
+    fractions
+        .iter()
+        .zip(sweep)
+        .map(|(f, e)| json!({ "fraction": f, "nrmse_mean": e.iter().sum::<f64>() / e.len() as f64, "nrmse_draws": e }))
         .collect()
 }
 
@@ -68,6 +143,7 @@ pub fn robustness(opts: &Options) -> Result<Value> {
     std::fs::create_dir_all(&opts.out)?;
     let trained = trained(opts)?;
     let base = trained.config.clone();
+    let weights = &trained.weights;
     anyhow::ensure!(!base.tests.is_empty(), "the experiment needs a [[test]] to perturb");
     let mean_threshold = {
         let net = trained.network()?;
@@ -75,53 +151,40 @@ pub fn robustness(opts: &Options) -> Result<Value> {
     };
 
     // Neuron loss, intact fast weights and with the lateral part removed.
-    let intact = loss_curve(&base, &trained)?;
+    let intact = loss_sweep(&base, weights, &FRACTIONS, DRAWS)?;
     let mut lesioned_cfg = base.clone();
     lesioned_cfg.network.fast_weights = FastForm::ResetOnly;
-    let lesioned = loss_curve(&lesioned_cfg, &trained)?;
+    let lesioned = loss_sweep(&lesioned_cfg, weights, &FRACTIONS, DRAWS)?;
 
     // Membrane noise.
-    let mut noise = Vec::new();
-    for &sigma in &NOISE {
-        let mut cfg = base.clone();
-        cfg.network.sigma_v = sigma;
-        let e = nrmse_with(&cfg, &trained, None)?;
-        let v_sd = sigma / (2.0 * cfg.network.neuron.lambda_v).sqrt();
-        noise.push(json!({ "sigma_v": sigma, "stationary_v_sd_over_threshold": v_sd / mean_threshold, "nrmse": e }));
-    }
+    let errors = noise_sweep(&base, weights, &NOISE)?;
+    let noise: Vec<Value> = NOISE
+        .iter()
+        .zip(&errors)
+        .map(|(&sigma, e)| {
+            let v_sd = sigma / (2.0 * base.network.neuron.lambda_v).sqrt();
+            json!({ "sigma_v": sigma, "stationary_v_sd_over_threshold": v_sd / mean_threshold, "nrmse": e })
+        })
+        .collect();
 
-    // Variability: the same command and initial state, REPEATS noise realisations.
-    let mut cfg = base.clone();
-    cfg.network.sigma_v = opts.variability_sigma;
-    let mut exp = Experiment::build(&cfg)?;
-    let mut recs = Vec::new();
-    for k in 0..REPEATS {
-        let mut net = exp.network_with(trained.weights.to_weights()?)?;
-        recs.push(exp.run_test_repeat(&mut net, 0, k)?);
-    }
-    let duration = recs[0].duration;
-    let trains: Vec<_> = recs.iter().map(|r| r.spikes.clone()).collect();
-    let cvs = analysis::isi_cv(&trains[0], 5)?;
-    let fano = analysis::fano_factors(&trains, 0.1, duration)?;
-    let readouts: Vec<_> = recs.iter().map(|r| r.x_hat.clone()).collect();
-    let sd = analysis::readout_trial_sd(&readouts)?;
+    let v = variability(&base, weights, opts.variability_sigma, REPEATS)?;
     let variability = json!({
         "sigma_v": opts.variability_sigma,
         "repeats": REPEATS,
-        "median_isi_cv": cvs.median,
-        "isi_cv_excluded_neurons": cvs.excluded,
-        "median_fano": fano.median,
-        "fano_window_s": 0.1,
-        "fano_excluded_neurons": fano.excluded,
-        "readout_trial_to_trial_sd": sd,
-        "readout_sd_over_x_std": sd / analysis::pooled_std(&recs[0].x)?,
-        "mean_rate_hz": analysis::mean_rate(&recs[0].spikes, duration)?,
+        "median_isi_cv": v.cv.median,
+        "isi_cv_excluded_neurons": v.cv.excluded,
+        "median_fano": v.fano.median,
+        "fano_window_s": FANO_WINDOW,
+        "fano_excluded_neurons": v.fano.excluded,
+        "readout_trial_to_trial_sd": v.readout_sd,
+        "readout_sd_over_x_std": v.readout_sd_rel,
+        "mean_rate_hz": analysis::mean_rate(&v.recs[0].spikes, v.recs[0].duration)?,
     });
     let summary = json!({
         "experiment": opts.file.display().to_string(),
         "mean_threshold": mean_threshold,
-        "nrmse_by_fraction_killed": intact,
-        "nrmse_by_fraction_killed_reset_only": lesioned,
+        "nrmse_by_fraction_killed": loss_json(&FRACTIONS, &intact),
+        "nrmse_by_fraction_killed_reset_only": loss_json(&FRACTIONS, &lesioned),
         "nrmse_by_noise": noise,
         "variability": variability,
     });

@@ -6,16 +6,21 @@
 
 mod bistable;
 mod coding;
+mod efficiency;
 mod linear;
+mod lorenz;
 mod pendulum;
+mod robustness;
 mod vanderpol;
+mod variability;
 
 use crate::output::write_atomic;
 use anyhow::{Context, Result, bail};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Paper scale (the default) or smoke scale (small and short, used by the tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,6 +36,9 @@ pub struct Ctx {
     pub scale: Scale,
     pub seed: u64,
     pub dir: PathBuf,
+    /// The figure's progress bar, counted in training trials (`train_example` adds and
+    /// advances them); hidden when progress is off or stderr is not a terminal.
+    pub bar: ProgressBar,
 }
 
 impl Ctx {
@@ -54,7 +62,17 @@ pub struct Spec {
 }
 
 /// Every figure, in the order of FIGURES.md.
-pub const REGISTRY: &[Spec] = &[coding::SPEC, linear::SPEC, bistable::SPEC, pendulum::SPEC, vanderpol::SPEC];
+pub const REGISTRY: &[Spec] = &[
+    coding::SPEC,
+    linear::SPEC,
+    bistable::SPEC,
+    pendulum::SPEC,
+    variability::SPEC,
+    robustness::SPEC,
+    efficiency::SPEC,
+    vanderpol::SPEC,
+    lorenz::SPEC,
+];
 
 pub fn list() {
     for s in REGISTRY {
@@ -72,12 +90,22 @@ fn git_commit() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn run_one(spec: &Spec, scale: Scale, seed: u64, out: &Path) -> Result<Value> {
+fn run_one(spec: &Spec, scale: Scale, seed: u64, out: &Path, bars: &MultiProgress) -> Result<Value> {
     let dir = out.join(spec.id);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let ctx = Ctx { scale, seed, dir: dir.clone() };
+    let bar = bars.add(ProgressBar::new(0));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:25}] {pos}/{len} trials {elapsed}, ~{eta} left {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(spec.id);
+    bar.enable_steady_tick(Duration::from_millis(500));
+    let ctx = Ctx { scale, seed, dir: dir.clone(), bar };
     let start = Instant::now();
-    let output = (spec.run)(&ctx).with_context(|| format!("figure {}", spec.id))?;
+    let output = (spec.run)(&ctx).with_context(|| format!("figure {}", spec.id));
+    ctx.bar.finish_with_message(if output.is_ok() { "done" } else { "failed" });
+    let output = output?;
     let provenance = json!({
         "figure": spec.id,
         "scale": format!("{scale:?}").to_lowercase(),
@@ -92,8 +120,16 @@ fn run_one(spec: &Spec, scale: Scale, seed: u64, out: &Path) -> Result<Value> {
     Ok(output.summary)
 }
 
-/// Runs the selected figures (all if `only` is empty) with `jobs` threads.
-pub fn run(only: &[String], scale: Scale, seed: u64, out: &Path, jobs: usize) -> Result<Vec<(String, Value)>> {
+/// Runs the selected figures (all if `only` is empty) with `jobs` threads, with one progress
+/// bar per figure on stderr if `progress` (and stderr is a terminal).
+pub fn run(
+    only: &[String],
+    scale: Scale,
+    seed: u64,
+    out: &Path,
+    jobs: usize,
+    progress: bool,
+) -> Result<Vec<(String, Value)>> {
     for id in only {
         if !REGISTRY.iter().any(|s| s.id == id) {
             let ids: Vec<&str> = REGISTRY.iter().map(|s| s.id).collect();
@@ -101,21 +137,34 @@ pub fn run(only: &[String], scale: Scale, seed: u64, out: &Path, jobs: usize) ->
         }
     }
     let selected: Vec<&Spec> = REGISTRY.iter().filter(|s| only.is_empty() || only.iter().any(|i| i == s.id)).collect();
+    let target = if progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bars = MultiProgress::with_draw_target(target);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build()?;
     pool.install(|| {
-        selected.par_iter().map(|spec| run_one(spec, scale, seed, out).map(|s| (spec.id.to_string(), s))).collect()
+        selected
+            .par_iter()
+            .map(|spec| run_one(spec, scale, seed, out, &bars).map(|s| (spec.id.to_string(), s)))
+            .collect()
     })
 }
 
 /// Parses an example file, sets the seed, shrinks training to `smoke_trials` trials at smoke
-/// scale, builds the experiment and trains its network: the common start of the learning
-/// figures.
+/// scale, builds the experiment and trains its network (writing `learning_curve.csv`): the
+/// common start of the learning figures.
 pub fn train_example(
     ctx: &Ctx,
     toml: &str,
     smoke_trials: usize,
 ) -> Result<(ebn_network::ExperimentConfig, ebn_network::Experiment, ebn_network::Network, ebn_network::TrainingState)>
 {
+    let config = example(ctx, toml, smoke_trials)?;
+    let (exp, net, state) = train(ctx, &config)?;
+    ctx.write("learning_curve.csv", &crate::output::series_csv("normalised_error", "trial", &state.learning_curve))?;
+    Ok((config, exp, net, state))
+}
+
+/// Parses an example file with the figure's seed, and `smoke_trials` trials at smoke scale.
+pub fn example(ctx: &Ctx, toml: &str, smoke_trials: usize) -> Result<ebn_network::ExperimentConfig> {
     let mut config = ebn_network::ExperimentConfig::from_toml(toml)?;
     config.seed = ctx.seed;
     if ctx.scale == Scale::Smoke
@@ -123,14 +172,29 @@ pub fn train_example(
     {
         t.trials = smoke_trials;
     }
-    let mut exp = ebn_network::Experiment::build(&config)?;
+    Ok(config)
+}
+
+/// Builds the experiment of `config` and trains its network, advancing the figure's bar.
+pub fn train(
+    ctx: &Ctx,
+    config: &ebn_network::ExperimentConfig,
+) -> Result<(ebn_network::Experiment, ebn_network::Network, ebn_network::TrainingState)> {
+    let mut exp = ebn_network::Experiment::build(config)?;
     let mut net = exp.initial_network()?;
     let mut state = ebn_network::TrainingState::default();
-    for _ in 0..config.training.as_ref().map_or(0, |t| t.trials) {
-        exp.train_trial(&mut net, &mut state)?;
+    let trials = config.training.as_ref().map_or(0, |t| t.trials);
+    ctx.bar.inc_length(trials as u64);
+    for _ in 0..trials {
+        let error = exp.train_trial(&mut net, &mut state)?;
+        anyhow::ensure!(
+            error.is_finite(),
+            "training diverged at trial {} (normalised error {error})",
+            state.trials_done
+        );
+        ctx.bar.inc(1);
     }
-    ctx.write("learning_curve.csv", &crate::output::series_csv("normalised_error", "trial", &state.learning_curve))?;
-    Ok((config, exp, net, state))
+    Ok((exp, net, state))
 }
 
 /// Series helpers shared by figures.
@@ -201,7 +265,7 @@ mod tests {
     fn every_figure_runs_at_smoke_scale() {
         let out = std::env::temp_dir().join(format!("ebn-figures-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
-        let results = run(&[], Scale::Smoke, 1, &out, 2).unwrap();
+        let results = run(&[], Scale::Smoke, 1, &out, 2, false).unwrap();
         assert_eq!(results.len(), REGISTRY.len());
         for (id, summary) in results {
             for f in [format!("{id}.png"), format!("{id}.svg"), "summary.json".into(), "provenance.json".into()] {
@@ -215,12 +279,17 @@ mod tests {
             let keys = required_keys(&id);
             for key in keys {
                 let v = &summary[key];
-                let finite = |v: &Value| v.as_f64().is_some_and(f64::is_finite);
-                let ok = finite(v) || v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(finite));
+                let ok = finite_numbers(v);
                 assert!(ok, "{id}: summary key `{key}` missing or not finite: {v}");
             }
         }
         std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    /// A finite number, or a non-empty array of them (arrays may nest, e.g. one per system).
+    fn finite_numbers(v: &Value) -> bool {
+        v.as_f64().is_some_and(f64::is_finite)
+            || v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(finite_numbers))
     }
 
     /// The headline keys FIGURES.md names for each figure.
@@ -230,7 +299,11 @@ mod tests {
             "linear" => &["test_nrmse", "weight_correlation", "first_trial_error", "last_trial_error"],
             "bistable" => &["test_nrmse", "attractor_agreement"],
             "pendulum" => &["test_nrmse"],
+            "variability" => &["median_isi_cv", "median_fano", "mean_rate_hz", "readout_trial_to_trial_sd"],
+            "robustness" => &["nrmse_by_fraction_killed", "nrmse_by_noise"],
+            "efficiency" => &["nrmse_by_n", "spikes_by_n"],
             "vanderpol" => &["period_error", "amplitude_error", "mean_rate_hz"],
+            "lorenz" => &["nrmse_at_0p25s", "lobe_switches_teacher", "lobe_switches_network"],
             other => panic!("no key list for figure {other}"),
         }
     }
@@ -238,8 +311,8 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_the_number_of_jobs() {
         let base = std::env::temp_dir().join(format!("ebn-figures-jobs-{}", std::process::id()));
-        let a = run(&[], Scale::Smoke, 3, &base.join("one"), 1).unwrap();
-        let b = run(&[], Scale::Smoke, 3, &base.join("two"), 2).unwrap();
+        let a = run(&[], Scale::Smoke, 3, &base.join("one"), 1, false).unwrap();
+        let b = run(&[], Scale::Smoke, 3, &base.join("two"), 2, false).unwrap();
         assert_eq!(a, b);
         std::fs::remove_dir_all(&base).unwrap();
     }
