@@ -9,6 +9,7 @@ macro_rules! outln {
     }};
 }
 
+mod bench;
 mod coding;
 mod figures;
 mod output;
@@ -93,6 +94,25 @@ enum Command {
         #[command(flatten)]
         opts: FigureOptions,
     },
+    /// Time this simulator against a vectorised numpy loop of the same algorithm
+    /// (bench/numpy_ebn.py), case by case; prints one JSON line per case (wall seconds per
+    /// simulated second of each, their ratio, peak memory, agreement of the spikes).
+    Bench {
+        /// Cases to run (comma-separated; all by default).
+        #[arg(long, value_delimiter = ',', value_enum)]
+        cases: Vec<bench::Case>,
+        /// The Python interpreter that has numpy.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
+    /// One benchmark case in this process (used by `bench`).
+    #[command(hide = true)]
+    BenchCase {
+        case: bench::Case,
+        /// Where to write the network for the numpy side.
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Check that experiment files parse and validate (all of examples/ by default).
     Check {
         /// Files to check.
@@ -151,6 +171,8 @@ fn main() -> ExitCode {
         Command::Figures { opts, only, .. } => figures_cmd(&only, &opts),
         Command::Figure { id, opts } => figures_cmd(&[id], &opts),
         Command::Check { files } => check(files),
+        Command::Bench { cases, python } => bench::bench(&cases, &python),
+        Command::BenchCase { case, dir } => bench::run_case(case, &dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

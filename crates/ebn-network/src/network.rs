@@ -419,6 +419,11 @@ impl<M: NeuronModel> Network<M> {
     pub fn readout(&self) -> &[f64] {
         &self.x_hat
     }
+    /// The basis drive the network keeps for its basis (e.g. u = M r of a tanh basis; empty
+    /// for bases without one).
+    pub fn basis_drive(&self) -> &[f64] {
+        &self.drive
+    }
     /// The basis values Psi(r) of the current step.
     pub fn psi(&self) -> &[f64] {
         &self.psi

@@ -1,0 +1,335 @@
+//! `cargo xtask bench`: this simulator against a vectorised numpy loop of the same algorithm
+//! (`bench/numpy_ebn.py`), case by case, side by side on the same machine.
+//!
+//! Each case runs in its own child process (`cargo xtask bench-case`), so that its peak
+//! memory (VmHWM) is its own. The child builds the network, warms it up, writes its complete
+//! state and weights to a directory (raw little-endian f64 plus `meta.json`), then times
+//! `steps` steps of the training loop, one network step (MODEL.md §8) each under a constant
+//! command, with the teacher (the §9 oscillator, RK4) computed beforehand on both sides. numpy then starts from the same state, runs
+//! the same steps and reports its time and its spikes; the two spike sequences are compared
+//! (identical until rounding differences first change a spike choice).
+//!
+//! Output: one JSON line per case, with wall seconds per simulated second of each side, their
+//! ratio, peak memory and the length of the common spike prefix.
+
+use crate::output::write_atomic;
+use anyhow::{Context, Result, bail};
+use ebn_network::basis::TanhBasis;
+use ebn_network::core::{Integrator, Mat, SeedStreams, SlowWeights, Stream, TargetSystem, WeightForm};
+use ebn_network::dynamics::{LinearSystem, Rk4};
+use ebn_network::plasticity::RuleConfig;
+use ebn_network::{Network, NetworkConfig, Overrides, linear_slow_weights};
+use rand::RngExt as _;
+use rand_distr::StandardNormal;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// A benchmark case: the network and how long to time it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Case {
+    /// Fixed closed-form weights (no learning), identity basis, N = 100.
+    Fixed100,
+    /// The same, N = 1000.
+    Fixed1000,
+    /// The same, N = 4000.
+    Fixed4000,
+    /// Training, identity basis, factored weights, N = 64 (MODEL.md §9).
+    TrainIdentity64,
+    /// Training, random tanh basis N_b = 1000, factored weights, N = 1000.
+    TrainTanh1000,
+    /// Training, identity basis (N_b = N), dense synapse-level weights, N = 1000.
+    TrainDense1000,
+    /// Factored training, identity basis (N_b = N), N = 1000 ... 100000: the scaling in N.
+    Scale1000,
+    Scale3000,
+    Scale10000,
+    Scale30000,
+    Scale100000,
+}
+
+impl Case {
+    pub const ALL: [Case; 11] = [
+        Case::Fixed100,
+        Case::Fixed1000,
+        Case::Fixed4000,
+        Case::TrainIdentity64,
+        Case::TrainTanh1000,
+        Case::TrainDense1000,
+        Case::Scale1000,
+        Case::Scale3000,
+        Case::Scale10000,
+        Case::Scale30000,
+        Case::Scale100000,
+    ];
+
+    /// The case's name on the command line and in the output.
+    fn name(self) -> String {
+        use clap::ValueEnum as _;
+        self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+    }
+
+    fn n(self) -> usize {
+        match self {
+            Case::Fixed100 => 100,
+            Case::TrainIdentity64 => 64,
+            Case::Fixed1000 | Case::TrainTanh1000 | Case::TrainDense1000 | Case::Scale1000 => 1000,
+            Case::Scale3000 => 3000,
+            Case::Fixed4000 => 4000,
+            Case::Scale10000 => 10_000,
+            Case::Scale30000 => 30_000,
+            Case::Scale100000 => 100_000,
+        }
+    }
+
+    /// Timed steps (0.1 ms each): about a second of wall time on either side.
+    fn steps(self) -> usize {
+        match self {
+            Case::Fixed100 | Case::TrainIdentity64 => 20_000,
+            Case::Fixed1000 | Case::Fixed4000 | Case::TrainTanh1000 | Case::Scale1000 | Case::Scale3000 => 10_000,
+            Case::TrainDense1000 => 2_000,
+            Case::Scale10000 => 4_000,
+            Case::Scale30000 => 2_000,
+            Case::Scale100000 => 1_000,
+        }
+    }
+
+    /// Whether numpy runs this case too (the largest scaling points would take minutes).
+    fn with_numpy(self) -> bool {
+        !matches!(self, Case::Scale30000 | Case::Scale100000)
+    }
+}
+
+/// Constant command of every case (units of x per second; drives v only).
+const COMMAND: [f64; 2] = [8.0, 0.0];
+/// Warm-up before the timed steps (steps).
+const WARMUP: usize = 2_000;
+/// Spikes compared between the two implementations.
+const COMPARED_SPIKES: usize = 2_000;
+
+/// N_b of the tanh case.
+const TANH_NB: usize = 1000;
+
+/// The tanh case's basis, Psi = tanh(M r + theta): M_ij ~ N(0, 0.05^2) (M r of order one at
+/// the network's working rates), theta ~ U(-1, 1), from a fixed stream.
+fn tanh_basis(n: usize) -> TanhBasis {
+    let mut rng = SeedStreams::new(1).rng(Stream::Basis);
+    let m = Mat::from_fn(TANH_NB, n, |_, _| 0.05 * rng.sample::<f64, _>(StandardNormal));
+    let theta = (0..TANH_NB).map(|_| rng.random_range(-1.0..1.0)).collect();
+    TanhBasis { m, theta, encoders: None }
+}
+
+/// The network of a case, built from a fixed seed.
+fn network(case: Case) -> Result<Network> {
+    let n = case.n();
+    let mut cfg = NetworkConfig::paper(n, 2);
+    let seeds = SeedStreams::new(1);
+    let mut overrides = Overrides::default();
+    match case {
+        Case::Fixed100 | Case::Fixed1000 | Case::Fixed4000 => {}
+        Case::TrainTanh1000 => {
+            cfg.rule = RuleConfig::Local { eta: 10.0 };
+            overrides.basis = Some(Box::new(tanh_basis(n)));
+        }
+        Case::TrainDense1000 => {
+            cfg.rule = RuleConfig::Local { eta: 10.0 };
+            cfg.slow_weights = WeightForm::Dense;
+        }
+        _ => cfg.rule = RuleConfig::Local { eta: 10.0 },
+    }
+    let mut net = Network::build_with(&cfg, seeds, overrides)?;
+    if matches!(case, Case::Fixed100 | Case::Fixed1000 | Case::Fixed4000) {
+        let a = LinearSystem::damped_oscillator();
+        net.set_slow_weights(linear_slow_weights(a.matrix(), net.decoder(), cfg.lambda, WeightForm::Factored)?)?;
+    }
+    Ok(net)
+}
+
+/// Raw little-endian f64.
+fn write_f64(path: &Path, values: &[f64]) -> Result<()> {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_atomic(path, &bytes)
+}
+
+fn col_major(m: &Mat<f64>) -> Vec<f64> {
+    (0..m.ncols()).flat_map(|c| m.col_as_slice(c).to_vec()).collect()
+}
+
+/// Writes the network's state and weights, the teacher state and the case's constants.
+fn export(net: &Network, x: &[f64], dir: &Path, case: Case) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let cfg = net.config();
+    let d = net.decoder();
+    write_f64(&dir.join("D.bin"), &col_major(d))?;
+    write_f64(&dir.join("T.bin"), net.thresholds())?;
+    write_f64(&dir.join("V.bin"), net.voltages())?;
+    write_f64(&dir.join("r.bin"), net.traces())?;
+    write_f64(&dir.join("x_hat.bin"), net.readout())?;
+    write_f64(&dir.join("psi.bin"), net.psi())?;
+    write_f64(&dir.join("e.bin"), net.error())?;
+    write_f64(&dir.join("x.bin"), x)?;
+    let (form, nb) = match net.slow_weights() {
+        SlowWeights::Factored(wt) => {
+            write_f64(&dir.join("Wt.bin"), &col_major(wt))?;
+            ("factored", wt.nrows())
+        }
+        SlowWeights::Dense(omega) => {
+            write_f64(&dir.join("Omega.bin"), &col_major(omega))?;
+            ("dense", omega.ncols())
+        }
+    };
+    let tanh = case == Case::TrainTanh1000;
+    if tanh {
+        let basis = tanh_basis(cfg.n);
+        write_f64(&dir.join("M.bin"), &col_major(&basis.m))?;
+        write_f64(&dir.join("theta.bin"), &basis.theta)?;
+        write_f64(&dir.join("drive.bin"), net.basis_drive())?;
+    }
+    let learning = !matches!(case, Case::Fixed100 | Case::Fixed1000 | Case::Fixed4000);
+    let eta_raw = match cfg.rule {
+        RuleConfig::Local { eta } => eta / nb as f64,
+        _ => 0.0,
+    };
+    let meta = json!({
+        "case": case.name(), "n": cfg.n, "j": cfg.dim, "nb": nb, "dt": cfg.dt, "lambda": cfg.lambda,
+        "lambda_v": cfg.neuron.lambda_v, "mu": cfg.mu, "k": cfg.feedback_gain, "eta_raw": eta_raw,
+        "form": form, "basis": if tanh { "tanh" } else { "identity" }, "learning": learning,
+        "command": COMMAND, "a": LinearSystem::damped_oscillator().matrix(),
+    });
+    write_atomic(&dir.join("meta.json"), serde_json::to_string_pretty(&meta)?.as_bytes())
+}
+
+/// Peak resident memory of this process (kB), from /proc (Linux); 0 elsewhere.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// The child process: build, warm up, export to `dir`, time the steps; prints one JSON line.
+pub fn run_case(case: Case, dir: &Path) -> Result<()> {
+    let mut net = network(case)?;
+    let teacher = LinearSystem::damped_oscillator();
+    let mut rk4 = Rk4::default();
+    let dt = net.config().dt;
+    let mut x = vec![0.0; teacher.dim()];
+    for _ in 0..WARMUP {
+        rk4.step(&teacher, &mut x, &COMMAND, dt);
+        net.step(&COMMAND, Some(&x));
+    }
+    export(&net, &x, dir, case)?;
+    let steps = case.steps();
+    // The teacher does not depend on the network: its trajectory is computed before the
+    // timed loop, as on the numpy side.
+    let xs: Vec<Vec<f64>> = (0..steps)
+        .map(|_| {
+            rk4.step(&teacher, &mut x, &COMMAND, dt);
+            x.clone()
+        })
+        .collect();
+    let mut spikes = Vec::with_capacity(COMPARED_SPIKES);
+    let mut count = 0usize;
+    let start = Instant::now();
+    for x in &xs {
+        if let Some(k) = net.step(&COMMAND, Some(x)) {
+            count += 1;
+            if spikes.len() < COMPARED_SPIKES {
+                spikes.push(k);
+            }
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    anyhow::ensure!(net.readout().iter().all(|v| v.is_finite()), "the benchmark network diverged");
+    let out = json!({
+        "wall_per_sim_s": wall / (steps as f64 * dt), "us_per_step": wall / steps as f64 * 1e6,
+        "steps": steps, "spikes": count, "first_spikes": spikes, "peak_rss_kb": peak_rss_kb(),
+    });
+    outln!("{out}");
+    Ok(())
+}
+
+/// Where the numpy implementation lives.
+fn numpy_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/numpy_ebn.py")
+}
+
+/// Whether `python` runs and imports numpy; the reason if not.
+fn numpy_available(python: &str) -> std::result::Result<(), String> {
+    match Command::new(python).args(["-c", "import numpy"]).output() {
+        Err(e) => Err(format!("{python} cannot be run ({e})")),
+        Ok(o) if !o.status.success() => Err(format!("{python} has no numpy (pip install numpy)")),
+        Ok(_) => Ok(()),
+    }
+}
+
+fn json_line(bytes: &[u8], who: &str) -> Result<Value> {
+    let text = String::from_utf8_lossy(bytes);
+    let line = text.lines().rev().find(|l| l.starts_with('{')).with_context(|| format!("{who} printed no result"))?;
+    Ok(serde_json::from_str(line)?)
+}
+
+/// Runs every selected case (all if empty) and prints one JSON line per case.
+pub fn bench(cases: &[Case], python: &str) -> Result<()> {
+    let cases: Vec<Case> = if cases.is_empty() { Case::ALL.to_vec() } else { cases.to_vec() };
+    let numpy = numpy_available(python);
+    if let Err(why) = &numpy {
+        eprintln!("numpy comparison skipped: {why}");
+    }
+    let exe = std::env::current_exe()?;
+    let tmp = std::env::temp_dir().join(format!("ebn-bench-{}", std::process::id()));
+    for case in cases {
+        let dir = tmp.join(case.name());
+        let out = Command::new(&exe)
+            .args(["bench-case", &case.name(), "--dir"])
+            .arg(&dir)
+            .output()
+            .context("running the benchmark child")?;
+        if !out.status.success() {
+            bail!("case {}: {}", case.name(), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let rust = json_line(&out.stdout, "the Rust case")?;
+        let mut line = json!({
+            "case": case.name(), "n": case.n(), "steps": case.steps(),
+            "rust_wall_per_sim_s": rust["wall_per_sim_s"], "rust_us_per_step": rust["us_per_step"],
+            "rust_peak_rss_mb": rust["peak_rss_kb"].as_f64().unwrap_or(0.0) / 1024.0,
+            "rust_spikes": rust["spikes"],
+        });
+        if numpy.is_ok() && case.with_numpy() {
+            let out = Command::new(python)
+                .arg(numpy_script())
+                .arg(&dir)
+                .arg(case.steps().to_string())
+                .output()
+                .context("running numpy")?;
+            if !out.status.success() {
+                bail!("numpy, case {}: {}", case.name(), String::from_utf8_lossy(&out.stderr).trim());
+            }
+            let py = json_line(&out.stdout, "numpy")?;
+            let (a, b) = (rust["first_spikes"].as_array(), py["first_spikes"].as_array());
+            let common = match (a, b) {
+                (Some(a), Some(b)) => a.iter().zip(b).take_while(|(x, y)| x == y).count(),
+                _ => 0,
+            };
+            let ratio = py["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN)
+                / rust["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN);
+            let obj = line.as_object_mut().expect("an object");
+            obj.insert("numpy_wall_per_sim_s".into(), py["wall_per_sim_s"].clone());
+            obj.insert("numpy_us_per_step".into(), py["us_per_step"].clone());
+            obj.insert("numpy_peak_rss_mb".into(), json!(py["peak_rss_kb"].as_f64().unwrap_or(0.0) / 1024.0));
+            obj.insert("numpy_spikes".into(), py["spikes"].clone());
+            obj.insert("speedup_vs_numpy".into(), json!(ratio));
+            obj.insert("common_spike_prefix".into(), json!(common));
+            obj.insert("compared_spikes".into(), json!(a.map_or(0, Vec::len).min(b.map_or(0, Vec::len))));
+        }
+        outln!("{line}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
