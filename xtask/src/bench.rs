@@ -200,6 +200,25 @@ fn export(net: &Network, x: &[f64], dir: &Path, case: Case) -> Result<()> {
     write_atomic(&dir.join("meta.json"), serde_json::to_string_pretty(&meta)?.as_bytes())
 }
 
+/// Microseconds for one read-modify-write pass over `len` f64 (median of 51 passes after a
+/// warm-up): the memory-bandwidth bound of a step that updates a matrix of that size.
+fn rmw_pass_us(len: usize) -> f64 {
+    let mut a = vec![1.0f64; len];
+    let mut times = Vec::with_capacity(51);
+    for k in 0..61 {
+        let start = Instant::now();
+        for v in a.iter_mut() {
+            *v += 1e-12;
+        }
+        std::hint::black_box(&mut a);
+        if k >= 10 {
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
 /// Peak resident memory of this process (kB), from /proc (Linux); 0 elsewhere.
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -246,7 +265,14 @@ pub fn run_case(case: Case, dir: &Path) -> Result<()> {
     }
     let wall = start.elapsed().as_secs_f64();
     anyhow::ensure!(net.readout().iter().all(|v| v.is_finite()), "the benchmark network diverged");
+    // For the dense case, the machine's bound: one read-modify-write pass over an array of
+    // Omega_s's size, the least any step that updates Omega_s must do.
+    let bound_us = match net.slow_weights() {
+        SlowWeights::Dense(omega) => Some(rmw_pass_us(omega.nrows() * omega.ncols())),
+        SlowWeights::Factored(_) => None,
+    };
     let out = json!({
+        "rmw_pass_us": bound_us,
         "wall_per_sim_s": wall / (steps as f64 * dt), "us_per_step": wall / steps as f64 * 1e6,
         "steps": steps, "spikes": count, "first_spikes": spikes, "peak_rss_kb": peak_rss_kb(),
     });
@@ -300,6 +326,11 @@ pub fn bench(cases: &[Case], python: &str) -> Result<()> {
             "rust_peak_rss_mb": rust["peak_rss_kb"].as_f64().unwrap_or(0.0) / 1024.0,
             "rust_spikes": rust["spikes"],
         });
+        if let Some(bound) = rust["rmw_pass_us"].as_f64() {
+            let obj = line.as_object_mut().expect("an object");
+            obj.insert("rmw_pass_us".into(), json!(bound));
+            obj.insert("rust_over_rmw_bound".into(), json!(rust["us_per_step"].as_f64().unwrap_or(f64::NAN) / bound));
+        }
         if numpy.is_ok() && case.with_numpy() {
             let out = Command::new(python)
                 .arg(numpy_script())
@@ -316,8 +347,8 @@ pub fn bench(cases: &[Case], python: &str) -> Result<()> {
                 (Some(a), Some(b)) => a.iter().zip(b).take_while(|(x, y)| x == y).count(),
                 _ => 0,
             };
-            let ratio = py["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN)
-                / rust["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN);
+            let ratio =
+                py["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN) / rust["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN);
             let obj = line.as_object_mut().expect("an object");
             obj.insert("numpy_wall_per_sim_s".into(), py["wall_per_sim_s"].clone());
             obj.insert("numpy_us_per_step".into(), py["us_per_step"].clone());

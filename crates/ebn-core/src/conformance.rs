@@ -222,6 +222,20 @@ pub fn error_driven_rule(rule: &dyn PlasticityRule) {
             let (start, after) = apply(form, &vec![0.0; j]);
             prop_assert_eq!(start, after, "the rule changed the weights with zero error");
         }
+        // A rule that claims the outer-product form (so that the engine may fuse it) must do
+        // exactly that: Omega[:, b] += (g Psi_b) feedback, bit for bit.
+        let fb = feedback_of(&e);
+        let signal = LearningSignal { error: &e, feedback: &fb, psi: &psi, rate_scale: scale, dt: 1e-4 };
+        if let (Some(g), true) = (rule.dense_outer_gain(&signal), forms.contains(&WeightForm::Dense)) {
+            let (_, updated) = apply(WeightForm::Dense, &e);
+            let mut expected = random_mat(n, nb, seed ^ 3);
+            for (b, p) in psi.iter().enumerate() {
+                for (w, f) in expected.col_as_slice_mut(b).iter_mut().zip(&fb) {
+                    *w += (g * p) * f;
+                }
+            }
+            prop_assert_eq!(updated, SlowWeights::Dense(expected), "dense_outer_gain does not describe the update");
+        }
         if forms.len() == 2 {
             let (d0, d1) = apply(WeightForm::Dense, &e);
             let (f0, f1) = apply(WeightForm::Factored, &e);

@@ -38,4 +38,14 @@ pub trait PlasticityRule: Debug + Send + Sync {
     fn is_active(&self) -> bool {
         true
     }
+
+    /// If this rule's update of dense weights is exactly `Omega[:, b] += (g Psi_b) feedback`
+    /// for every column b (a rank-1 outer product with the scalar g returned here, computed
+    /// in that order), returns g. The network may then fuse the update with the next step's
+    /// slow current Omega Psi into one pass over Omega (memory-bound at large N x N_b)
+    /// instead of calling [`PlasticityRule::update`]; the result is bit-identical. The
+    /// default, `None`, always calls `update`. The conformance kit checks the claim.
+    fn dense_outer_gain(&self, _signal: &LearningSignal<'_>) -> Option<f64> {
+        None
+    }
 }

@@ -44,6 +44,15 @@ pub struct Overrides {
 /// factored form the network computes z = c + W Psi + K e (J values) and then D^T z (one
 /// N x J product); in dense form D^T (c + K e) + Omega_s Psi.
 ///
+/// **Fused dense pass**: Omega_s (N x N_b) is the only large array, and learning at step n
+/// and the slow current of step n+1 both read it with the same Psi_(n+1). When the rule
+/// declares its dense update a rank-1 outer product ([`PlasticityRule::dense_outer_gain`],
+/// as the paper's rule does), sub-step 5 updates each column and at once accumulates it into
+/// Omega_s Psi_(n+1), kept for the next step: one pass over Omega_s per step instead of two.
+/// The arithmetic, and its order per element, is that of the unfused path, so the results are
+/// bit-identical (tested). The kept current is dropped whenever Psi or Omega_s change in
+/// another way.
+///
 /// x_hat is kept incrementally (it jumps by D_k and decays with r), so it equals D r up to
 /// rounding (checked in the tests).
 #[derive(Debug)]
@@ -72,6 +81,9 @@ pub struct Network<M: NeuronModel = EbnNeuron> {
     feedback: Vec<f64>,
     input: Vec<f64>,
     z: Vec<f64>,
+    /// Omega_s Psi computed by the fused dense pass for the next step, if still valid.
+    slow_current: Vec<f64>,
+    slow_current_ready: bool,
     decay: f64,
     noise_scale: f64,
     feedback_gain: f64,
@@ -139,6 +151,8 @@ impl<M: NeuronModel> Network<M> {
             feedback: vec![0.0; n],
             input: vec![0.0; n],
             z: vec![0.0; j],
+            slow_current: vec![0.0; n],
+            slow_current_ready: false,
             decay: (-config.lambda * config.dt).exp(),
             noise_scale: config.sigma_v * config.dt.sqrt(),
             feedback_gain: config.feedback_gain,
@@ -164,6 +178,7 @@ impl<M: NeuronModel> Network<M> {
         self.drive.fill(0.0);
         self.error.fill(0.0);
         self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+        self.slow_current_ready = false;
         self.step = 0;
     }
 
@@ -186,6 +201,7 @@ impl<M: NeuronModel> Network<M> {
             check::all_finite(&format!("slow_weights[:, {c}]"), weights.matrix().col_as_slice(c))?;
         }
         self.slow = weights;
+        self.slow_current_ready = false;
         Ok(())
     }
 
@@ -278,12 +294,16 @@ impl<M: NeuronModel> Network<M> {
             SlowWeights::Dense(omega) => {
                 project(&self.d_flat, j, &self.z, &mut self.input, false);
                 if self.slow_enabled {
-                    for (col, psi) in self.psi.iter().enumerate() {
-                        if *psi != 0.0 {
-                            for (i, w) in self.input.iter_mut().zip(omega.col_as_slice(col)) {
-                                *i += w * psi;
+                    if !self.slow_current_ready {
+                        self.slow_current.fill(0.0);
+                        for (col, psi) in self.psi.iter().enumerate() {
+                            if *psi != 0.0 {
+                                axpy(*psi, omega.col_as_slice(col), &mut self.slow_current);
                             }
                         }
+                    }
+                    for (i, s) in self.input.iter_mut().zip(&self.slow_current) {
+                        *i += s;
                     }
                 }
             }
@@ -307,6 +327,7 @@ impl<M: NeuronModel> Network<M> {
         let spike = self.fire();
 
         // 4. Exact exponential decay of the traces, the readout and the basis drive.
+        self.slow_current_ready = false;
         let a = self.decay;
         decay(&mut self.r, a);
         decay(&mut self.x_hat, a);
@@ -329,7 +350,22 @@ impl<M: NeuronModel> Network<M> {
                         rate_scale: self.rate_scale,
                         dt,
                     };
-                    self.rule.update(&signal, &mut self.slow);
+                    match (&mut self.slow, self.rule.dense_outer_gain(&signal)) {
+                        (SlowWeights::Dense(omega), Some(gain)) => {
+                            // The fused pass: update each column, then add it into the next
+                            // step's slow current (same operations as update + product).
+                            self.slow_current.fill(0.0);
+                            for (col, psi) in self.psi.iter().enumerate() {
+                                let column = omega.col_as_slice_mut(col);
+                                axpy(gain * psi, &self.feedback, column);
+                                if *psi != 0.0 {
+                                    axpy(*psi, column, &mut self.slow_current);
+                                }
+                            }
+                            self.slow_current_ready = true;
+                        }
+                        _ => self.rule.update(&signal, &mut self.slow),
+                    }
                 }
             }
             None => self.error.fill(0.0),
@@ -379,6 +415,7 @@ impl<M: NeuronModel> Network<M> {
         self.x_hat = coding::readout(&self.decoder, r);
         self.basis.drive_from_traces(&self.r, &mut self.drive);
         self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+        self.slow_current_ready = false;
         Ok(())
     }
 
@@ -459,6 +496,14 @@ impl<M: NeuronModel> Network<M> {
 /// 708 / lambda seconds of silence (70 s at lambda = 10 /s), where x86 arithmetic is up to
 /// 100x slower; 1e-200 is far below anything that affects the readout or a voltage.
 const FLUSH_TO_ZERO: f64 = 1e-200;
+
+/// y += a x, element by element.
+#[inline]
+fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
 
 /// x <- a x for every element, with values below [`FLUSH_TO_ZERO`] in magnitude set to 0.
 #[inline]

@@ -93,6 +93,61 @@ fn dense_and_factored_learning_agree() {
     }
 }
 
+/// The paper's rule with its outer-product declaration hidden: the network must then call
+/// `update` and compute the slow current separately.
+#[derive(Debug)]
+struct Unfused(ebn_network::plasticity::LocalRule);
+
+impl ebn_core::PlasticityRule for Unfused {
+    fn check_form(&self, form: WeightForm) -> ebn_core::Result<()> {
+        self.0.check_form(form)
+    }
+    fn update(&self, signal: &ebn_core::LearningSignal<'_>, weights: &mut SlowWeights) {
+        self.0.update(signal, weights)
+    }
+}
+
+/// The fused dense pass (update + next slow current in one sweep of Omega_s) gives exactly
+/// the weights, spikes and readout of the separate update and product.
+#[test]
+fn fused_dense_pass_is_bit_identical() {
+    // The paper's rule declares the outer-product form, so the network takes the fused path.
+    let signal = ebn_core::LearningSignal { error: &[0.1], feedback: &[0.2], psi: &[0.3], rate_scale: 1.0, dt: 1e-4 };
+    let rule = ebn_network::plasticity::LocalRule { eta: 2.0 };
+    assert_eq!(ebn_core::PlasticityRule::dense_outer_gain(&rule, &signal), Some(2e-4));
+    let mut cfg = NetworkConfig::paper(40, 2);
+    cfg.slow_weights = WeightForm::Dense;
+    cfg.rule = RuleConfig::Local { eta: 10.0 };
+    let run = |fused: bool| {
+        let overrides = ebn_network::Overrides {
+            rule: (!fused).then(|| {
+                Box::new(Unfused(ebn_network::plasticity::LocalRule { eta: 10.0 / 40.0 }))
+                    as Box<dyn ebn_core::PlasticityRule>
+            }),
+            ..Default::default()
+        };
+        let mut net = Network::build_with(&cfg, ebn_core::SeedStreams::new(3), overrides).unwrap();
+        let a = LinearSystem::damped_oscillator();
+        let mut x = vec![0.0, 0.0];
+        let mut spikes = Vec::new();
+        let mut rk4 = ebn_dynamics::Rk4::default();
+        for step in 0..6000 {
+            let c = [if (step / 500) % 2 == 0 { 8.0 } else { -5.0 }, 0.0];
+            ebn_core::Integrator::step(&mut rk4, &a, &mut x, &c, 1e-4);
+            // Learning off for a while: the kept current must be dropped and recomputed.
+            net.set_learning(!(2000..2500).contains(&step));
+            spikes.push(net.step(&c, Some(&x)));
+        }
+        (net.slow_weights().clone(), spikes, net.readout().to_vec())
+    };
+    let (w_fused, s_fused, x_fused) = run(true);
+    let (w_plain, s_plain, x_plain) = run(false);
+    assert!(s_fused.iter().filter(|s| s.is_some()).count() > 100, "the test needs spikes");
+    assert_eq!(s_fused, s_plain);
+    assert_eq!(x_fused, x_plain);
+    assert_eq!(w_fused, w_plain);
+}
+
 fn trained(trials: usize) -> TrainedNetwork {
     let config = linear(trials, WeightForm::Factored);
     let mut exp = Experiment::build(&config).unwrap();

@@ -86,6 +86,10 @@ impl PlasticityRule for LocalRule {
         Ok(())
     }
 
+    fn dense_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
+        Some(signal.dt * self.eta * signal.rate_scale)
+    }
+
     fn update(&self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
         let gain = signal.dt * self.eta * signal.rate_scale;
         match weights {
