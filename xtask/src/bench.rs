@@ -117,7 +117,7 @@ fn tanh_basis(n: usize) -> TanhBasis {
     let mut rng = SeedStreams::new(1).rng(Stream::Basis);
     let m = Mat::from_fn(TANH_NB, n, |_, _| 0.05 * rng.sample::<f64, _>(StandardNormal));
     let theta = (0..TANH_NB).map(|_| rng.random_range(-1.0..1.0)).collect();
-    TanhBasis { m, theta, encoders: None }
+    TanhBasis { m, theta, encoders: None, fast: true }
 }
 
 /// The network of a case, built from a fixed seed.
@@ -300,8 +300,10 @@ fn json_line(bytes: &[u8], who: &str) -> Result<Value> {
     Ok(serde_json::from_str(line)?)
 }
 
-/// Runs every selected case (all if empty) and prints one JSON line per case.
-pub fn bench(cases: &[Case], python: &str) -> Result<()> {
+/// Runs every selected case (all if empty) and prints one JSON line per case; with `out`,
+/// also writes them to `out/bench.jsonl`, and the scaling cases to `out/scaling.csv` and
+/// `out/scaling.png` (cost per simulated second against N, log-log, with the fitted exponent).
+pub fn bench(cases: &[Case], python: &str, out: Option<&Path>) -> Result<()> {
     let cases: Vec<Case> = if cases.is_empty() { Case::ALL.to_vec() } else { cases.to_vec() };
     let numpy = numpy_available(python);
     if let Err(why) = &numpy {
@@ -309,6 +311,7 @@ pub fn bench(cases: &[Case], python: &str) -> Result<()> {
     }
     let exe = std::env::current_exe()?;
     let tmp = std::env::temp_dir().join(format!("ebn-bench-{}", std::process::id()));
+    let mut lines = Vec::new();
     for case in cases {
         let dir = tmp.join(case.name());
         let out = Command::new(&exe)
@@ -359,8 +362,74 @@ pub fn bench(cases: &[Case], python: &str) -> Result<()> {
             obj.insert("compared_spikes".into(), json!(a.map_or(0, Vec::len).min(b.map_or(0, Vec::len))));
         }
         outln!("{line}");
+        lines.push(line);
         let _ = std::fs::remove_dir_all(&dir);
     }
     let _ = std::fs::remove_dir_all(&tmp);
+    let scaling: Vec<(f64, f64, Option<f64>)> = lines
+        .iter()
+        .filter(|l| l["case"].as_str().is_some_and(|c| c.starts_with("scale")))
+        .filter_map(|l| {
+            Some((l["n"].as_f64()?, l["rust_wall_per_sim_s"].as_f64()?, l["numpy_wall_per_sim_s"].as_f64()))
+        })
+        .collect();
+    let exponent = fitted_exponent(&scaling.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>());
+    if let Some(e) = exponent {
+        outln!("{}", json!({ "scaling_exponent_rust": e, "points": scaling.len() }));
+    }
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir)?;
+        let jsonl: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        write_atomic(&dir.join("bench.jsonl"), jsonl.as_bytes())?;
+        if scaling.len() >= 2 {
+            let mut csv = String::from("n,rust_wall_per_sim_s,numpy_wall_per_sim_s\n");
+            for (n, r, p) in &scaling {
+                csv.push_str(&format!("{n},{r},{}\n", p.map_or(String::new(), |v| v.to_string())));
+            }
+            write_atomic(&dir.join("scaling.csv"), csv.as_bytes())?;
+            scaling_plot(&scaling, exponent.unwrap_or(f64::NAN), dir)?;
+        }
+    }
     Ok(())
+}
+
+/// Least-squares slope of log(cost) against log(N).
+fn fitted_exponent(points: &[(f64, f64)]) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let logs: Vec<(f64, f64)> = points.iter().map(|(n, c)| (n.ln(), c.ln())).collect();
+    let k = logs.len() as f64;
+    let (mx, my) = (logs.iter().map(|p| p.0).sum::<f64>() / k, logs.iter().map(|p| p.1).sum::<f64>() / k);
+    let sxy: f64 = logs.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sxx: f64 = logs.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    Some(sxy / sxx)
+}
+
+fn scaling_plot(points: &[(f64, f64, Option<f64>)], exponent: f64, dir: &Path) -> Result<()> {
+    use crate::plot::{COMPONENT, Figure, Labeled, Panel, Series, render};
+    let series = vec![
+        Series {
+            name: format!("this code (slope {exponent:.2})"),
+            points: points.iter().map(|(n, r, _)| (n.log10(), r.log10())).collect(),
+            color: COMPONENT[0],
+            dashed: false,
+        },
+        Series {
+            name: "numpy loop".into(),
+            points: points.iter().filter_map(|(n, _, p)| Some((n.log10(), (*p)?.log10()))).collect(),
+            color: COMPONENT[1],
+            dashed: false,
+        },
+    ];
+    let figure = Figure {
+        cols: 1,
+        panels: vec![Labeled {
+            title: "factored training, identity basis, N_b = N, J = 2, dt = 0.1 ms".into(),
+            x: "log10 N".into(),
+            y: "log10 (wall s per simulated s)".into(),
+            panel: Panel::Lines { series, log_y: false },
+        }],
+    };
+    render(&figure, dir, "scaling")
 }

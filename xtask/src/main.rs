@@ -104,6 +104,9 @@ enum Command {
         /// The Python interpreter that has numpy.
         #[arg(long, default_value = "python3")]
         python: String,
+        /// Also write bench.jsonl, scaling.csv and scaling.png here.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// One benchmark case in this process (used by `bench`).
     #[command(hide = true)]
@@ -171,7 +174,7 @@ fn main() -> ExitCode {
         Command::Figures { opts, only, .. } => figures_cmd(&only, &opts),
         Command::Figure { id, opts } => figures_cmd(&[id], &opts),
         Command::Check { files } => check(files),
-        Command::Bench { cases, python } => bench::bench(&cases, &python),
+        Command::Bench { cases, python, out } => bench::bench(&cases, &python, out.as_deref()),
         Command::BenchCase { case, dir } => bench::run_case(case, &dir),
     };
     match result {

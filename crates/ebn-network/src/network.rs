@@ -61,8 +61,8 @@ pub struct Network<M: NeuronModel = EbnNeuron> {
     neuron: M,
     state: M::State,
     decoder: Mat<f64>,
-    /// D stored neuron-major and contiguous: d_flat[i * J + j] = D[j, i].
-    d_flat: Vec<f64>,
+    /// D in the layouts the step reads.
+    d: DecoderLayouts,
     fast_dense: Option<Mat<f64>>,
     base_thresholds: Vec<f64>,
     /// Thresholds in use: +inf for silenced neurons.
@@ -121,7 +121,7 @@ impl<M: NeuronModel> Network<M> {
             None => config.rule.build(basis.len()).map_err(|e| e.within("network.rule"))?,
         };
         rule.check_form(config.slow_weights)?;
-        let d_flat: Vec<f64> = (0..n).flat_map(|i| decoder.col_as_slice(i).to_vec()).collect();
+        let d = DecoderLayouts::new(&decoder);
         let fast_dense = match config.fast_weights {
             FastForm::Factored | FastForm::ResetOnly => None,
             FastForm::Dense => Some(Mat::from_fn(n, n, |a, b| {
@@ -161,7 +161,7 @@ impl<M: NeuronModel> Network<M> {
             rate_scale: 1.0,
             step: 0,
             decoder,
-            d_flat,
+            d,
             fast_dense,
             config: config.clone(),
         };
@@ -289,10 +289,10 @@ impl<M: NeuronModel> Network<M> {
                         *z += coding::dot(wt.col_as_slice(jj), &self.psi);
                     }
                 }
-                project(&self.d_flat, j, &self.z, &mut self.input, false);
+                self.d.project(&self.z, &mut self.input, false);
             }
             SlowWeights::Dense(omega) => {
-                project(&self.d_flat, j, &self.z, &mut self.input, false);
+                self.d.project(&self.z, &mut self.input, false);
                 if self.slow_enabled {
                     if !self.slow_current_ready {
                         self.slow_current.fill(0.0);
@@ -342,7 +342,7 @@ impl<M: NeuronModel> Network<M> {
                     *e = x - xh;
                 }
                 if self.learning && self.rule.is_active() {
-                    project(&self.d_flat, j, &self.error, &mut self.feedback, false);
+                    self.d.project(&self.error, &mut self.feedback, false);
                     let signal = LearningSignal {
                         error: &self.error,
                         feedback: &self.feedback,
@@ -380,10 +380,9 @@ impl<M: NeuronModel> Network<M> {
     /// Nothing decays and no time passes. [`Network::step`] calls it once per step; calling
     /// it until it returns `None` encodes the current voltages greedily (MODEL.md §3).
     pub fn fire(&mut self) -> Option<usize> {
-        let j = self.config.dim;
         let k = self.neuron.select_spike(&self.state, &self.thresholds)?;
         let v = self.neuron.voltages_mut(&mut self.state);
-        let dk = &self.d_flat[k * j..(k + 1) * j];
+        let dk = self.d.column(k);
         match (&self.fast_dense, self.config.fast_weights) {
             (Some(omega_f), _) => {
                 for (vi, w) in v.iter_mut().zip(omega_f.col_as_slice(k)) {
@@ -392,7 +391,7 @@ impl<M: NeuronModel> Network<M> {
             }
             (None, FastForm::ResetOnly) => v[k] -= coding::dot(dk, dk) + self.config.mu,
             (None, _) => {
-                project(&self.d_flat, j, dk, v, true);
+                self.d.project(dk, v, true);
                 v[k] -= self.config.mu;
             }
         }
@@ -513,29 +512,68 @@ fn decay(xs: &mut [f64], a: f64) {
     }
 }
 
-/// out_i (+)= sign * sum_j D[j, i] z_j for every neuron i: the product D^T z (or -D^T z added
-/// when `subtract`). Specialised for J = 1, 2, 3 so that the loop over neurons vectorises.
-#[inline]
-fn project(d_flat: &[f64], j: usize, z: &[f64], out: &mut [f64], subtract: bool) {
-    #[inline(always)]
-    fn fixed<const J: usize>(d_flat: &[f64], z: &[f64], out: &mut [f64], subtract: bool) {
-        let z: [f64; J] = std::array::from_fn(|k| z[k]);
-        for (o, d) in out.iter_mut().zip(d_flat.chunks_exact(J)) {
-            let mut s = 0.0;
-            for k in 0..J {
-                s += d[k] * z[k];
-            }
+/// D in the two layouts the step reads: neuron-major (`by_neuron[i * J + c] = D[c, i]`, the
+/// decoding vector of one neuron at a spike) and component-major (`by_component[c * N + i]`,
+/// for the products D^T z over all neurons: one contiguous row per component, so the loop over
+/// neurons needs no shuffles).
+#[derive(Debug, Clone)]
+struct DecoderLayouts {
+    by_neuron: Vec<f64>,
+    by_component: Vec<f64>,
+    n: usize,
+    j: usize,
+}
+
+impl DecoderLayouts {
+    fn new(decoder: &Mat<f64>) -> Self {
+        let (j, n) = (decoder.nrows(), decoder.ncols());
+        let by_neuron = (0..n).flat_map(|i| decoder.col_as_slice(i).to_vec()).collect();
+        let by_component = (0..j).flat_map(|c| (0..n).map(move |i| decoder[(c, i)])).collect();
+        Self { by_neuron, by_component, n, j }
+    }
+
+    /// D_k, the decoding vector of neuron k.
+    #[inline]
+    fn column(&self, k: usize) -> &[f64] {
+        &self.by_neuron[k * self.j..(k + 1) * self.j]
+    }
+
+    /// out_i = sum_c D[c, i] z_c (or out_i -= that, when `subtract`) for every neuron i: the
+    /// product D^T z. Each sum runs over c = 0, 1, ... from 0.0, in every layout, so the
+    /// result does not depend on which loop computes it. J = 1, 2, 3 read the component rows
+    /// (vectorised); larger J the neuron-major layout.
+    #[inline]
+    fn project(&self, z: &[f64], out: &mut [f64], subtract: bool) {
+        let n = self.n;
+        let row = |c: usize| &self.by_component[c * n..(c + 1) * n];
+        #[inline(always)]
+        fn put(o: &mut f64, s: f64, subtract: bool) {
             if subtract { *o -= s } else { *o = s }
         }
-    }
-    match j {
-        1 => fixed::<1>(d_flat, z, out, subtract),
-        2 => fixed::<2>(d_flat, z, out, subtract),
-        3 => fixed::<3>(d_flat, z, out, subtract),
-        _ => {
-            for (o, d) in out.iter_mut().zip(d_flat.chunks_exact(j)) {
-                let s = coding::dot(d, z);
-                if subtract { *o -= s } else { *o = s }
+        match self.j {
+            1 => {
+                for (o, d0) in out.iter_mut().zip(row(0)) {
+                    put(o, 0.0 + d0 * z[0], subtract);
+                }
+            }
+            2 => {
+                for ((o, d0), d1) in out.iter_mut().zip(row(0)).zip(row(1)) {
+                    put(o, 0.0 + d0 * z[0] + d1 * z[1], subtract);
+                }
+            }
+            3 => {
+                for (((o, d0), d1), d2) in out.iter_mut().zip(row(0)).zip(row(1)).zip(row(2)) {
+                    put(o, 0.0 + d0 * z[0] + d1 * z[1] + d2 * z[2], subtract);
+                }
+            }
+            j => {
+                for (o, d) in out.iter_mut().zip(self.by_neuron.chunks_exact(j)) {
+                    let mut s = 0.0;
+                    for (dc, zc) in d.iter().zip(z) {
+                        s += dc * zc;
+                    }
+                    put(o, s, subtract);
+                }
             }
         }
     }

@@ -134,10 +134,10 @@ fn empty_populations() {
     c.network.n = 0;
     rejects(&c, "network.n", "0");
     let mut c = experiment();
-    c.network.basis = BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0 };
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0, fast_tanh: false };
     rejects(&c, "network.basis.n_basis", "0");
     let mut c = experiment();
-    c.network.basis = BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0, x_scale: None };
+    c.network.basis = BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0, x_scale: None, fast_tanh: false };
     rejects(&c, "network.basis.n_basis", "0");
 }
 
@@ -158,7 +158,7 @@ fn closed_form_needs_a_linear_target_and_the_identity_basis() {
     assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
     let mut c = experiment();
     c.slow_weights = InitialWeights::ClosedForm;
-    c.network.basis = BasisConfig::RandomTanh { n_basis: 4, weight_std: 1.0, bias: 1.0 };
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 4, weight_std: 1.0, bias: 1.0, fast_tanh: false };
     assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
 }
 

@@ -91,26 +91,39 @@ impl NeuronModel for EbnNeuron {
 
 /// The first index of the largest v_i - t_i, if that is > 0.
 ///
-/// Two passes so that the first vectorises: the maximum in four interleaved lanes, then (only
-/// if a neuron fires) the first index that attains it. The excesses are computed identically
-/// in both passes, so the result is exactly the sequential "first strict maximum" rule.
+/// One pass that vectorises: four interleaved lanes each keep their largest excess and the
+/// first index that attained it (a strict comparison, so later equal values never replace an
+/// earlier one); the winner is the largest lane value, ties going to the smallest index. This
+/// is exactly the sequential "first strict maximum" rule (tested against it).
 #[inline]
 fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
     debug_assert_eq!(v.len(), t.len());
     let mut lanes = [f64::NEG_INFINITY; 4];
+    let mut index = [0usize; 4];
     let split = v.len() - v.len() % 4;
-    for (v4, t4) in v[..split].chunks_exact(4).zip(t[..split].chunks_exact(4)) {
+    for (block, (v4, t4)) in v[..split].chunks_exact(4).zip(t[..split].chunks_exact(4)).enumerate() {
         for k in 0..4 {
             let e = v4[k] - t4[k];
-            lanes[k] = if e > lanes[k] { e } else { lanes[k] };
+            let better = e > lanes[k];
+            lanes[k] = if better { e } else { lanes[k] };
+            index[k] = if better { 4 * block + k } else { index[k] };
         }
     }
-    let mut best = lanes.into_iter().fold(f64::NEG_INFINITY, |m, e| if e > m { e } else { m });
-    for (vi, ti) in v[split..].iter().zip(&t[split..]) {
-        let e = vi - ti;
-        best = if e > best { e } else { best };
+    let (mut best, mut winner) = (f64::NEG_INFINITY, usize::MAX);
+    for k in 0..4 {
+        if lanes[k] > best || (lanes[k] == best && index[k] < winner) {
+            best = lanes[k];
+            winner = index[k];
+        }
     }
-    if best > 0.0 { v.iter().zip(t).position(|(vi, ti)| vi - ti == best) } else { None }
+    for (i, (vi, ti)) in v.iter().zip(t).enumerate().skip(split) {
+        let e = vi - ti;
+        if e > best {
+            best = e;
+            winner = i;
+        }
+    }
+    (best > 0.0).then_some(winner)
 }
 
 #[cfg(test)]
