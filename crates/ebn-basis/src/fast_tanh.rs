@@ -42,17 +42,25 @@ const INV_FACT: [f64; 13] = [
     1.0 / 479_001_600.0,
 ];
 
+/// 1.5 x 2^52: adding it to a number of magnitude < 2^51 rounds it to an integer (ties to
+/// even) held in the low bits of the sum's mantissa.
+const ROUNDER: f64 = 6_755_399_441_055_744.0;
+
 /// e^y for 0 <= y <= 40 (the range the large-argument branch needs).
 #[inline(always)]
 fn exp_0_40(y: f64) -> f64 {
-    let k = (y * std::f64::consts::LOG2_E).round();
+    // k = round(y / ln 2) with the rounder trick, so that k and 2^k come from integer
+    // operations on the bits (which vectorise; a float-to-integer cast does not everywhere).
+    let shifted = y * std::f64::consts::LOG2_E + ROUNDER;
+    let k = shifted - ROUNDER;
     let r = (y - k * LN2_HI) - k * LN2_LO;
     let mut p = INV_FACT[12];
     for c in INV_FACT[..12].iter().rev() {
         p = p * r + c;
     }
-    // 2^k from its exponent bits (0 <= k <= 58).
-    p * f64::from_bits(((k as i64 + 1023) as u64) << 52)
+    // 2^k from its exponent bits: the low bits of `shifted` are k (0 <= k <= 58).
+    let k_bits = shifted.to_bits().wrapping_sub(ROUNDER.to_bits());
+    p * f64::from_bits((k_bits + 1023) << 52)
 }
 
 /// tanh(x), branch-free (see the module documentation for the method and its accuracy).
@@ -62,9 +70,10 @@ pub fn tanh(x: f64) -> f64 {
     let z = ax * ax;
     let num = (P[0] * z + P[1]) * z + P[2];
     let den = ((z + Q[0]) * z + Q[1]) * z + Q[2];
-    let small = ax + ax * z * num / den;
-    let large = 1.0 - 2.0 / (exp_0_40(2.0 * ax) + 1.0);
-    let t = if ax < 0.625 { small } else { large };
+    // One division serves both branches: P/Q below 0.625, -2/(e^(2|x|) + 1) above.
+    let is_small = ax < 0.625;
+    let q = if is_small { num } else { -2.0 } / if is_small { den } else { exp_0_40(2.0 * ax) + 1.0 };
+    let t = if is_small { ax + ax * z * q } else { 1.0 + q };
     if x.is_nan() { x } else { t.copysign(x) }
 }
 

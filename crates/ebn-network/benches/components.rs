@@ -1,0 +1,77 @@
+//! Per-component costs of one step (criterion), at N = N_b = 1000, J = 2: the membrane
+//! update, the spike search, a spike's propagation (fast-weight column, traces, readout),
+//! the tanh basis (library and fast tanh), the learning update (factored and dense), and a
+//! whole training step with the tanh basis. `cargo xtask bench` compares whole steps with
+//! numpy; these say where a step's time goes.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ebn_core::{Basis, LearningSignal, Mat, NeuronModel, PlasticityRule, SeedStreams, SlowWeights, Stream};
+use ebn_network::basis::TanhBasis;
+use ebn_network::neurons::EbnNeuron;
+use ebn_network::plasticity::{LocalRule, RuleConfig};
+use ebn_network::{Network, NetworkConfig, Overrides};
+use rand::RngExt;
+use std::hint::black_box;
+
+const N: usize = 1000;
+
+fn random(len: usize, seed: u64) -> Vec<f64> {
+    let mut rng = SeedStreams::new(seed).rng(Stream::Weights);
+    (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
+}
+
+fn tanh_basis(fast: bool) -> TanhBasis {
+    let m = Mat::from_fn(N, N, |i, k| 0.05 * ((i * 31 + k * 17) % 23) as f64 / 23.0);
+    TanhBasis { m, theta: random(N, 2), encoders: None, fast }
+}
+
+fn components(c: &mut Criterion) {
+    let neuron = EbnNeuron::default();
+    let mut state = neuron.init_state(N);
+    let input = random(N, 1);
+    c.bench_function("neuron_integrate_1000", |b| b.iter(|| neuron.integrate(black_box(&mut state), &input, 1e-4)));
+    let thresholds: Vec<f64> = random(N, 3).iter().map(|v| v.abs()).collect();
+    c.bench_function("spike_search_1000", |b| b.iter(|| black_box(neuron.select_spike(&state, &thresholds))));
+
+    // A spike's propagation: the voltages are set above threshold, then one neuron fires.
+    let mut net = Network::build(&NetworkConfig::paper(N, 2), SeedStreams::new(1)).unwrap();
+    let high: Vec<f64> = net.thresholds().iter().map(|t| t + 1.0).collect();
+    c.bench_function("set_voltages_1000", |b| b.iter(|| net.set_voltages(black_box(&high)).unwrap()));
+    c.bench_function("set_voltages_and_fire_1000", |b| {
+        b.iter(|| {
+            net.set_voltages(&high).unwrap();
+            black_box(net.fire())
+        })
+    });
+
+    let drive = random(N, 4);
+    let mut psi = vec![0.0; N];
+    for fast in [false, true] {
+        let basis = tanh_basis(fast);
+        let name = if fast { "tanh_basis_fast_1000" } else { "tanh_basis_libm_1000" };
+        c.bench_function(name, |b| b.iter(|| basis.evaluate(&[], black_box(&drive), &mut psi)));
+    }
+
+    let rule = LocalRule { eta: 1e-3 };
+    let (e, fb, psi) = (random(2, 5), random(N, 6), random(N, 7));
+    let signal = LearningSignal { error: &e, feedback: &fb, psi: &psi, rate_scale: 1.0, dt: 1e-4 };
+    let mut factored = SlowWeights::from_w(&Mat::from_fn(2, N, |_, _| 0.0));
+    c.bench_function("learning_factored_1000", |b| b.iter(|| rule.update(&signal, black_box(&mut factored))));
+    let mut dense = SlowWeights::Dense(Mat::from_fn(N, N, |_, _| 0.0));
+    c.bench_function("learning_dense_1000x1000", |b| b.iter(|| rule.update(&signal, black_box(&mut dense))));
+
+    // A whole training step with the tanh basis (fast tanh), as `cargo xtask bench`'s
+    // train-tanh1000 case.
+    let mut cfg = NetworkConfig::paper(N, 2);
+    cfg.rule = RuleConfig::Local { eta: 10.0 };
+    let overrides = Overrides { basis: Some(Box::new(tanh_basis(true))), ..Default::default() };
+    let mut net = Network::build_with(&cfg, SeedStreams::new(1), overrides).unwrap();
+    let (cmd, target) = ([8.0, 0.0], [0.6, -0.3]);
+    for _ in 0..2000 {
+        net.step(&cmd, Some(&target));
+    }
+    c.bench_function("training_step_tanh_1000", |b| b.iter(|| black_box(net.step(&cmd, Some(&target)))));
+}
+
+criterion_group!(benches, components);
+criterion_main!(benches);
