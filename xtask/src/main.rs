@@ -12,6 +12,7 @@ macro_rules! outln {
 mod bench;
 mod coding;
 mod figures;
+mod fuzz;
 mod output;
 mod plot;
 mod robustness;
@@ -108,6 +109,19 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Feed hostile inputs to the file and TOML loaders (seeded, structure-aware); count
+    /// panics (must be 0), accepted inputs and distinct outcomes; print a JSON summary.
+    Fuzz {
+        /// Inputs per loader.
+        #[arg(long, default_value_t = 1_000_000)]
+        inputs: u64,
+        /// Seed of the generators.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write the first input of each distinct outcome here (the corpus).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+    },
     /// One benchmark case in this process (used by `bench`).
     #[command(hide = true)]
     BenchCase {
@@ -174,6 +188,9 @@ fn main() -> ExitCode {
         Command::Figures { opts, only, .. } => figures_cmd(&only, &opts),
         Command::Figure { id, opts } => figures_cmd(&[id], &opts),
         Command::Check { files } => check(files),
+        Command::Fuzz { inputs, seed, corpus } => fuzz::fuzz(inputs, seed, corpus.as_deref()).map(|s| {
+            outln!("{s}");
+        }),
         Command::Bench { cases, python, out } => bench::bench(&cases, &python, out.as_deref()),
         Command::BenchCase { case, dir } => bench::run_case(case, &dir),
     };

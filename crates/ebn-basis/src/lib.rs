@@ -66,7 +66,8 @@ impl BasisConfig {
             Self::RandomTanh { n_basis, weight_std, bias, fast_tanh } => {
                 check::nonzero("n_basis", n_basis)?;
                 check::positive("weight_std", weight_std)?;
-                check::non_negative("bias", bias)?;
+                check::in_range("weight_std", weight_std, 0.0, MAX_SCALE)?;
+                check::in_range("bias", bias, 0.0, MAX_SCALE)?;
                 let m = Mat::from_fn(n_basis, n, |_, _| weight_std * rng.sample::<f64, _>(StandardNormal));
                 let theta = uniform(rng, n_basis, bias);
                 Box::new(TanhBasis { m, theta, encoders: None, fast: fast_tanh })
@@ -81,6 +82,12 @@ impl BasisConfig {
     }
 }
 
+/// Largest gain, weight scale or bias of a tanh basis (tanh saturates for |argument| > 20;
+/// beyond 10^6 a value is a typo, and 2 x 10^308 would overflow).
+pub const MAX_SCALE: f64 = 1e6;
+
+/// `len` draws from U(-half_width, half_width); `half_width` <= [`MAX_SCALE`] (checked by the
+/// callers), so the range's width cannot overflow.
 fn uniform(rng: &mut Rng, len: usize, half_width: f64) -> Vec<f64> {
     (0..len).map(|_| if half_width > 0.0 { rng.random_range(-half_width..half_width) } else { 0.0 }).collect()
 }
@@ -149,7 +156,8 @@ impl TanhBasis {
     ) -> Result<Self> {
         check::nonzero("n_basis", n_basis)?;
         check::positive("gain", gain)?;
-        check::non_negative("bias", bias)?;
+        check::in_range("gain", gain, 0.0, MAX_SCALE)?;
+        check::in_range("bias", bias, 0.0, MAX_SCALE)?;
         let j = decoder.nrows();
         check::same_len("x_scale", j, x_scale.len())?;
         for (i, s) in x_scale.iter().enumerate() {

@@ -3,14 +3,25 @@
 
 use crate::error::{Error, Result};
 
+/// A number as an error message shows it: plain for ordinary magnitudes, scientific for very
+/// large or small ones (1e308, not 309 digits).
+pub fn show(v: f64) -> String {
+    let a = v.abs();
+    if v.is_finite() && v != 0.0 && !(1e-4..1e9).contains(&a) { format!("{v:e}") } else { format!("{v}") }
+}
+
 /// `value` must be finite.
 pub fn finite(field: &str, value: f64) -> Result<f64> {
-    if value.is_finite() { Ok(value) } else { Err(Error::invalid(field, value, "a finite number")) }
+    if value.is_finite() { Ok(value) } else { Err(Error::invalid(field, show(value), "a finite number")) }
 }
 
 /// `value` must be finite and > 0.
 pub fn positive(field: &str, value: f64) -> Result<f64> {
-    if value.is_finite() && value > 0.0 { Ok(value) } else { Err(Error::invalid(field, value, "a finite number > 0")) }
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::invalid(field, show(value), "a finite number > 0"))
+    }
 }
 
 /// `value` must be finite and >= 0.
@@ -18,7 +29,7 @@ pub fn non_negative(field: &str, value: f64) -> Result<f64> {
     if value.is_finite() && value >= 0.0 {
         Ok(value)
     } else {
-        Err(Error::invalid(field, value, "a finite number >= 0"))
+        Err(Error::invalid(field, show(value), "a finite number >= 0"))
     }
 }
 
@@ -27,7 +38,7 @@ pub fn in_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<f64> {
     if value.is_finite() && (lo..=hi).contains(&value) {
         Ok(value)
     } else {
-        Err(Error::invalid(field, value, format!("a number in [{lo}, {hi}]")))
+        Err(Error::invalid(field, show(value), format!("a number in [{}, {}]", show(lo), show(hi))))
     }
 }
 
@@ -57,4 +68,9 @@ pub fn resolves_rate(field: &str, rate: f64, dt: f64) -> Result<()> {
     } else {
         Err(Error::invalid(field, rate, format!("a rate with dt * rate < 1 (dt = {dt} s, so rate < {} /s)", 1.0 / dt)))
     }
+}
+
+/// `value` must not exceed `max` (sizes that would exhaust memory); `why` says what bounds it.
+pub fn at_most(field: &str, value: usize, max: usize, why: &str) -> Result<usize> {
+    if value <= max { Ok(value) } else { Err(Error::invalid(field, value, format!("at most {max} ({why})"))) }
 }

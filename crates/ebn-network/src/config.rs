@@ -173,9 +173,27 @@ pub enum FastForm {
 
 impl<M> NetworkConfig<M> {
     /// Checks the network-level parameters (the neuron model validates its own).
+    /// Checks the network's parameters and sizes without allocating anything (the first
+    /// thing [`crate::Network::build`] does; the neuron model's own check follows there).
+    pub fn validate(&self) -> Result<()> {
+        self.validate_common()
+    }
+
     pub(crate) fn validate_common(&self) -> Result<()> {
+        // Sizes are checked before anything is allocated, so that a mistyped or hostile
+        // configuration is an error, not an out-of-memory abort.
         check::nonzero("network.n", self.n)?;
         check::nonzero("network.dim", self.dim)?;
+        check::at_most("network.n", self.n, MAX_NEURONS, "about 100 bytes per neuron and step")?;
+        check::at_most("network.dim", self.dim, MAX_DIM, "the state dimension J")?;
+        let nb = self.basis.n_basis(self.n);
+        check::at_most("network.basis.n_basis", nb, MAX_NEURONS, "the basis size N_b")?;
+        if self.slow_weights == WeightForm::Dense {
+            check::at_most("network.n x n_basis", self.n * nb, MAX_MATRIX, "dense slow weights, 8 bytes each")?;
+        }
+        if self.fast_weights == FastForm::Dense {
+            check::at_most("network.n x n", self.n * self.n, MAX_MATRIX, "dense fast weights, 8 bytes each")?;
+        }
         check::positive("network.dt", self.dt)?;
         check::positive("network.lambda", self.lambda)?;
         check::resolves_rate("network.lambda", self.lambda, self.dt)?;
@@ -186,3 +204,10 @@ impl<M> NetworkConfig<M> {
         Ok(())
     }
 }
+
+/// Largest network or basis (10^7: ~1 GB of per-neuron state).
+pub const MAX_NEURONS: usize = 10_000_000;
+/// Largest state dimension J.
+pub const MAX_DIM: usize = 1000;
+/// Largest dense matrix, in elements (2^30: 8 GiB).
+pub const MAX_MATRIX: usize = 1 << 30;

@@ -208,6 +208,23 @@ fn check_state(field: &str, j: usize, x: &[f64]) -> Result<()> {
     check::all_finite(field, x)
 }
 
+/// Most steps in one trial or test (10^8, 10^4 s at dt = 0.1 ms): a test keeps every spike,
+/// up to one per step.
+pub const MAX_RUN_STEPS: f64 = 1e8;
+
+fn check_steps(field: &str, duration: f64, dt: f64) -> Result<()> {
+    // A dt that is not > 0 is reported by the network's own check.
+    let steps = duration / dt;
+    if dt > 0.0 && steps > MAX_RUN_STEPS {
+        return Err(Error::invalid(
+            field,
+            check::show(duration),
+            format!("at most {} s at dt = {dt} s (10^8 steps: every spike is kept)", MAX_RUN_STEPS * dt),
+        ));
+    }
+    Ok(())
+}
+
 impl Experiment {
     /// Validates the whole configuration and builds the teacher and the commands.
     pub fn build(config: &ExperimentConfig) -> Result<Self> {
@@ -221,6 +238,7 @@ impl Experiment {
             Some(t) => {
                 check::nonzero("training.trials", t.trials)?;
                 check::positive("training.trial_duration", t.trial_duration)?;
+                check_steps("training.trial_duration", t.trial_duration, config.network.dt)?;
                 match &t.initial_state {
                     InitialState::Zero => {}
                     InitialState::Fixed { x } => check_state("training.initial_state.x", j, x)?,
@@ -254,6 +272,7 @@ impl Experiment {
         for (k, test) in config.tests.iter().enumerate() {
             let field = |f: &str| format!("test[{k}].{f}");
             check::positive(&field("duration"), test.duration)?;
+            check_steps(&field("duration"), test.duration, config.network.dt)?;
             if let Some(x0) = &test.initial_state {
                 check_state(&field("initial_state"), j, x0)?;
             }

@@ -129,6 +129,22 @@ fn encode(
     Ok(out)
 }
 
+/// Decodes a payload with an allocation limit proportional to its size: a container that
+/// claims more elements than the bytes could hold is refused before it is allocated. A
+/// decoded value takes at most ~24x its encoding in memory (a `Vec` header per encoded
+/// length byte), so the limit is 32x the body, rounded up to a power-of-two tier (bincode
+/// takes the limit as a constant).
+fn decode_payload(body: &[u8]) -> std::result::Result<(Payload, usize), bincode::error::DecodeError> {
+    use bincode::config::standard;
+    use bincode::serde::decode_from_slice;
+    match body.len() {
+        0..=0x1_0000 => decode_from_slice(body, standard().with_limit::<{ 32 << 16 }>()),
+        0x1_0001..=0x10_0000 => decode_from_slice(body, standard().with_limit::<{ 32 << 20 }>()),
+        0x10_0001..=0x200_0000 => decode_from_slice(body, standard().with_limit::<{ 32 << 25 }>()),
+        _ => decode_from_slice(body, standard().with_limit::<{ 32 << 30 }>()),
+    }
+}
+
 fn decode(bytes: &[u8], kind: FileKind) -> Result<(ExperimentConfig, TrainingState, StoredWeights)> {
     if bytes.len() < HEADER_LEN {
         return Err(Error::Corrupt(format!("{} bytes is shorter than the {HEADER_LEN}-byte header", bytes.len())));
@@ -157,9 +173,7 @@ fn decode(bytes: &[u8], kind: FileKind) -> Result<(ExperimentConfig, TrainingSta
     if fnv1a(body) != long(24) {
         return Err(Error::Corrupt("checksum mismatch (the file was modified or damaged)".into()));
     }
-    let (payload, used): (Payload, usize) =
-        bincode::serde::decode_from_slice(body, bincode::config::standard().with_limit::<{ MAX_PAYLOAD as usize }>())
-            .map_err(|e| Error::Corrupt(format!("decoding: {e}")))?;
+    let (payload, used) = decode_payload(body).map_err(|e| Error::Corrupt(format!("decoding: {e}")))?;
     if used != body.len() {
         return Err(Error::Corrupt(format!("{} trailing bytes after the payload", body.len() - used)));
     }

@@ -2,6 +2,7 @@
 //! field and the value; never a panic.
 
 use ebn_basis::BasisConfig;
+use ebn_core::WeightForm;
 use ebn_core::{Error, SeedStreams};
 use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
 use ebn_network::{
@@ -139,6 +140,36 @@ fn empty_populations() {
     let mut c = experiment();
     c.network.basis = BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0, x_scale: None, fast_tanh: false };
     rejects(&c, "network.basis.n_basis", "0");
+}
+
+/// Found by `cargo xtask fuzz`: a bias of 1e308 made the uniform draw's range overflow and
+/// panic inside rand. Scales are now bounded (basis::MAX_SCALE).
+#[test]
+fn basis_scales_that_overflow() {
+    let mut c = experiment();
+    c.network.basis = BasisConfig::StateTanh { n_basis: 5, gain: 1.0, bias: 1e308, x_scale: None, fast_tanh: false };
+    rejects(&c, "bias", "1e308");
+    let mut c = experiment();
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 5, weight_std: 1e300, bias: 1.0, fast_tanh: false };
+    rejects(&c, "weight_std", "1e300");
+}
+
+/// Sizes that would exhaust memory are errors before anything is allocated.
+#[test]
+fn sizes_that_would_exhaust_memory() {
+    let mut c = experiment();
+    c.network.n = 1 << 40;
+    rejects(&c, "network.n", "1099511627776");
+    let mut c = experiment();
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 1 << 40, weight_std: 1.0, bias: 1.0, fast_tanh: false };
+    rejects(&c, "n_basis", "1099511627776");
+    let mut c = experiment();
+    c.network.n = 100_000;
+    c.network.slow_weights = WeightForm::Dense;
+    rejects(&c, "network.n x n_basis", "10000000000");
+    let mut c = experiment();
+    c.tests[0].duration = 1e9;
+    rejects(&c, "test[0].duration", "1e9");
 }
 
 #[test]
