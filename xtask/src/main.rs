@@ -60,6 +60,9 @@ enum Command {
         /// No progress bar and no messages; only the summary on stdout.
         #[arg(long)]
         quiet: bool,
+        /// Seconds between checkpoints (0: after every trial).
+        #[arg(long, default_value_t = 5.0, value_parser = non_negative_seconds)]
+        checkpoint_every: f64,
     },
     /// Robustness and variability of a trained network: test error against the fraction of
     /// neurons silenced (intact and with the lateral fast connections removed) and against
@@ -168,8 +171,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Coding { seed, duration, out } => coding::run(seed, duration, out.as_deref()),
-        Command::Run { file, out, fresh, quiet } => {
-            run::run(&run::RunOptions { file, out, fresh, quiet }).and_then(|summary| {
+        Command::Run { file, out, fresh, quiet, checkpoint_every } => {
+            let checkpoint_every = std::time::Duration::from_secs_f64(checkpoint_every);
+            run::run(&run::RunOptions { file, out, fresh, quiet, checkpoint_every }).and_then(|summary| {
                 outln!("{}", serde_json::to_string_pretty(&summary)?);
                 Ok(())
             })
@@ -200,6 +204,14 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A number of seconds >= 0 (for clap).
+fn non_negative_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 && v < 1e9 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds in [0, 1e9)")),
     }
 }
 

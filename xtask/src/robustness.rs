@@ -36,7 +36,13 @@ fn trained(opts: &Options) -> Result<TrainedNetwork> {
         return Ok(TrainedNetwork { config, weights, training: Default::default() });
     }
     let dir = opts.out.join("trained");
-    run(&RunOptions { file: opts.file.clone(), out: Some(dir.clone()), fresh: false, quiet: true })?;
+    run(&RunOptions {
+        file: opts.file.clone(),
+        out: Some(dir.clone()),
+        fresh: false,
+        quiet: true,
+        checkpoint_every: crate::run::CHECKPOINT_EVERY,
+    })?;
     let bytes = std::fs::read(dir.join("network.ebn")).context("reading the trained network")?;
     Ok(TrainedNetwork::from_bytes(&bytes)?)
 }

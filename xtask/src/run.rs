@@ -14,13 +14,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Seconds of wall time between checkpoints.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+/// Default interval between checkpoints.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 pub struct RunOptions {
     pub file: PathBuf,
     pub out: Option<PathBuf>,
     pub fresh: bool,
     pub quiet: bool,
+    /// Time between checkpoints (a checkpoint is also written after the last trial).
+    pub checkpoint_every: Duration,
 }
 
 /// Reads and validates an experiment file.
@@ -177,7 +180,7 @@ fn train(experiment: &mut Experiment, out: &Path, opts: &RunOptions) -> Result<(
             bar.set_draw_target(ProgressDrawTarget::stderr());
             shown = true;
         }
-        if last_save.elapsed() >= CHECKPOINT_EVERY || state.trials_done == training.trials {
+        if last_save.elapsed() >= opts.checkpoint_every || state.trials_done == training.trials {
             let cp = Checkpoint {
                 config: config.clone(),
                 state: state.clone(),
@@ -228,7 +231,13 @@ command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
         let dir = scratch("run");
         let file = dir.join("smoke.toml");
         std::fs::write(&file, SMOKE).unwrap();
-        let opts = RunOptions { file: file.clone(), out: Some(dir.join("out")), fresh: false, quiet: true };
+        let opts = RunOptions {
+            file: file.clone(),
+            out: Some(dir.join("out")),
+            fresh: false,
+            quiet: true,
+            checkpoint_every: CHECKPOINT_EVERY,
+        };
         let first = run(&opts).unwrap();
         for f in [
             "summary.json",
