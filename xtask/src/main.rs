@@ -17,6 +17,7 @@ mod output;
 mod plot;
 mod robustness;
 mod run;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -125,6 +126,28 @@ enum Command {
         #[arg(long)]
         corpus: Option<PathBuf>,
     },
+    /// Train and test one experiment over several seeds (and optionally the values of one
+    /// parameter) in parallel; writes sweep.csv and sweep.json under --out (default
+    /// target/sweeps/<file stem>). Results do not depend on --jobs.
+    Sweep {
+        /// The experiment file.
+        file: PathBuf,
+        /// Seeds, e.g. `1-8` or `1,5,9`.
+        #[arg(long, default_value = "1-4", value_parser = parse_seeds)]
+        seeds: SeedList,
+        /// A dotted path in the file to vary, e.g. `network.sigma_v`.
+        #[arg(long, requires = "values")]
+        param: Option<String>,
+        /// The values of --param (TOML values, comma-separated).
+        #[arg(long, value_delimiter = ',', requires = "param")]
+        values: Vec<String>,
+        /// Threads.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: u32,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// One benchmark case in this process (used by `bench`).
     #[command(hide = true)]
     BenchCase {
@@ -192,6 +215,17 @@ fn main() -> ExitCode {
         Command::Figures { opts, only, .. } => figures_cmd(&only, &opts),
         Command::Figure { id, opts } => figures_cmd(&[id], &opts),
         Command::Check { files } => check(files),
+        Command::Sweep { file, seeds, param, values, jobs, out } => (|| {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let grid = param.as_deref().map(|p| (p, values.as_slice()));
+            let points = sweep::sweep(&text, &seeds.0, grid, jobs as usize)?;
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment").to_string();
+            let out = out.unwrap_or_else(|| PathBuf::from("target/sweeps").join(stem));
+            let json = sweep::write(&points, param.as_deref(), &out)?;
+            outln!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(())
+        })(),
         Command::Fuzz { inputs, seed, corpus } => fuzz::fuzz(inputs, seed, corpus.as_deref()).map(|s| {
             outln!("{s}");
         }),
@@ -205,6 +239,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A list of seeds.
+#[derive(Debug, Clone)]
+struct SeedList(Vec<u64>);
+
+/// `1-8`, `3`, or `1,5,9` (for clap).
+fn parse_seeds(s: &str) -> Result<SeedList, String> {
+    let bad = || format!("`{s}` is not a seed list (e.g. 1-8 or 1,5,9)");
+    let mut seeds = Vec::new();
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+                if b < a || b - a >= 100_000 {
+                    return Err(format!("`{part}`: a range from low to high, at most 100000 seeds"));
+                }
+                seeds.extend(a..=b);
+            }
+            None => seeds.push(part.trim().parse().map_err(|_| bad())?),
+        }
+    }
+    Ok(SeedList(seeds))
 }
 
 /// A number of seconds >= 0 (for clap).
