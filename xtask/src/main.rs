@@ -13,6 +13,7 @@ mod bench;
 mod coding;
 mod figures;
 mod fuzz;
+mod longrun;
 mod output;
 mod plot;
 mod robustness;
@@ -148,6 +149,26 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run a trained network (trained first, or its finished checkpoint reused) for a long
+    /// time with its teacher and K = 0, window by window: checks for NaN and growth, and
+    /// reports whether the error and spike statistics stay stationary. Writes longrun.csv and
+    /// longrun.json under --out (default target/longrun/<file stem>).
+    Longrun {
+        /// The experiment file (its first test sets the command and initial state).
+        file: PathBuf,
+        /// Simulated seconds.
+        #[arg(long, default_value_t = 10_000.0, value_parser = positive_seconds)]
+        seconds: f64,
+        /// Window length (s).
+        #[arg(long, default_value_t = 100.0, value_parser = positive_seconds)]
+        window: f64,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// One benchmark case in this process (used by `bench`).
     #[command(hide = true)]
     BenchCase {
@@ -191,7 +212,41 @@ fn figures_cmd(only: &[String], o: &FigureOptions) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A bug is reported in one line, never as a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        let at = info.location().map_or(String::new(), |l| format!(" at {}:{}", l.file(), l.line()));
+        eprintln!("internal error (a bug, please report it){at}: {}", what.replace('\n', " "));
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // clap's message on one line: the first line and the allowed values, if listed.
+            let text = e.render().to_string();
+            // The first paragraph (a missing argument is named on the line after the first).
+            let first: Vec<&str> = text
+                .lines()
+                .skip_while(|l| l.trim().is_empty())
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = if first.is_empty() { "error: invalid arguments".to_string() } else { first.join(" ") };
+            let allowed = text.lines().map(str::trim).find(|l| l.starts_with("[possible values:")).unwrap_or("");
+            let parts = [first.as_str(), allowed, "(see --help)"];
+            eprintln!("{}", parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" "));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Coding { seed, duration, out } => coding::run(seed, duration, out.as_deref()),
         Command::Run { file, out, fresh, quiet, checkpoint_every } => {
@@ -215,6 +270,12 @@ fn main() -> ExitCode {
         Command::Figures { opts, only, .. } => figures_cmd(&only, &opts),
         Command::Figure { id, opts } => figures_cmd(&[id], &opts),
         Command::Check { files } => check(files),
+        Command::Longrun { file, seconds, window, out, quiet } => {
+            let out = out.unwrap_or_else(|| longrun::default_out(&file));
+            longrun::longrun(&longrun::Options { file, out, seconds, window, quiet }).map(|s| {
+                outln!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            })
+        }
         Command::Sweep { file, seeds, param, values, jobs, out } => (|| {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
@@ -235,7 +296,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
     }
@@ -264,10 +325,18 @@ fn parse_seeds(s: &str) -> Result<SeedList, String> {
     Ok(SeedList(seeds))
 }
 
+/// A number of seconds > 0 (for clap).
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1e9 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds in (0, 1e9)")),
+    }
+}
+
 /// A number of seconds >= 0 (for clap).
 fn non_negative_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v < 1e9 => Ok(v),
+        Ok(v) if (0.0..1e9).contains(&v) => Ok(v),
         _ => Err(format!("`{s}` is not a number of seconds in [0, 1e9)")),
     }
 }

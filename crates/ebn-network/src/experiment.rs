@@ -199,7 +199,19 @@ pub struct Experiment {
 impl ExperimentConfig {
     /// Parses an experiment from TOML text; unknown keys are rejected with their name.
     pub fn from_toml(text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::Parse(e.to_string()))
+        toml::from_str(text).map_err(|e| {
+            // One line: where, then what (toml's own message draws the line over several).
+            let what = e.message().trim().replace('\n', " ");
+            match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    Error::Parse(format!("line {line}, column {column}: {what}"))
+                }
+                None => Error::Parse(what),
+            }
+        })
     }
 }
 

@@ -1,0 +1,67 @@
+//! Bad command lines and bad files: the CLI exits with a non-zero status and one line on
+//! stderr that names the culprit (the option or field, and the value), never a backtrace.
+//! docs/BAD_INPUT.md lists these cases.
+
+use std::process::Command;
+
+fn xtask(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).env("RUST_BACKTRACE", "1").output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn rejects(args: &[&str], must_contain: &[&str]) {
+    let (code, err) = xtask(args);
+    assert_ne!(code, 0, "{args:?} succeeded");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: not one line:\n{err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{args:?}: {err}");
+    for s in must_contain {
+        assert!(err.contains(s), "{args:?}: `{s}` missing from: {err}");
+    }
+}
+
+#[test]
+fn bad_options() {
+    rejects(&["figures", "--jobs", "x"], &["--jobs", "'x'"]);
+    rejects(&["figures", "--scale", "huge"], &["--scale", "huge", "paper, smoke"]);
+    rejects(&["figures", "--only", "nope", "--scale", "smoke", "--quiet"], &["nope", "available"]);
+    rejects(&["figure", "nope"], &["nope", "coding"]);
+    rejects(&["figures", "--seed", "-1"], &["-1"]);
+    rejects(&["sweep", "examples/linear.toml", "--seeds", "5-1"], &["5-1"]);
+    rejects(&["sweep", "examples/linear.toml", "--seeds", "a"], &["'a'"]);
+    rejects(&["sweep", "examples/linear.toml", "--jobs", "0"], &["--jobs", "0"]);
+    rejects(&["sweep", "examples/linear.toml", "--param", "network.n"], &["--values"]);
+    rejects(&["bench", "--cases", "nope"], &["nope", "fixed100"]);
+    rejects(&["longrun", "examples/linear.toml", "--seconds", "0"], &["--seconds", "0"]);
+    rejects(&["longrun", "examples/linear.toml", "--window", "abc"], &["--window", "abc"]);
+    rejects(&["run", "examples/linear.toml", "--checkpoint-every", "nan"], &["--checkpoint-every", "nan"]);
+    rejects(&["coding", "--duration", "x"], &["--duration"]);
+    rejects(&["nonsense"], &["nonsense"]);
+}
+
+#[test]
+fn bad_files() {
+    let dir = std::env::temp_dir().join(format!("ebn-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    rejects(&["run", &path("missing.toml")], &["missing.toml"]);
+    let base = std::fs::read_to_string("../examples/linear.toml").unwrap();
+    for (name, from, to, expect) in [
+        ("n0.toml", "n = 64", "n = 0", vec!["network.n", "0"]),
+        ("mu.toml", "mu = 1.0173e-4", "mu = -1.0", vec!["network.mu", "-1"]),
+        ("nan.toml", "feedback_gain = 5.0", "feedback_gain = nan", vec!["network.feedback_gain", "NaN"]),
+        ("key.toml", "feedback_gain = 5.0", "feedback_gain = 5.0\nfeedbak = 1", vec!["line 17", "feedbak"]),
+        ("kind.toml", "kind = \"damped_oscillator\"", "kind = \"nope\"", vec!["line", "nope"]),
+        ("dur.toml", "duration = 3.0", "duration = 1e12", vec!["test[0].duration", "1e12"]),
+        ("huge.toml", "n = 64", "n = 100000000000", vec!["network.n", "100000000000"]),
+    ] {
+        assert!(base.contains(from), "{from}");
+        std::fs::write(dir.join(name), base.replacen(from, to, 1)).unwrap();
+        rejects(&["check", &path(name)], &expect);
+        rejects(&["run", &path(name), "--out", &path("out")], &expect);
+    }
+    // A damaged trained network.
+    std::fs::write(dir.join("bad.toml"), "not toml [").unwrap();
+    rejects(&["robustness", &path("bad.toml"), "--out", &path("rob")], &["bad.toml"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
