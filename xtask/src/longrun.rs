@@ -10,13 +10,12 @@
 //! window's end. Stationarity: the means over the first and the last tenth of the windows.
 
 use crate::output::write_atomic;
-use crate::run::{RunOptions, run};
 use anyhow::{Context, Result};
 use ebn_network::core::{Observer, SeedStreams, Stream};
 use ebn_network::dynamics::CommandConfig;
-use ebn_network::{Experiment, Teacher, TrainedNetwork, simulate};
+use ebn_network::{Experiment, Teacher, simulate};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 pub struct Options {
@@ -56,15 +55,7 @@ fn mean(v: &[f64]) -> f64 {
 
 pub fn longrun(opts: &Options) -> Result<Value> {
     std::fs::create_dir_all(&opts.out)?;
-    let dir = opts.out.join("trained");
-    run(&RunOptions {
-        file: opts.file.clone(),
-        out: Some(dir.clone()),
-        fresh: false,
-        quiet: true,
-        checkpoint_every: crate::run::CHECKPOINT_EVERY,
-    })?;
-    let trained = TrainedNetwork::from_bytes(&std::fs::read(dir.join("network.ebn"))?)?;
+    let trained = crate::run::trained_network(&opts.file, &opts.out.join("trained"))?;
     let mut config = trained.config.clone();
     let test = config.tests.first().cloned().context("the experiment needs a [[test]]")?;
     let mut command = test.command.clone();
@@ -148,10 +139,4 @@ pub fn longrun(opts: &Options) -> Result<Value> {
     });
     write_atomic(&opts.out.join("longrun.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     Ok(summary)
-}
-
-/// Default output directory for an experiment file.
-pub fn default_out(file: &Path) -> PathBuf {
-    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment");
-    PathBuf::from("target/longrun").join(stem)
 }

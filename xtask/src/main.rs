@@ -257,7 +257,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Robustness { file, out, sigma } => {
-            let out = out.unwrap_or_else(|| robustness::default_out(&file));
+            let out = out.unwrap_or_else(|| run::default_out("robustness", &file));
             robustness::robustness(&robustness::Options { file, out, variability_sigma: sigma }).and_then(|s| {
                 outln!("{}", serde_json::to_string_pretty(&s)?);
                 Ok(())
@@ -271,7 +271,7 @@ fn main() -> ExitCode {
         Command::Figure { id, opts } => figures_cmd(&[id], &opts),
         Command::Check { files } => check(files),
         Command::Longrun { file, seconds, window, out, quiet } => {
-            let out = out.unwrap_or_else(|| longrun::default_out(&file));
+            let out = out.unwrap_or_else(|| run::default_out("longrun", &file));
             longrun::longrun(&longrun::Options { file, out, seconds, window, quiet }).map(|s| {
                 outln!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
             })
@@ -281,8 +281,7 @@ fn main() -> ExitCode {
                 std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
             let grid = param.as_deref().map(|p| (p, values.as_slice()));
             let points = sweep::sweep(&text, &seeds.0, grid, jobs as usize)?;
-            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment").to_string();
-            let out = out.unwrap_or_else(|| PathBuf::from("target/sweeps").join(stem));
+            let out = out.unwrap_or_else(|| run::default_out("sweeps", &file));
             let json = sweep::write(&points, param.as_deref(), &out)?;
             outln!("{}", serde_json::to_string_pretty(&json)?);
             Ok(())

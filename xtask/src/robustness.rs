@@ -2,15 +2,14 @@
 //! network (issue 4). Trains the experiment first (or reuses its finished checkpoint).
 
 use crate::output::write_atomic;
-use crate::run::{RunOptions, run};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ebn_network::analysis;
 use ebn_network::core::{Recording, SeedStreams, Stream};
 use ebn_network::perturb::PerturbationConfig;
 use ebn_network::{Experiment, ExperimentConfig, FastForm, StoredWeights, TrainedNetwork};
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Fractions of neurons silenced (at the start of the test).
 pub const FRACTIONS: [f64; 5] = [0.0, 0.1, 0.25, 0.5, 0.75];
@@ -28,23 +27,7 @@ pub struct Options {
 }
 
 fn trained(opts: &Options) -> Result<TrainedNetwork> {
-    let config = crate::run::load(&opts.file)?;
-    if config.training.is_none() {
-        // Fixed weights (e.g. the closed form): the "trained" network is the initial one.
-        let net = Experiment::build(&config)?.initial_network()?;
-        let weights = ebn_network::StoredWeights::from_weights(net.slow_weights());
-        return Ok(TrainedNetwork { config, weights, training: Default::default() });
-    }
-    let dir = opts.out.join("trained");
-    run(&RunOptions {
-        file: opts.file.clone(),
-        out: Some(dir.clone()),
-        fresh: false,
-        quiet: true,
-        checkpoint_every: crate::run::CHECKPOINT_EVERY,
-    })?;
-    let bytes = std::fs::read(dir.join("network.ebn")).context("reading the trained network")?;
-    Ok(TrainedNetwork::from_bytes(&bytes)?)
+    crate::run::trained_network(&opts.file, &opts.out.join("trained"))
 }
 
 /// Test-0 NRMSE of `weights` in a network built from `config`, with a fraction of the neurons
@@ -196,10 +179,4 @@ pub fn robustness(opts: &Options) -> Result<Value> {
     });
     write_atomic(&opts.out.join("robustness.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     Ok(summary)
-}
-
-/// Default output directory for an experiment file.
-pub fn default_out(file: &Path) -> PathBuf {
-    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment");
-    PathBuf::from("target/robustness").join(stem)
 }

@@ -14,6 +14,33 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Seconds of wall time between checkpoints.
+/// The trained network of an experiment file: trained into `dir` (or resumed, or reused if
+/// finished), quietly. A file without training (fixed weights, e.g. the closed form) gives
+/// its initial network.
+pub fn trained_network(file: &Path, dir: &Path) -> Result<TrainedNetwork> {
+    let config = load(file)?;
+    if config.training.is_none() {
+        let net = Experiment::build(&config)?.initial_network()?;
+        let weights = StoredWeights::from_weights(net.slow_weights());
+        return Ok(TrainedNetwork { config, weights, training: Default::default() });
+    }
+    run(&RunOptions {
+        file: file.to_path_buf(),
+        out: Some(dir.to_path_buf()),
+        fresh: false,
+        quiet: true,
+        checkpoint_every: CHECKPOINT_EVERY,
+    })?;
+    let bytes = std::fs::read(dir.join("network.ebn")).context("reading the trained network")?;
+    Ok(TrainedNetwork::from_bytes(&bytes)?)
+}
+
+/// `target/<kind>/<file stem>`: the default output directory of a command on a file.
+pub fn default_out(kind: &str, file: &Path) -> PathBuf {
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment");
+    PathBuf::from("target").join(kind).join(stem)
+}
+
 /// Default interval between checkpoints.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
@@ -37,7 +64,7 @@ pub fn load(file: &Path) -> Result<ExperimentConfig> {
 pub fn run(opts: &RunOptions) -> Result<Value> {
     let config = load(&opts.file)?;
     let stem = opts.file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment").to_string();
-    let out = opts.out.clone().unwrap_or_else(|| PathBuf::from("target/experiments").join(&stem));
+    let out = opts.out.clone().unwrap_or_else(|| default_out("experiments", &opts.file));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut experiment = Experiment::build(&config)?;
     let start = Instant::now();
