@@ -9,7 +9,8 @@
 //!
 //! `cargo run --release -p ebn-network --example vanderpol_diagnosis` (from the workspace
 //! root); variants through the environment: TRIALS, NOANNEAL, MU0 (no spike costs), CMD
-//! (command amplitude on y), K (feedback gain in training), NB, GAIN (basis).
+//! (command amplitude on y), K (feedback gain in training), ETA (learning rate), NB, GAIN
+//! (basis).
 
 use ebn_analysis::{TestAnalysis, analyse, learned_vector_field};
 use ebn_core::{Integrator, Mat, SlowWeights};
@@ -39,6 +40,9 @@ fn main() {
         config.network.nu = 0.0;
     }
     config.network.feedback_gain = number("K").unwrap_or(config.network.feedback_gain);
+    if let ebn_network::plasticity::RuleConfig::Local { eta } = &mut config.network.rule {
+        *eta = number("ETA").unwrap_or(*eta);
+    }
     let mut exp = Experiment::build(&config).unwrap();
     let mut net = exp.initial_network().unwrap();
     let mut st = TrainingState::default();
