@@ -161,11 +161,6 @@ fn mutate_bytes(rng: &mut ebn_network::core::Rng, data: &mut Vec<u8>, others: &[
     }
 }
 
-/// FNV-1a, as the file format's header (store.rs).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
-}
-
 /// The `k`-th file input of a run with `seed`.
 pub fn file_input(seed: u64, k: u64, seeds: &[Vec<u8>]) -> Vec<u8> {
     let mut rng = SeedStreams::new(seed).indexed(Stream::Perturbation, k);
@@ -183,7 +178,7 @@ pub fn file_input(seed: u64, k: u64, seeds: &[Vec<u8>]) -> Vec<u8> {
             mutate_bytes(&mut rng, &mut body, seeds);
             let mut out = file[..16].to_vec();
             out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-            out.extend_from_slice(&fnv1a(&body).to_le_bytes());
+            out.extend_from_slice(&ebn_network::payload_checksum(&body).to_le_bytes());
             out.extend_from_slice(&body);
             out
         }

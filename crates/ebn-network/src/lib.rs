@@ -16,7 +16,7 @@ pub use experiment::{
 };
 pub use network::{Network, Overrides};
 pub use record::{RecordConfig, Recorder};
-pub use store::{Checkpoint, FORMAT_VERSION, FileKind, StoredWeights};
+pub use store::{Checkpoint, FORMAT_VERSION, FileKind, StoredWeights, payload_checksum};
 
 pub use ebn_analysis as analysis;
 pub use ebn_basis as basis;

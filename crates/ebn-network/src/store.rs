@@ -104,7 +104,9 @@ struct Payload {
     weights: StoredWeights,
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// The header's checksum of a payload: FNV-1a, 64 bits (public so that tools can build
+/// test files, e.g. the fuzzer's payload mutations with a valid header).
+pub fn payload_checksum(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
@@ -124,7 +126,7 @@ fn encode(
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(kind as u32).to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(&fnv1a(&body).to_le_bytes());
+    out.extend_from_slice(&payload_checksum(&body).to_le_bytes());
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -170,7 +172,7 @@ fn decode(bytes: &[u8], kind: FileKind) -> Result<(ExperimentConfig, TrainingSta
         )));
     }
     let body = &bytes[HEADER_LEN..];
-    if fnv1a(body) != long(24) {
+    if payload_checksum(body) != long(24) {
         return Err(Error::Corrupt("checksum mismatch (the file was modified or damaged)".into()));
     }
     let (payload, used) = decode_payload(body).map_err(|e| Error::Corrupt(format!("decoding: {e}")))?;
