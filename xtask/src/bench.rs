@@ -129,14 +129,14 @@ fn network(case: Case) -> Result<Network> {
     match case {
         Case::Fixed100 | Case::Fixed1000 | Case::Fixed4000 => {}
         Case::TrainTanh1000 => {
-            cfg.rule = RuleConfig::Local { eta: 10.0 };
+            cfg.rule = RuleConfig::Local { eta: 10.0 }.into();
             overrides.basis = Some(Box::new(tanh_basis(n)));
         }
         Case::TrainDense1000 => {
-            cfg.rule = RuleConfig::Local { eta: 10.0 };
+            cfg.rule = RuleConfig::Local { eta: 10.0 }.into();
             cfg.slow_weights = WeightForm::Dense;
         }
-        _ => cfg.rule = RuleConfig::Local { eta: 10.0 },
+        _ => cfg.rule = RuleConfig::Local { eta: 10.0 }.into(),
     }
     let mut net = Network::build_with(&cfg, seeds, overrides)?;
     if matches!(case, Case::Fixed100 | Case::Fixed1000 | Case::Fixed4000) {
@@ -187,13 +187,13 @@ fn export(net: &Network, x: &[f64], dir: &Path, case: Case) -> Result<()> {
         write_f64(&dir.join("drive.bin"), net.basis_drive())?;
     }
     let learning = !matches!(case, Case::Fixed100 | Case::Fixed1000 | Case::Fixed4000);
-    let eta_raw = match cfg.rule {
+    let eta_raw = match cfg.rule.parse_tagged::<RuleConfig>("network.rule")? {
         RuleConfig::Local { eta } => eta / nb as f64,
         _ => 0.0,
     };
     let meta = json!({
         "case": case.name(), "n": cfg.n, "j": cfg.dim, "nb": nb, "dt": cfg.dt, "lambda": cfg.lambda,
-        "lambda_v": cfg.neuron.lambda_v, "mu": cfg.mu, "k": cfg.feedback_gain, "eta_raw": eta_raw,
+        "lambda_v": cfg.ebn_neuron().context("the bench runs the EBN neuron")?.lambda_v, "mu": cfg.mu, "k": cfg.feedback_gain, "eta_raw": eta_raw,
         "form": form, "basis": if tanh { "tanh" } else { "identity" }, "learning": learning,
         "command": COMMAND, "a": LinearSystem::damped_oscillator().matrix(),
     });
@@ -256,7 +256,7 @@ pub fn run_case(case: Case, dir: &Path) -> Result<()> {
     let mut count = 0usize;
     let start = Instant::now();
     for x in &xs {
-        if let Some(k) = net.step(&COMMAND, Some(x)) {
+        for &k in net.step(&COMMAND, Some(x)) {
             count += 1;
             if spikes.len() < COMPARED_SPIKES {
                 spikes.push(k);
@@ -276,7 +276,7 @@ pub fn run_case(case: Case, dir: &Path) -> Result<()> {
         "wall_per_sim_s": wall / (steps as f64 * dt), "us_per_step": wall / steps as f64 * 1e6,
         "steps": steps, "spikes": count, "first_spikes": spikes, "peak_rss_kb": peak_rss_kb(),
     });
-    outln!("{out}");
+    ebn_cli::outln!("{out}");
     Ok(())
 }
 
@@ -361,7 +361,7 @@ pub fn bench(cases: &[Case], python: &str, out: Option<&Path>) -> Result<()> {
             obj.insert("common_spike_prefix".into(), json!(common));
             obj.insert("compared_spikes".into(), json!(a.map_or(0, Vec::len).min(b.map_or(0, Vec::len))));
         }
-        outln!("{line}");
+        ebn_cli::outln!("{line}");
         lines.push(line);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -375,7 +375,7 @@ pub fn bench(cases: &[Case], python: &str, out: Option<&Path>) -> Result<()> {
         .collect();
     let exponent = fitted_exponent(&scaling.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>());
     if let Some(e) = exponent {
-        outln!("{}", json!({ "scaling_exponent_rust": e, "points": scaling.len() }));
+        ebn_cli::outln!("{}", json!({ "scaling_exponent_rust": e, "points": scaling.len() }));
     }
     if let Some(dir) = out {
         std::fs::create_dir_all(dir)?;

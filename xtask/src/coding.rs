@@ -38,7 +38,7 @@ pub fn run(seed: u64, duration: f64, out: Option<&Path>) -> Result<()> {
         wall_seconds,
     };
     let json = serde_json::to_string_pretty(&summary)?;
-    outln!("{json}");
+    ebn_cli::outln!("{json}");
     if let Some(dir) = out {
         std::fs::create_dir_all(dir)?;
         write_atomic(&dir.join("summary.json"), json.as_bytes())?;

@@ -109,7 +109,13 @@ pub fn load_toml(text: &str) -> String {
         let config = ExperimentConfig::from_toml(text).map_err(|e| e.to_string())?;
         config.network.validate().map_err(|e| e.to_string())?;
         let exp = Experiment::build(&config).map_err(|e| e.to_string())?;
-        let nb = config.network.basis.n_basis(config.network.n);
+        let nb = config
+            .network
+            .basis
+            .params
+            .get("n_basis")
+            .and_then(|v| v.as_u64())
+            .map_or(config.network.n, |v| v as usize);
         if config.network.n <= 2000 && nb <= 2000 && config.network.dim <= 16 {
             exp.initial_network().map_err(|e| e.to_string())?;
         }

@@ -1,6 +1,6 @@
 //! Analyses of test runs: limit cycles, free swings, attractors, lobe switches.
 
-use ebn_core::{Error, Recording, Result, Trace};
+use ebn_core::{Analysis, Error, Recording, Registry, Result, Trace};
 use serde::{Deserialize, Serialize};
 
 /// An analysis to run on a test recording, besides the NRMSE (serde: `kind = "..."`).
@@ -49,6 +49,21 @@ pub enum TestAnalysis {
         /// Key under which the value is reported.
         key: String,
     },
+}
+
+impl Analysis for TestAnalysis {
+    fn analyse(&self, recording: &Recording) -> Result<Vec<Measure>> {
+        analyse(self, recording)
+    }
+}
+
+/// Registers the analyses of this crate (every kind of [`TestAnalysis`]).
+pub fn register(registry: &mut Registry) {
+    for kind in ["limit_cycle", "free_swing", "attractors", "lobe_switches", "shape", "nrmse_horizon"] {
+        registry.add_analysis_spec(kind, |spec, field| -> Result<Box<dyn Analysis>> {
+            Ok(Box::new(spec.parse_tagged::<TestAnalysis>(field)?))
+        });
+    }
 }
 
 /// One named number of an analysis.
@@ -259,6 +274,12 @@ pub fn analyse(analysis: &TestAnalysis, rec: &Recording) -> Result<Vec<Measure>>
             vec![(key.clone(), rmse / pooled_std(&rec.x)?)]
         }
     })
+}
+
+impl From<TestAnalysis> for ebn_core::Spec {
+    fn from(config: TestAnalysis) -> Self {
+        ebn_core::Spec::tagged(&config)
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ mod spikes;
 mod vector_field;
 
 pub use dynamics::{
-    Measure, TestAnalysis, analyse, damped_oscillation, lobe_switches, period_and_amplitude, pooled_std,
+    Measure, TestAnalysis, analyse, damped_oscillation, lobe_switches, period_and_amplitude, pooled_std, register,
     upward_crossings,
 };
 use ebn_core::{Error, Result, SpikeTrain, Trace};

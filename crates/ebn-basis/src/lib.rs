@@ -2,7 +2,7 @@
 
 pub mod fast_tanh;
 
-use ebn_core::{Basis, Error, Mat, Result, Rng, check};
+use ebn_core::{Basis, BasisSetup, Error, Mat, Registry, Result, Rng, check};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
@@ -64,7 +64,7 @@ impl BasisConfig {
         Ok(match *self {
             Self::Identity => Box::new(IdentityBasis { n }),
             Self::RandomTanh { n_basis, weight_std, bias, fast_tanh } => {
-                check::nonzero("n_basis", n_basis)?;
+                check::basis_size("n_basis", n, n_basis)?;
                 check::positive("weight_std", weight_std)?;
                 check::in_range("weight_std", weight_std, 0.0, MAX_SCALE)?;
                 check::in_range("bias", bias, 0.0, MAX_SCALE)?;
@@ -73,12 +73,22 @@ impl BasisConfig {
                 Box::new(TanhBasis { m, theta, encoders: None, fast: fast_tanh })
             }
             Self::StateTanh { n_basis, gain, bias, ref x_scale, fast_tanh } => {
+                check::basis_size("n_basis", n, n_basis)?;
                 let scale = x_scale.clone().unwrap_or_else(|| vec![1.0; decoder.nrows()]);
                 let mut basis = TanhBasis::state_space(n_basis, gain, bias, &scale, decoder, rng)?;
                 basis.fast = fast_tanh;
                 Box::new(basis)
             }
         })
+    }
+}
+
+/// Registers the bases of this crate (every kind of [`BasisConfig`]).
+pub fn register(registry: &mut Registry) {
+    for kind in ["identity", "random_tanh", "state_tanh"] {
+        registry.add_basis_spec(kind, |spec, field, setup: &BasisSetup<'_>, rng: &mut Rng| {
+            spec.parse_tagged::<BasisConfig>(field)?.build(setup.decoder, rng)
+        });
     }
 }
 
@@ -116,6 +126,9 @@ impl Basis for IdentityBasis {
     #[inline]
     fn evaluate(&self, r: &[f64], _drive: &[f64], psi: &mut [f64]) {
         psi.copy_from_slice(r);
+    }
+    fn is_identity(&self) -> bool {
+        true
     }
 }
 
@@ -230,6 +243,12 @@ impl Basis for TanhBasis {
     }
     fn evaluate_at_state(&self, x: &[f64], psi: &mut [f64]) -> bool {
         self.evaluate_state(x, psi).is_some()
+    }
+}
+
+impl From<BasisConfig> for ebn_core::Spec {
+    fn from(config: BasisConfig) -> Self {
+        ebn_core::Spec::tagged(&config)
     }
 }
 

@@ -36,6 +36,12 @@ pub trait Basis: Debug + Send + Sync {
     /// Psi from the traces r and the drive u; writes N_b values into `psi`.
     fn evaluate(&self, r: &[f64], drive: &[f64], psi: &mut [f64]);
 
+    /// Whether Psi(r) = r exactly (the identity basis, for which the closed-form slow weights
+    /// of a linear target exist). Default: false.
+    fn is_identity(&self) -> bool {
+        false
+    }
+
     /// For bases that are functions of the decoded state (Psi = phi(M_x x_hat + theta)): Psi
     /// at the state `x`, written into `psi`; returns false (writing nothing) for bases that
     /// are not, such as the identity. Used to plot the learned vector field.

@@ -74,3 +74,19 @@ pub fn resolves_rate(field: &str, rate: f64, dt: f64) -> Result<()> {
 pub fn at_most(field: &str, value: usize, max: usize, why: &str) -> Result<usize> {
     if value <= max { Ok(value) } else { Err(Error::invalid(field, value, format!("at most {max} ({why})"))) }
 }
+
+/// Largest network or basis (10^7: ~1 GB of per-neuron state).
+pub const MAX_NEURONS: usize = 10_000_000;
+/// Largest state dimension J.
+pub const MAX_DIM: usize = 1000;
+/// Largest dense matrix, in elements (2^30: 8 GiB).
+pub const MAX_MATRIX: usize = 1 << 30;
+
+/// Checks a basis size N_b for a network of `n` neurons before anything of size N x N_b is
+/// allocated (a builder of a basis with an N_b x N matrix calls it first).
+pub fn basis_size(field: &str, n: usize, n_basis: usize) -> Result<usize> {
+    nonzero(field, n_basis)?;
+    at_most(field, n_basis, MAX_NEURONS, "the basis size N_b")?;
+    at_most("network.n x n_basis", n.saturating_mul(n_basis), MAX_MATRIX, "an N_b x N matrix, 8 bytes per entry")?;
+    Ok(n_basis)
+}

@@ -17,8 +17,8 @@
 use crate::basis::Basis;
 use crate::command::CommandSignal;
 use crate::neuron::NeuronModel;
-use crate::perturbation::{Perturbation, PerturbationContext};
-use crate::plasticity::{LearningSignal, PlasticityRule};
+use crate::perturbation::{InputContext, Perturbation, PerturbationContext};
+use crate::plasticity::{LearningSignal, PlasticityRule, RuleSetup};
 use crate::seed::{SeedStreams, Stream};
 use crate::target::{Integrator, TargetSystem};
 use crate::weights::{SlowWeights, WeightForm};
@@ -160,10 +160,11 @@ pub fn basis(basis: &dyn Basis) {
 /// voltage is below threshold.
 pub fn neuron_model<M: NeuronModel>(model: &M, dt: f64) {
     model.validate(dt).expect("the model must accept the dt it is tested at");
+    assert!(model.max_spikes_per_step() >= 1, "a spike policy allows at least one spike per step");
     let cases = (prop::collection::vec((-2.0..2.0f64, 0.1..1.0f64, any::<bool>()), 1..40),);
     run(128, cases, |(cells,)| {
         let n = cells.len();
-        let mut state = model.init_state(n);
+        let mut state = model.init_state(n, &mut SeedStreams::new(n as u64).rng(Stream::NeuronState));
         prop_assert_eq!(model.voltages(&state).len(), n);
         prop_assert!(model.voltages(&state).iter().all(|v| v.is_finite()));
         for (v, c) in model.voltages_mut(&mut state).iter_mut().zip(&cells) {
@@ -175,6 +176,11 @@ pub fn neuron_model<M: NeuronModel>(model: &M, dt: f64) {
             Some(k) => {
                 prop_assert!(k < n);
                 prop_assert!(before[k] > thresholds[k], "neuron {k} fired below threshold");
+                // Being told of the spike must not break the state.
+                let mut told = state.clone();
+                model.on_spike(&mut told, k);
+                prop_assert_eq!(model.voltages(&told).len(), n);
+                prop_assert!(model.voltages(&told).iter().all(|v| v.is_finite()));
             }
             None => prop_assert!(
                 before.iter().zip(&thresholds).all(|(v, t)| v <= t),
@@ -196,39 +202,91 @@ fn random_mat(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
 }
 
 /// [`PlasticityRule`] driven by an output error: no change when e = 0; and, if the rule has
-/// both forms, the two agree: D^T dW == dOmega.
-pub fn error_driven_rule(rule: &dyn PlasticityRule) {
-    let forms: Vec<WeightForm> =
-        [WeightForm::Dense, WeightForm::Factored].into_iter().filter(|f| rule.check_form(*f).is_ok()).collect();
+/// both forms, the two agree: D^T dW == dOmega; a rule claiming the fused outer-product form
+/// does exactly that; and its state survives [`PlasticityRule::state`] /
+/// [`PlasticityRule::set_state`]. `make` builds a fresh, unbound rule.
+pub fn error_driven_rule(make: &dyn Fn() -> Box<dyn PlasticityRule>) {
+    rule_kit(make, true);
+}
+
+/// [`PlasticityRule`] in general, leaky rules included (weight decay, sigma-modification):
+/// as [`error_driven_rule`], except that with e = 0 the weights may change but must not grow
+/// (no entry larger in magnitude than the largest before).
+pub fn plasticity_rule(make: &dyn Fn() -> Box<dyn PlasticityRule>) {
+    rule_kit(make, false);
+}
+
+fn rule_kit(make: &dyn Fn() -> Box<dyn PlasticityRule>, strict: bool) {
+    let setup = |form, n, j, nb| RuleSetup { form, n, dim: j, n_basis: nb };
+    let forms: Vec<WeightForm> = [WeightForm::Dense, WeightForm::Factored]
+        .into_iter()
+        .filter(|f| make().bind(&setup(*f, 4, 2, 3)).is_ok())
+        .collect();
     assert!(!forms.is_empty(), "a rule supports at least one weight form");
     run(64, (1usize..4, 1usize..12, 1usize..12, any::<u64>(), 0.0..1.0f64), |(j, n, nb, seed, scale)| {
         let d = random_mat(j, n, seed);
         let e: Vec<f64> = random_mat(j, 1, seed ^ 1).col_as_slice(0).to_vec();
         let psi: Vec<f64> = random_mat(nb, 1, seed ^ 2).col_as_slice(0).to_vec();
+        let x: Vec<f64> = random_mat(j, 1, seed ^ 4).col_as_slice(0).to_vec();
+        let r: Vec<f64> = random_mat(n, 1, seed ^ 5).col_as_slice(0).iter().map(|v| v.abs()).collect();
+        let v: Vec<f64> = random_mat(n, 1, seed ^ 6).col_as_slice(0).to_vec();
         let feedback_of =
             |e: &[f64]| -> Vec<f64> { (0..n).map(|i| crate::coding::dot(d.col_as_slice(i), e)).collect() };
-        let apply = |form: WeightForm, e: &[f64]| {
+        let x_hat_of = |e: &[f64]| -> Vec<f64> { x.iter().zip(e).map(|(a, b)| a - b).collect() };
+        let with_signal = |e: &[f64], fb: &[f64], x_hat: &[f64], f: &mut dyn FnMut(&LearningSignal<'_>)| {
+            f(&LearningSignal {
+                error: e,
+                feedback: fb,
+                psi: &psi,
+                target: &x,
+                readout: x_hat,
+                traces: &r,
+                voltages: &v,
+                spikes: &[],
+                decoder: &d,
+                t: 0.5,
+                rate_scale: scale,
+                dt: 1e-4,
+            });
+        };
+        let dense_start = || SlowWeights::from_w(&random_mat(j, nb, seed ^ 3)).synaptic(&d);
+        let apply = |form: WeightForm, e: &[f64]| -> Result<(SlowWeights, SlowWeights), TestCaseError> {
+            // Both forms start from the same synaptic weights, Omega = D^T W, so that rules
+            // whose change depends on the weights (leakage) can be compared too.
             let start = match form {
-                WeightForm::Dense => SlowWeights::Dense(random_mat(n, nb, seed ^ 3)),
+                WeightForm::Dense => SlowWeights::Dense(dense_start()),
                 WeightForm::Factored => SlowWeights::from_w(&random_mat(j, nb, seed ^ 3)),
             };
             let mut w = start.clone();
+            let mut rule = make();
+            prop_assert!(rule.bind(&setup(form, n, j, nb)).is_ok());
+            let saved = rule.state();
+            prop_assert!(rule.set_state(&saved).is_ok(), "the rule refused its own state");
             let fb = feedback_of(e);
-            let signal = LearningSignal { error: e, feedback: &fb, psi: &psi, rate_scale: scale, dt: 1e-4 };
-            rule.update(&signal, &mut w);
-            (start, w)
+            let x_hat = x_hat_of(e);
+            with_signal(e, &fb, &x_hat, &mut |sig| rule.update(sig, &mut w));
+            Ok((start, w))
         };
         for &form in &forms {
-            let (start, after) = apply(form, &vec![0.0; j]);
-            prop_assert_eq!(start, after, "the rule changed the weights with zero error");
+            let (start, after) = apply(form, &vec![0.0; j])?;
+            if strict {
+                prop_assert_eq!(start, after, "the rule changed the weights with zero error");
+            } else {
+                let (a, b) = (start.matrix().norm_max(), after.matrix().norm_max());
+                prop_assert!(b <= a, "the weights grew with zero error: max |w| {} -> {}", a, b);
+            }
         }
         // A rule that claims the outer-product form (so that the engine may fuse it) must do
         // exactly that: Omega[:, b] += (g Psi_b) feedback, bit for bit.
         let fb = feedback_of(&e);
-        let signal = LearningSignal { error: &e, feedback: &fb, psi: &psi, rate_scale: scale, dt: 1e-4 };
-        if let (Some(g), true) = (rule.dense_outer_gain(&signal), forms.contains(&WeightForm::Dense)) {
-            let (_, updated) = apply(WeightForm::Dense, &e);
-            let mut expected = random_mat(n, nb, seed ^ 3);
+        let x_hat = x_hat_of(&e);
+        let mut bound = make();
+        bound.bind(&setup(WeightForm::Dense, n, j, nb)).ok();
+        let mut gain = None;
+        with_signal(&e, &fb, &x_hat, &mut |sig| gain = bound.dense_outer_gain(sig));
+        if let (Some(g), true) = (gain, forms.contains(&WeightForm::Dense)) {
+            let (_, updated) = apply(WeightForm::Dense, &e)?;
+            let mut expected = dense_start();
             for (b, p) in psi.iter().enumerate() {
                 for (w, f) in expected.col_as_slice_mut(b).iter_mut().zip(&fb) {
                     *w += (g * p) * f;
@@ -237,8 +295,8 @@ pub fn error_driven_rule(rule: &dyn PlasticityRule) {
             prop_assert_eq!(updated, SlowWeights::Dense(expected), "dense_outer_gain does not describe the update");
         }
         if forms.len() == 2 {
-            let (d0, d1) = apply(WeightForm::Dense, &e);
-            let (f0, f1) = apply(WeightForm::Factored, &e);
+            let (d0, d1) = apply(WeightForm::Dense, &e)?;
+            let (f0, f1) = apply(WeightForm::Factored, &e)?;
             let dense_change = d1.matrix() - d0.matrix();
             let factored_change = f1.synaptic(&d) - f0.synaptic(&d);
             let tol = 1e-12 * (1.0 + dense_change.norm_max());
@@ -255,12 +313,27 @@ pub fn perturbation(make: &dyn Fn() -> Box<dyn Perturbation>) {
         let mut p = make();
         let mut v = vec![0.0; n];
         let mut thresholds = vec![1.0; n];
+        let base = vec![1.0; n];
         let mut alive = vec![true; n];
+        let mut traces = vec![0.5; n];
+        let mut input = vec![0.0; n];
         let mut weights = SlowWeights::zeros(WeightForm::Factored, n, 2, n);
         for step in 0..steps {
-            let mut ctx = PerturbationContext::new(step, 1e-4, &mut v, &mut weights, &mut thresholds, &mut alive);
+            p.apply_input(&mut InputContext { step, t: step as f64 * 1e-4, dt: 1e-4, input: &mut input });
+            prop_assert!(input.iter().all(|x| x.is_finite()), "input current not finite");
+            let mut ctx = PerturbationContext::new(
+                step,
+                1e-4,
+                &mut v,
+                &mut weights,
+                &mut thresholds,
+                &base,
+                &mut alive,
+                &mut traces,
+            );
             p.apply(&mut ctx);
             prop_assert!(v.iter().all(|x| x.is_finite()));
+            prop_assert!(traces.iter().all(|x| x.is_finite()), "traces not finite");
             for i in 0..n {
                 prop_assert_eq!(alive[i], thresholds[i].is_finite(), "alive mask and thresholds disagree");
             }

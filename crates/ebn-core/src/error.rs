@@ -53,6 +53,19 @@ pub enum Error {
     /// A stored file that is truncated, corrupted or not of the expected kind.
     #[error("corrupt file: {0}")]
     Corrupt(String),
+    /// A component kind that the registry in use does not know (a typo, or a file written
+    /// by a fork, read without the fork's registry).
+    #[error("unknown {category} kind \"{kind}\" at `{field}`; known kinds: {}", known.join(", "))]
+    UnknownKind {
+        /// The category (target, neuron, rule...).
+        category: String,
+        /// The kind asked for.
+        kind: String,
+        /// Where in the configuration.
+        field: String,
+        /// The kinds the registry knows in that category.
+        known: Vec<String>,
+    },
     /// A stored file written by an incompatible version of the format.
     #[error("unsupported file format version {found} (this build reads version {supported})")]
     Version {

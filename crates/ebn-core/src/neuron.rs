@@ -1,9 +1,12 @@
-//! The neuron-model trait.
+//! The neuron-model trait, and its type-erased form for models chosen at run time.
 
 use crate::error::Result;
+use crate::seed::Rng;
+use std::any::Any;
 use std::fmt::Debug;
 
-/// A population of integrate-and-fire neurons driven by a summed input current.
+/// A population of integrate-and-fire neurons driven by a summed input current, together
+/// with its spike policy.
 ///
 /// The implementing struct is the parameter set (plain serde data, fields named after the
 /// paper's symbols); the population's state is the associated [`NeuronModel::State`], a struct
@@ -13,11 +16,15 @@ use std::fmt::Debug;
 /// 1. [`integrate`](Self::integrate) with the summed input current I (V/s, the right-hand side
 ///    of dV/dt apart from the leak);
 /// 2. membrane noise and perturbations, through [`voltages_mut`](Self::voltages_mut);
-/// 3. [`select_spike`](Self::select_spike), which names at most one neuron;
-///    the network then applies the fast-weight column of that neuron to every voltage.
+/// 3. the spike loop, at most [`max_spikes_per_step`](Self::max_spikes_per_step) times:
+///    [`select_spike`](Self::select_spike) names a neuron k (or none, which ends the loop);
+///    the network applies the fast-weight column of k to every voltage and its trace, then
+///    calls [`on_spike`](Self::on_spike) with k, so that the model can keep per-neuron spike
+///    state (refractoriness, adaptation).
 ///
-/// A fork with another neuron (refractoriness, a different leak, another spike rule)
-/// implements this trait and runs the conformance kit in `ebn_core::conformance`.
+/// With the defaults (one spike per step, nothing kept per spike) this is the authors'
+/// greedy rule. A fork with another neuron implements this trait and runs
+/// `ebn_core::conformance::neuron_model`.
 pub trait NeuronModel: Clone + Debug + Send + Sync {
     /// Per-neuron state (at least the membrane voltages).
     type State: Clone + Debug + Send + Sync;
@@ -25,8 +32,10 @@ pub trait NeuronModel: Clone + Debug + Send + Sync {
     /// Checks the parameters against the time step; the only fallible method.
     fn validate(&self, dt: f64) -> Result<()>;
 
-    /// The state of `n` neurons at rest.
-    fn init_state(&self, n: usize) -> Self::State;
+    /// The state of `n` neurons at rest. `rng` is the network's neuron-state stream (one
+    /// realisation per trial or test), for models with random initial states or parameters;
+    /// a deterministic model ignores it.
+    fn init_state(&self, n: usize, rng: &mut Rng) -> Self::State;
 
     /// Membrane voltages (units of the decoded variable, see MODEL.md §3).
     fn voltages<'a>(&self, state: &'a Self::State) -> &'a [f64];
@@ -38,7 +47,169 @@ pub trait NeuronModel: Clone + Debug + Send + Sync {
     /// value per neuron, held constant over the step).
     fn integrate(&self, state: &mut Self::State, input: &[f64], dt: f64);
 
-    /// The neuron that fires in this step, if any. `thresholds` holds one value per neuron;
-    /// a silenced neuron has threshold `+inf` and must never be chosen.
+    /// The neuron that fires next in this step, if any. `thresholds` holds one value per
+    /// neuron; a silenced neuron has threshold `+inf` and must never be chosen.
     fn select_spike(&self, state: &Self::State, thresholds: &[f64]) -> Option<usize>;
+
+    /// Neuron `k` has just fired (its fast-weight column has been applied). Default: nothing.
+    fn on_spike(&self, _state: &mut Self::State, _k: usize) {}
+
+    /// Most spikes in one step (the spike policy): 1, the authors' rule, by default. A model
+    /// that returns more is asked again after each spike, on the voltages that spike left.
+    fn max_spikes_per_step(&self) -> usize {
+        1
+    }
+}
+
+/// The state of a type-erased neuron population.
+pub trait NeuronState: Any + Debug + Send + Sync {
+    /// A boxed copy.
+    fn clone_box(&self) -> Box<dyn NeuronState>;
+    /// For downcasting.
+    fn as_any(&self) -> &dyn Any;
+    /// For downcasting.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<S: Any + Clone + Debug + Send + Sync> NeuronState for S {
+    fn clone_box(&self) -> Box<dyn NeuronState> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// [`NeuronModel`] with the state type erased: what a registry stores and a network built
+/// from a file runs. Every [`NeuronModel`] is one (blanket implementation); the network calls
+/// it a few times per step and once per spike, never per neuron.
+pub trait ErasedNeuron: Debug + Send + Sync {
+    /// A boxed copy.
+    fn clone_box(&self) -> Box<dyn ErasedNeuron>;
+    /// The model's parameters, for downcasting to the concrete type.
+    fn as_any(&self) -> &dyn Any;
+    /// See [`NeuronModel::validate`].
+    fn validate(&self, dt: f64) -> Result<()>;
+    /// See [`NeuronModel::init_state`].
+    fn init_state(&self, n: usize, rng: &mut Rng) -> Box<dyn NeuronState>;
+    /// See [`NeuronModel::voltages`].
+    fn voltages<'a>(&self, state: &'a dyn NeuronState) -> &'a [f64];
+    /// See [`NeuronModel::voltages_mut`].
+    fn voltages_mut<'a>(&self, state: &'a mut dyn NeuronState) -> &'a mut [f64];
+    /// See [`NeuronModel::integrate`].
+    fn integrate(&self, state: &mut dyn NeuronState, input: &[f64], dt: f64);
+    /// See [`NeuronModel::select_spike`].
+    fn select_spike(&self, state: &dyn NeuronState, thresholds: &[f64]) -> Option<usize>;
+    /// See [`NeuronModel::on_spike`].
+    fn on_spike(&self, state: &mut dyn NeuronState, k: usize);
+    /// See [`NeuronModel::max_spikes_per_step`].
+    fn max_spikes_per_step(&self) -> usize;
+}
+
+fn state_of<M: NeuronModel + 'static>(s: &dyn NeuronState) -> &M::State
+where
+    M::State: 'static,
+{
+    s.as_any().downcast_ref().expect("a state made by the same neuron model")
+}
+
+fn state_of_mut<M: NeuronModel + 'static>(s: &mut dyn NeuronState) -> &mut M::State
+where
+    M::State: 'static,
+{
+    s.as_any_mut().downcast_mut().expect("a state made by the same neuron model")
+}
+
+impl<M: NeuronModel + 'static> ErasedNeuron for M
+where
+    M::State: 'static,
+{
+    fn clone_box(&self) -> Box<dyn ErasedNeuron> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn validate(&self, dt: f64) -> Result<()> {
+        NeuronModel::validate(self, dt)
+    }
+    fn init_state(&self, n: usize, rng: &mut Rng) -> Box<dyn NeuronState> {
+        Box::new(NeuronModel::init_state(self, n, rng))
+    }
+    fn voltages<'a>(&self, state: &'a dyn NeuronState) -> &'a [f64] {
+        NeuronModel::voltages(self, state_of::<M>(state))
+    }
+    fn voltages_mut<'a>(&self, state: &'a mut dyn NeuronState) -> &'a mut [f64] {
+        NeuronModel::voltages_mut(self, state_of_mut::<M>(state))
+    }
+    fn integrate(&self, state: &mut dyn NeuronState, input: &[f64], dt: f64) {
+        NeuronModel::integrate(self, state_of_mut::<M>(state), input, dt);
+    }
+    fn select_spike(&self, state: &dyn NeuronState, thresholds: &[f64]) -> Option<usize> {
+        NeuronModel::select_spike(self, state_of::<M>(state), thresholds)
+    }
+    fn on_spike(&self, state: &mut dyn NeuronState, k: usize) {
+        NeuronModel::on_spike(self, state_of_mut::<M>(state), k);
+    }
+    fn max_spikes_per_step(&self) -> usize {
+        NeuronModel::max_spikes_per_step(self)
+    }
+}
+
+/// A neuron model chosen at run time (from a registry), itself a [`NeuronModel`].
+#[derive(Debug)]
+pub struct DynNeuron(pub Box<dyn ErasedNeuron>);
+
+impl Clone for DynNeuron {
+    fn clone(&self) -> Self {
+        Self(self.0.clone_box())
+    }
+}
+
+/// The state of a [`DynNeuron`].
+#[derive(Debug)]
+pub struct DynState(pub Box<dyn NeuronState>);
+
+impl Clone for DynState {
+    fn clone(&self) -> Self {
+        Self(self.0.clone_box())
+    }
+}
+
+impl DynNeuron {
+    /// The concrete model, if it is an `M`.
+    pub fn downcast<M: 'static>(&self) -> Option<&M> {
+        self.0.as_any().downcast_ref()
+    }
+}
+
+impl NeuronModel for DynNeuron {
+    type State = DynState;
+    fn validate(&self, dt: f64) -> Result<()> {
+        self.0.validate(dt)
+    }
+    fn init_state(&self, n: usize, rng: &mut Rng) -> DynState {
+        DynState(self.0.init_state(n, rng))
+    }
+    fn voltages<'a>(&self, state: &'a DynState) -> &'a [f64] {
+        self.0.voltages(state.0.as_ref())
+    }
+    fn voltages_mut<'a>(&self, state: &'a mut DynState) -> &'a mut [f64] {
+        self.0.voltages_mut(state.0.as_mut())
+    }
+    fn integrate(&self, state: &mut DynState, input: &[f64], dt: f64) {
+        self.0.integrate(state.0.as_mut(), input, dt);
+    }
+    fn select_spike(&self, state: &DynState, thresholds: &[f64]) -> Option<usize> {
+        self.0.select_spike(state.0.as_ref(), thresholds)
+    }
+    fn on_spike(&self, state: &mut DynState, k: usize) {
+        self.0.on_spike(state.0.as_mut(), k);
+    }
+    fn max_spikes_per_step(&self) -> usize {
+        self.0.max_spikes_per_step()
+    }
 }

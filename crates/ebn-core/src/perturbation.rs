@@ -3,11 +3,11 @@
 use crate::weights::SlowWeights;
 use std::fmt::Debug;
 
-/// The parts of a running network a perturbation may change, at one step.
+/// The parts of a running network a perturbation may read and change, at one step.
 ///
 /// It is handed to [`Perturbation::apply`] after the voltages have been integrated and before
-/// the spike is chosen (sub-step 2 of MODEL.md §8), so a voltage kick can cause a spike in the
-/// same step and a silenced neuron cannot fire in it.
+/// the spikes are chosen (sub-step 2 of MODEL.md §8), so a voltage kick can cause a spike in
+/// the same step and a silenced neuron cannot fire in it.
 #[derive(Debug)]
 pub struct PerturbationContext<'a> {
     /// Index of the current step n.
@@ -21,20 +21,37 @@ pub struct PerturbationContext<'a> {
     /// Slow weights (dense or factored).
     pub slow_weights: &'a mut SlowWeights,
     thresholds: &'a mut [f64],
+    base_thresholds: &'a [f64],
     alive: &'a mut [bool],
+    traces: &'a mut [f64],
+    traces_changed: bool,
 }
 
 impl<'a> PerturbationContext<'a> {
-    /// Builds a context over the network's arrays (used by the engine).
+    /// Builds a context over the network's arrays (used by the engine). `thresholds` are the
+    /// thresholds in force (+inf for silenced neurons), `base_thresholds` those of the model.
     pub fn new(
         step: u64,
         dt: f64,
         voltages: &'a mut [f64],
         slow_weights: &'a mut SlowWeights,
         thresholds: &'a mut [f64],
+        base_thresholds: &'a [f64],
         alive: &'a mut [bool],
+        traces: &'a mut [f64],
     ) -> Self {
-        Self { step, t: step as f64 * dt, dt, voltages, slow_weights, thresholds, alive }
+        Self {
+            step,
+            t: step as f64 * dt,
+            dt,
+            voltages,
+            slow_weights,
+            thresholds,
+            base_thresholds,
+            alive,
+            traces,
+            traces_changed: false,
+        }
     }
 
     /// Number of neurons N.
@@ -53,12 +70,74 @@ impl<'a> PerturbationContext<'a> {
         self.alive[i] = false;
         self.thresholds[i] = f64::INFINITY;
     }
+
+    /// The thresholds in force (+inf for a silenced neuron).
+    pub fn thresholds(&self) -> &[f64] {
+        self.thresholds
+    }
+
+    /// The model thresholds T_i = (||D_i||^2 + mu + nu) / 2, unperturbed.
+    pub fn base_thresholds(&self) -> &[f64] {
+        self.base_thresholds
+    }
+
+    /// Sets the threshold of neuron `i` (in force from this step's spike choice on, until it
+    /// is set again). A silenced neuron stays silenced: its threshold is not changed.
+    /// Values that are not finite are ignored (use [`silence`](Self::silence)).
+    pub fn set_threshold(&mut self, i: usize, value: f64) {
+        if self.alive[i] && value.is_finite() {
+            self.thresholds[i] = value;
+        }
+    }
+
+    /// The presynaptic traces r, length N.
+    pub fn traces(&self) -> &[f64] {
+        self.traces
+    }
+
+    /// The traces r, mutably. The network recomputes x_hat = D r, the basis drive and Psi
+    /// from them after the perturbations of the step (an O(N J + N N_b) cost, paid only when
+    /// this is called). Negative or non-finite values are clamped to 0.
+    pub fn traces_mut(&mut self) -> &mut [f64] {
+        self.traces_changed = true;
+        self.traces
+    }
+
+    /// Whether [`traces_mut`](Self::traces_mut) was called (used by the engine).
+    pub fn traces_changed(&self) -> bool {
+        self.traces_changed
+    }
+}
+
+/// The input current of one step, before the membranes integrate it (MODEL.md §8,
+/// sub-step 2), for perturbations that inject or block current.
+#[derive(Debug)]
+pub struct InputContext<'a> {
+    /// Index of the current step n.
+    pub step: u64,
+    /// Time t_n = n dt (s).
+    pub t: f64,
+    /// Time step (s).
+    pub dt: f64,
+    /// The summed input current I per neuron (V/s), length N.
+    pub input: &'a mut [f64],
 }
 
 /// A scheduled intervention on a running network (noise, neuron death, synaptic damage,
-/// input pulses...). Implementations decide from `ctx.step` when to act and draw their
-/// randomness from their own stream, so adding one never changes any other random number.
+/// input pulses...). Implementations decide from the step and time when to act and draw
+/// their randomness from their own stream, so adding one never changes any other random
+/// number.
 pub trait Perturbation: Debug + Send {
-    /// Acts on the network at one step.
+    /// Acts on the network at one step, after the membranes integrated their input.
     fn apply(&mut self, ctx: &mut PerturbationContext<'_>);
+
+    /// Acts on the input current of a step, before the membranes integrate it. Default:
+    /// nothing.
+    fn apply_input(&mut self, _ctx: &mut InputContext<'_>) {}
+
+    /// Whether the perturbation has nothing left to do after time `t` (s); the network then
+    /// removes it. Default: never (it acts for the whole run).
+    fn finished(&self, _t: f64) -> bool {
+        false
+    }
 }

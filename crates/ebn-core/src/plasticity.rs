@@ -1,11 +1,12 @@
 //! The plasticity-rule trait.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::weights::{SlowWeights, WeightForm};
+use faer::Mat;
 use std::fmt::Debug;
 
-/// What a learning rule may read at step n + 1 (MODEL.md §8, sub-step 5): the new output
-/// error and the new basis values.
+/// What a learning rule may read at step n + 1 (MODEL.md §8, sub-step 5): the errors, the
+/// basis values and the state of the network after the step's spikes and decay.
 #[derive(Debug, Clone, Copy)]
 pub struct LearningSignal<'a> {
     /// Output error e_(n+1) = x_(n+1) - x_hat_(n+1), length J.
@@ -15,23 +16,57 @@ pub struct LearningSignal<'a> {
     pub feedback: &'a [f64],
     /// Presynaptic basis values Psi(r_(n+1)), length N_b.
     pub psi: &'a [f64],
+    /// The teacher's state x_(n+1), length J.
+    pub target: &'a [f64],
+    /// The readout x_hat_(n+1), length J.
+    pub readout: &'a [f64],
+    /// The presynaptic traces r_(n+1), length N.
+    pub traces: &'a [f64],
+    /// The membrane voltages after the step's spikes, length N.
+    pub voltages: &'a [f64],
+    /// The neurons that fired in this step, in firing order.
+    pub spikes: &'a [usize],
+    /// The decoder D (J x N).
+    pub decoder: &'a Mat<f64>,
+    /// Time t_(n+1) since the start of the run (s).
+    pub t: f64,
     /// Multiplier of the rule's rate set by the protocol (1 normally; annealing lowers it).
     pub rate_scale: f64,
     /// Time step (s).
     pub dt: f64,
 }
 
-/// A rule that changes the slow weights from locally available quantities.
+/// The sizes a rule is bound to when the network is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleSetup {
+    /// Storage of the slow weights.
+    pub form: WeightForm,
+    /// Number of neurons N.
+    pub n: usize,
+    /// State dimension J.
+    pub dim: usize,
+    /// Number of basis functions N_b.
+    pub n_basis: usize,
+}
+
+/// A rule that changes the slow weights.
 ///
-/// Implementations hold their parameters (learning rate...) and no state that changes with
-/// time; a rule that needs state keeps it in the weights or asks for a new trait.
+/// **Learning-rate convention** (the same from code and from a file): a rule's configured
+/// rate is per basis function, and the rule divides it by N_b in [`bind`](Self::bind)
+/// (MODEL.md §6: the effective learning gain grows with N_b).
+///
+/// A rule may keep state that changes with time (a running average, the inverse correlation
+/// matrix of recursive least squares, eligibility traces); it exposes it through
+/// [`state`](Self::state) and [`set_state`](Self::set_state), and checkpoints save and restore
+/// it, so that a resumed training run stays bit-identical.
 pub trait PlasticityRule: Debug + Send + Sync {
-    /// Checks that the rule can act on weights of this form (a rule that is not of the form
-    /// `(D^T a) b^T` has no factored version); called once when the network is built.
-    fn check_form(&self, form: WeightForm) -> Result<()>;
+    /// Binds the rule to the network's sizes and weight form, once, when the network is
+    /// built; errors if it cannot act on them (a rule that is not of the form `(D^T a) b^T`
+    /// has no factored version). Allocates the rule's state.
+    fn bind(&mut self, setup: &RuleSetup) -> Result<()>;
 
     /// Applies one step of learning to `weights`.
-    fn update(&self, signal: &LearningSignal<'_>, weights: &mut SlowWeights);
+    fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights);
 
     /// Whether the rule ever changes the weights; a network skips computing the learning
     /// signal when it does not.
@@ -41,11 +76,26 @@ pub trait PlasticityRule: Debug + Send + Sync {
 
     /// If this rule's update of dense weights is exactly `Omega[:, b] += (g Psi_b) feedback`
     /// for every column b (a rank-1 outer product with the scalar g returned here, computed
-    /// in that order), returns g. The network may then fuse the update with the next step's
-    /// slow current Omega Psi into one pass over Omega (memory-bound at large N x N_b)
-    /// instead of calling [`PlasticityRule::update`]; the result is bit-identical. The
-    /// default, `None`, always calls `update`. The conformance kit checks the claim.
+    /// in that order) and touches no state of its own, returns g. The network may then fuse
+    /// the update with the next step's slow current Omega Psi into one pass over Omega
+    /// (memory-bound at large N x N_b) instead of calling [`PlasticityRule::update`]; the
+    /// result is bit-identical. The default, `None`, always calls `update`. The conformance
+    /// kit checks the claim.
     fn dense_outer_gain(&self, _signal: &LearningSignal<'_>) -> Option<f64> {
         None
+    }
+
+    /// The rule's state as numbers (empty for a rule without state).
+    fn state(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
+    /// Restores a state returned by [`state`](Self::state) (after [`bind`](Self::bind)).
+    fn set_state(&mut self, state: &[f64]) -> Result<()> {
+        if state.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Corrupt(format!("a rule without state was given {} state values", state.len())))
+        }
     }
 }

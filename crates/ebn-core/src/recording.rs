@@ -141,3 +141,11 @@ pub trait Observer {
     /// A spike of neuron `neuron` at time `t` (s).
     fn spike(&mut self, t: f64, neuron: usize);
 }
+
+/// An analysis of a test recording: named numbers (period errors, attractor agreement...)
+/// that go into the test's summary besides the NRMSE.
+pub trait Analysis: std::fmt::Debug + Send + Sync {
+    /// Runs the analysis; an error (data that do not define the quantity) is reported in the
+    /// summary under `<kind>_error` instead of the numbers.
+    fn analyse(&self, recording: &Recording) -> crate::Result<Vec<(String, f64)>>;
+}

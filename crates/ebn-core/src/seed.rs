@@ -34,6 +34,10 @@ pub enum Stream {
     Perturbation,
     /// Random slow weights used in tests and benchmarks.
     Weights,
+    /// Initial states of the neuron model (indexed by trial or test).
+    NeuronState,
+    /// Perturbations declared in an experiment file (indexed by run and perturbation).
+    Scheduled,
 }
 
 impl Stream {
@@ -46,6 +50,8 @@ impl Stream {
             Self::InitialState => 5,
             Self::Perturbation => 6,
             Self::Weights => 7,
+            Self::NeuronState => 8,
+            Self::Scheduled => 9,
         }
     }
 }
@@ -77,9 +83,21 @@ impl SeedStreams {
     /// The ChaCha key is a SplitMix64 hash of (master, index); the purpose selects the ChaCha
     /// stream. Distinct (purpose, index) pairs give independent sequences.
     pub fn indexed(&self, stream: Stream, index: u64) -> Rng {
+        self.keyed(stream.id(), index)
+    }
+
+    /// A stream of a fork's own, named by a string (`"duffing.jitter"`): its ChaCha stream
+    /// number is a hash of the name with the top bit set, so it never coincides with a
+    /// built-in [`Stream`] (whose numbers are small), and adding one shifts no other stream.
+    pub fn named(&self, name: &str, index: u64) -> Rng {
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        self.keyed(hash | (1 << 63), index)
+    }
+
+    fn keyed(&self, stream_id: u64, index: u64) -> Rng {
         let key = splitmix64(self.master ^ splitmix64(index.wrapping_add(0x5EED)));
         let mut rng = ChaCha8Rng::seed_from_u64(key);
-        rng.set_stream(stream.id());
+        rng.set_stream(stream_id);
         rng
     }
 }
@@ -117,6 +135,10 @@ mod tests {
             first(s.indexed(Stream::Command, 0)),
             first(s.indexed(Stream::Command, 1)),
             first(SeedStreams::new(8).rng(Stream::Decoder)),
+            first(s.named("fork.jitter", 0)),
+            first(s.named("fork.other", 0)),
+            first(s.rng(Stream::NeuronState)),
+            first(s.rng(Stream::Scheduled)),
         ];
         for i in 0..all.len() {
             for j in 0..i {

@@ -16,6 +16,12 @@ pub trait TargetSystem: Debug + Send + Sync {
 
     /// Writes f(x) into `dxdt` (`dxdt` may hold garbage on entry).
     fn vector_field(&self, x: &[f64], dxdt: &mut [f64]);
+
+    /// The matrix A, row by row, if the system is linear (f(x) = A x); used for the
+    /// closed-form slow weights D^T (A + lambda I) D. Default: `None` (not linear).
+    fn linear_matrix(&self) -> Option<Vec<Vec<f64>>> {
+        None
+    }
 }
 
 /// A one-step integrator of dx/dt = f(x) + c, with c held constant over the step.

@@ -1,5 +1,6 @@
 //! Slow recurrent weights, in synapse-level or factored form.
 
+use crate::error::{Error, Result};
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 
@@ -75,5 +76,50 @@ impl SlowWeights {
             Self::Dense(m) => m.clone(),
             Self::Factored(wt) => decoder.transpose() * wt.transpose(),
         }
+    }
+}
+
+/// Slow weights as plain data: form, shape and the column-major entries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredWeights {
+    /// Dense (Omega_s, N x N_b) or factored (W^T, N_b x J).
+    pub form: WeightForm,
+    /// Rows of the stored matrix.
+    pub rows: usize,
+    /// Columns of the stored matrix.
+    pub cols: usize,
+    /// Entries, column by column.
+    pub data: Vec<f64>,
+}
+
+impl StoredWeights {
+    /// Copies the weights out of their matrix.
+    pub fn from_weights(w: &SlowWeights) -> Self {
+        let m = w.matrix();
+        let data = (0..m.ncols()).flat_map(|c| m.col_as_slice(c).to_vec()).collect();
+        Self { form: w.form(), rows: m.nrows(), cols: m.ncols(), data }
+    }
+
+    /// Rebuilds the matrix; errors if the shape and the data disagree or an entry is not
+    /// finite.
+    pub fn to_weights(&self) -> Result<SlowWeights> {
+        let expected =
+            self.rows.checked_mul(self.cols).ok_or_else(|| Error::Corrupt("weight shape overflows".into()))?;
+        if self.data.len() != expected {
+            return Err(Error::Corrupt(format!(
+                "weights claim {} x {} entries but hold {}",
+                self.rows,
+                self.cols,
+                self.data.len()
+            )));
+        }
+        if let Some(i) = self.data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Corrupt(format!("weight entry {i} is {}", self.data[i])));
+        }
+        let m = Mat::from_fn(self.rows, self.cols, |r, c| self.data[c * self.rows + r]);
+        Ok(match self.form {
+            WeightForm::Dense => SlowWeights::Dense(m),
+            WeightForm::Factored => SlowWeights::Factored(m),
+        })
     }
 }

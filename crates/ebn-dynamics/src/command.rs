@@ -1,6 +1,6 @@
 //! Command signals c(t) that drive the target (and, through D^T c, the network).
 
-use ebn_core::{CommandSignal, CommandStream, Error, Result, Rng, check};
+use ebn_core::{CommandSignal, CommandStream, Error, Registry, Result, Rng, check};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,13 @@ impl CommandConfig {
             }
             Self::Zero => Box::new(Zero { dim }),
         })
+    }
+}
+
+/// Registers the command signals of this crate (every kind of [`CommandConfig`]).
+pub fn register_commands(registry: &mut Registry) {
+    for kind in ["filtered_noise", "pulses", "zero"] {
+        registry.add_command_spec(kind, |spec, field, dim| spec.parse_tagged::<CommandConfig>(field)?.build(dim));
     }
 }
 
@@ -231,6 +238,12 @@ struct ZeroStream;
 impl CommandStream for ZeroStream {
     fn next(&mut self, out: &mut [f64]) {
         out.fill(0.0);
+    }
+}
+
+impl From<CommandConfig> for ebn_core::Spec {
+    fn from(config: CommandConfig) -> Self {
+        ebn_core::Spec::tagged(&config)
     }
 }
 

@@ -1,6 +1,6 @@
 //! One-step integrators of dx/dt = f(x) + c with c held constant over the step.
 
-use ebn_core::{Integrator, TargetSystem};
+use ebn_core::{Category, Integrator, Registry, Result, Spec, TargetSystem};
 use serde::{Deserialize, Serialize};
 
 /// Which integrator the teacher uses.
@@ -23,6 +23,26 @@ impl IntegratorConfig {
             Self::Rk4 => Box::new(Rk4::default()),
         }
     }
+}
+
+/// Registers the integrators of this crate: `euler` and `rk4` (the default).
+pub fn register_integrators(registry: &mut Registry) {
+    for kind in ["euler", "rk4"] {
+        registry.add_integrator_spec(kind, |spec: &Spec, field: &str| -> Result<Box<dyn Integrator>> {
+            if let Some(key) = spec.params.keys().next() {
+                return Err(ebn_core::Error::Parse(format!(
+                    "`{field}`: the integrator `{}` takes no parameters, got `{key}`",
+                    spec.kind
+                )));
+            }
+            Ok(ebn_core::serde_json::from_value::<IntegratorConfig>(ebn_core::serde_json::Value::String(
+                spec.kind.clone(),
+            ))
+            .map_err(|e| ebn_core::Error::Parse(e.to_string()))?
+            .build())
+        });
+    }
+    registry.set_default(Category::Integrator, "rk4");
 }
 
 /// Forward Euler: x <- x + dt (f(x) + c). Order 1.
@@ -98,6 +118,12 @@ impl Integrator for Rk4 {
         for i in 0..j {
             x[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
         }
+    }
+}
+
+impl From<IntegratorConfig> for Spec {
+    fn from(config: IntegratorConfig) -> Self {
+        Spec::of("rk4", &config)
     }
 }
 

@@ -4,7 +4,7 @@
 //! integrator with identity gain (MODEL.md §2), so for mechanical systems the configured
 //! command should drive only the velocity rows.
 
-use ebn_core::{Result, TargetSystem, check};
+use ebn_core::{Registry, Result, Spec, TargetSystem, check};
 use serde::{Deserialize, Serialize};
 
 /// Which target system, with its parameters (serde: `kind = "..."`).
@@ -47,11 +47,7 @@ impl TargetConfig {
             Self::Lorenz(s) => Box::new(s.validated()?),
             Self::Scaled { scale, target } => {
                 let inner = target.build().map_err(|e| e.within("target"))?;
-                check::same_len("scale", inner.dim(), scale.len())?;
-                for (i, v) in scale.iter().enumerate() {
-                    check::positive(&format!("scale[{i}]"), *v)?;
-                }
-                Box::new(Scaled { scale: scale.clone(), inner })
+                Box::new(Scaled::new(scale.clone(), inner)?)
             }
         })
     }
@@ -92,6 +88,48 @@ pub struct Scaled {
     inner: Box<dyn TargetSystem>,
 }
 
+impl Scaled {
+    /// Wraps any target: `scale` (length J, all > 0) is the typical magnitude of each
+    /// component of its state.
+    pub fn new(scale: Vec<f64>, inner: Box<dyn TargetSystem>) -> Result<Self> {
+        check::same_len("scale", inner.dim(), scale.len())?;
+        for (i, v) in scale.iter().enumerate() {
+            check::positive(&format!("scale[{i}]"), *v)?;
+        }
+        Ok(Self { scale, inner })
+    }
+
+    /// The scale of each component.
+    pub fn scale(&self) -> &[f64] {
+        &self.scale
+    }
+
+    /// The wrapped system, in its own units.
+    pub fn inner(&self) -> &dyn TargetSystem {
+        self.inner.as_ref()
+    }
+}
+
+/// Parameters of the `scaled` kind: any registered target, in rescaled units.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaledParams {
+    scale: Vec<f64>,
+    target: Spec,
+}
+
+/// Registers the target systems of this crate (every kind of [`TargetConfig`]; `scaled`
+/// wraps any kind the registry knows, a fork's too).
+pub fn register_targets(registry: &mut Registry) {
+    for kind in ["damped_oscillator", "linear", "bistable", "pendulum", "van_der_pol", "lorenz"] {
+        registry.add_target_spec(kind, |spec, field, _| spec.parse_tagged::<TargetConfig>(field)?.build());
+    }
+    registry.add_target("scaled", |p: ScaledParams, reg: &Registry| -> Result<Box<dyn TargetSystem>> {
+        let inner = reg.target(&p.target, "target")?;
+        Ok(Box::new(Scaled::new(p.scale, inner)?))
+    });
+}
+
 /// States up to this dimension are rescaled on the stack (no allocation per evaluation).
 const STACK_DIM: usize = 16;
 
@@ -116,6 +154,18 @@ impl TargetSystem for Scaled {
         for (d, s) in dzdt.iter_mut().zip(&self.scale) {
             *d /= s;
         }
+    }
+
+    /// z = S^-1 x with S = diag(scale): a linear inner system A becomes S^-1 A S.
+    fn linear_matrix(&self) -> Option<Vec<Vec<f64>>> {
+        let a = self.inner.linear_matrix()?;
+        let s = &self.scale;
+        Some(
+            a.iter()
+                .enumerate()
+                .map(|(r, row)| row.iter().enumerate().map(|(c, v)| v * s[c] / s[r]).collect())
+                .collect(),
+        )
     }
 }
 
@@ -192,6 +242,10 @@ impl TargetSystem for LinearSystem {
         for (out, row) in dxdt.iter_mut().zip(&self.a) {
             *out = row.iter().zip(x).map(|(a, v)| a * v).sum();
         }
+    }
+
+    fn linear_matrix(&self) -> Option<Vec<Vec<f64>>> {
+        Some(self.a.clone())
     }
 }
 
@@ -379,6 +433,12 @@ impl TargetSystem for Lorenz {
         dudt[0] = k * self.sigma * (y - x);
         dudt[1] = k * (x * (self.rho - z) - y);
         dudt[2] = k * (x * y - self.beta * z);
+    }
+}
+
+impl From<TargetConfig> for Spec {
+    fn from(config: TargetConfig) -> Self {
+        Spec::tagged(&config)
     }
 }
 

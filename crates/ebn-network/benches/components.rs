@@ -5,7 +5,9 @@
 //! numpy; these say where a step's time goes.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ebn_core::{Basis, LearningSignal, Mat, NeuronModel, PlasticityRule, SeedStreams, SlowWeights, Stream};
+use ebn_core::{
+    Basis, LearningSignal, Mat, NeuronModel, PlasticityRule, RuleSetup, SeedStreams, SlowWeights, Stream, WeightForm,
+};
 use ebn_network::basis::TanhBasis;
 use ebn_network::neurons::EbnNeuron;
 use ebn_network::plasticity::{LocalRule, RuleConfig};
@@ -27,7 +29,7 @@ fn tanh_basis(fast: bool) -> TanhBasis {
 
 fn components(c: &mut Criterion) {
     let neuron = EbnNeuron::default();
-    let mut state = neuron.init_state(N);
+    let mut state = neuron.init_state(N, &mut SeedStreams::new(1).rng(Stream::NeuronState));
     let input = random(N, 1);
     c.bench_function("neuron_integrate_1000", |b| b.iter(|| neuron.integrate(black_box(&mut state), &input, 1e-4)));
     let thresholds: Vec<f64> = random(N, 3).iter().map(|v| v.abs()).collect();
@@ -52,9 +54,26 @@ fn components(c: &mut Criterion) {
         c.bench_function(name, |b| b.iter(|| basis.evaluate(&[], black_box(&drive), &mut psi)));
     }
 
-    let rule = LocalRule { eta: 1e-3 };
+    // eta per basis function: the raw rate is 1e-3.
+    let mut rule = LocalRule::new(1e-3 * N as f64).unwrap();
+    rule.bind(&RuleSetup { form: WeightForm::Factored, n: N, dim: 2, n_basis: N }).unwrap();
     let (e, fb, psi) = (random(2, 5), random(N, 6), random(N, 7));
-    let signal = LearningSignal { error: &e, feedback: &fb, psi: &psi, rate_scale: 1.0, dt: 1e-4 };
+    let (x, x_hat, r, v) = (random(2, 8), random(2, 9), random(N, 10), random(N, 11));
+    let d = Mat::from_fn(2, N, |_, _| 0.01);
+    let signal = LearningSignal {
+        error: &e,
+        feedback: &fb,
+        psi: &psi,
+        target: &x,
+        readout: &x_hat,
+        traces: &r,
+        voltages: &v,
+        spikes: &[],
+        decoder: &d,
+        t: 0.0,
+        rate_scale: 1.0,
+        dt: 1e-4,
+    };
     let mut factored = SlowWeights::from_w(&Mat::from_fn(2, N, |_, _| 0.0));
     c.bench_function("learning_factored_1000", |b| b.iter(|| rule.update(&signal, black_box(&mut factored))));
     let mut dense = SlowWeights::Dense(Mat::from_fn(N, N, |_, _| 0.0));
@@ -63,14 +82,14 @@ fn components(c: &mut Criterion) {
     // A whole training step with the tanh basis (fast tanh), as `cargo xtask bench`'s
     // train-tanh1000 case.
     let mut cfg = NetworkConfig::paper(N, 2);
-    cfg.rule = RuleConfig::Local { eta: 10.0 };
+    cfg.rule = RuleConfig::Local { eta: 10.0 }.into();
     let overrides = Overrides { basis: Some(Box::new(tanh_basis(true))), ..Default::default() };
     let mut net = Network::build_with(&cfg, SeedStreams::new(1), overrides).unwrap();
     let (cmd, target) = ([8.0, 0.0], [0.6, -0.3]);
     for _ in 0..2000 {
         net.step(&cmd, Some(&target));
     }
-    c.bench_function("training_step_tanh_1000", |b| b.iter(|| black_box(net.step(&cmd, Some(&target)))));
+    c.bench_function("training_step_tanh_1000", |b| b.iter(|| black_box(net.step(&cmd, Some(&target)).len())));
 }
 
 criterion_group!(benches, components);

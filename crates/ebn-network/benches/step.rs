@@ -36,7 +36,7 @@ fn fixed_weights(c: &mut Criterion) {
         let (mut net, target) = fixed_weight_network(n);
         let cmd = [8.0, 0.0];
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| black_box(net.step(black_box(&cmd), Some(&target))))
+            b.iter(|| black_box(net.step(black_box(&cmd), Some(&target)).len()))
         });
     }
     group.finish();
@@ -58,7 +58,7 @@ fn dense_slow_weights(c: &mut Criterion) {
             net.step(&cmd, Some(&target));
         }
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| black_box(net.step(black_box(&cmd), Some(&target))))
+            b.iter(|| black_box(net.step(black_box(&cmd), Some(&target)).len()))
         });
     }
     group.finish();

@@ -22,9 +22,12 @@ fn main() {
     let mut config = ExperimentConfig::from_toml(&text).unwrap();
     let env = |name: &str| std::env::var(name).ok();
     let number = |name: &str| env(name).map(|v| v.parse::<f64>().expect("a number"));
-    if let ebn_network::basis::BasisConfig::StateTanh { n_basis, gain, .. } = &mut config.network.basis {
-        *n_basis = number("NB").map_or(*n_basis, |v| v as usize);
-        *gain = number("GAIN").unwrap_or(*gain);
+    let basis = &mut config.network.basis;
+    if let Some(nb) = number("NB") {
+        basis.set("n_basis", nb as usize);
+    }
+    if let Some(gain) = number("GAIN") {
+        basis.set("gain", gain);
     }
     let trials = number("TRIALS").map_or(200, |v| v as usize);
     let training = config.training.as_mut().expect("the example trains");
@@ -32,16 +35,16 @@ fn main() {
     if env("NOANNEAL").is_some() {
         training.anneal = None;
     }
-    if let (Some(v), ebn_dynamics::CommandConfig::FilteredNoise(f)) = (number("CMD"), &mut training.command) {
-        f.amplitude = vec![0.0, v];
+    if let Some(v) = number("CMD") {
+        training.command.set("amplitude", [0.0, v]);
     }
     if env("MU0").is_some() {
         config.network.mu = 0.0;
         config.network.nu = 0.0;
     }
     config.network.feedback_gain = number("K").unwrap_or(config.network.feedback_gain);
-    if let ebn_network::plasticity::RuleConfig::Local { eta } = &mut config.network.rule {
-        *eta = number("ETA").unwrap_or(*eta);
+    if let Some(eta) = number("ETA") {
+        config.network.rule.set("eta", eta);
     }
     let mut exp = Experiment::build(&config).unwrap();
     let mut net = exp.initial_network().unwrap();
@@ -50,7 +53,7 @@ fn main() {
         exp.train_trial(&mut net, &mut st).unwrap();
     }
     // Teacher cycle.
-    let sys = config.target.build().unwrap();
+    let sys = ebn_network::builtins().target(&config.target, "target").unwrap();
     let mut rk = ebn_dynamics::Rk4::default();
     let mut x = vec![1.0, 0.0];
     let dt = 1e-4;

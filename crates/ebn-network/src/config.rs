@@ -1,9 +1,11 @@
 //! Network configuration: plain serde data, validated once by `Network::build`.
 
 use ebn_basis::BasisConfig;
-use ebn_core::{Error, Mat, Result, Rng, WeightForm, check};
+use ebn_core::{Error, Mat, Result, Rng, Spec, WeightForm, check};
 use ebn_neurons::EbnNeuron;
 use ebn_plasticity::RuleConfig;
+
+pub use ebn_core::check::{MAX_DIM, MAX_MATRIX, MAX_NEURONS};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
@@ -12,9 +14,12 @@ use serde::{Deserialize, Serialize};
 ///
 /// Defaults ([`NetworkConfig::paper`]) are those of MODEL.md §9 (the authors' simulation of
 /// the damped oscillator) except lambda_v = lambda = 10 /s (project choice, MODEL.md §4).
+///
+/// The neuron model, the basis and the rule are [`Spec`]s, resolved through a registry when
+/// the network is built (`kind = "..."`; a fork's kinds too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NetworkConfig<M = EbnNeuron> {
+pub struct NetworkConfig {
     /// Number of neurons N.
     pub n: usize,
     /// Dimension J of the represented state.
@@ -25,9 +30,9 @@ pub struct NetworkConfig<M = EbnNeuron> {
     /// Decay rate lambda of the traces r and of x_hat (1/s).
     #[serde(default = "default_lambda")]
     pub lambda: f64,
-    /// The neuron model and its parameters.
-    #[serde(default)]
-    pub neuron: M,
+    /// The neuron model and its parameters (default: `ebn` with lambda_v = 10 /s).
+    #[serde(default = "default_neuron")]
+    pub neuron: Spec,
     /// How the decoder D (J x N) is chosen.
     #[serde(default)]
     pub decoder: DecoderConfig,
@@ -42,18 +47,18 @@ pub struct NetworkConfig<M = EbnNeuron> {
     /// sigma_V sqrt(dt) N(0, 1).
     #[serde(default)]
     pub sigma_v: f64,
-    /// The basis Psi(r).
+    /// The basis Psi(r) (default: `identity`).
     #[serde(default = "default_basis")]
-    pub basis: BasisConfig,
+    pub basis: Spec,
     /// Storage of the slow weights.
     #[serde(default)]
     pub slow_weights: WeightForm,
     /// Storage of the fast weights.
     #[serde(default)]
     pub fast_weights: FastForm,
-    /// The learning rule.
-    #[serde(default)]
-    pub rule: RuleConfig,
+    /// The learning rule (default: `none`).
+    #[serde(default = "default_rule")]
+    pub rule: Spec,
 }
 
 fn default_dt() -> f64 {
@@ -62,11 +67,17 @@ fn default_dt() -> f64 {
 fn default_lambda() -> f64 {
     10.0
 }
-fn default_basis() -> BasisConfig {
-    BasisConfig::Identity
+fn default_basis() -> Spec {
+    Spec::tagged(&BasisConfig::Identity)
+}
+fn default_rule() -> Spec {
+    Spec::tagged(&RuleConfig::None)
+}
+fn default_neuron() -> Spec {
+    Spec::new("ebn")
 }
 
-impl NetworkConfig<EbnNeuron> {
+impl NetworkConfig {
     /// The MODEL.md §9 defaults for `n` neurons representing `dim` dimensions: dt = 1e-4 s,
     /// lambda = lambda_v = 10 /s, D ~ N(0, 1) / (2N), mu = 0.4167 / N^2, nu = 0.0083 / N^2,
     /// K = 5 /s, no noise, identity basis, factored slow and fast weights, no learning.
@@ -77,7 +88,7 @@ impl NetworkConfig<EbnNeuron> {
             dim,
             dt: default_dt(),
             lambda: default_lambda(),
-            neuron: EbnNeuron { lambda_v: default_lambda() },
+            neuron: Spec::of("ebn", &EbnNeuron { lambda_v: default_lambda() }),
             decoder: DecoderConfig::default(),
             mu: 0.4167 / n2,
             nu: 0.0083 / n2,
@@ -86,7 +97,38 @@ impl NetworkConfig<EbnNeuron> {
             basis: default_basis(),
             slow_weights: WeightForm::Factored,
             fast_weights: FastForm::Factored,
-            rule: RuleConfig::None,
+            rule: default_rule(),
+        }
+    }
+
+    /// Sets the basis from a typed built-in configuration.
+    #[must_use]
+    pub fn with_basis(mut self, basis: &BasisConfig) -> Self {
+        self.basis = Spec::tagged(basis);
+        self
+    }
+
+    /// Sets the rule from a typed built-in configuration.
+    #[must_use]
+    pub fn with_rule(mut self, rule: &RuleConfig) -> Self {
+        self.rule = Spec::tagged(rule);
+        self
+    }
+
+    /// Sets the neuron to the EBN neuron with these parameters.
+    #[must_use]
+    pub fn with_ebn_neuron(mut self, neuron: EbnNeuron) -> Self {
+        self.neuron = Spec::of("ebn", &neuron);
+        self
+    }
+
+    /// The EBN neuron's parameters, if the configured neuron is one (kind `ebn` or the
+    /// default) and its parameters parse.
+    pub fn ebn_neuron(&self) -> Option<EbnNeuron> {
+        if self.neuron.kind.is_empty() || self.neuron.kind == "ebn" {
+            self.neuron.parse("network.neuron").ok()
+        } else {
+            None
         }
     }
 }
@@ -171,26 +213,17 @@ pub enum FastForm {
     ResetOnly,
 }
 
-impl<M> NetworkConfig<M> {
-    /// Checks the network-level parameters (the neuron model validates its own).
-    /// Checks the network's parameters and sizes without allocating anything (the first
-    /// thing [`crate::Network::build`] does; the neuron model's own check follows there).
+impl NetworkConfig {
+    /// Checks the network's own parameters and sizes without allocating anything (the first
+    /// thing [`crate::Network::build`] does; the components check their own parameters when
+    /// they are built).
     pub fn validate(&self) -> Result<()> {
-        self.validate_common()
-    }
-
-    pub(crate) fn validate_common(&self) -> Result<()> {
         // Sizes are checked before anything is allocated, so that a mistyped or hostile
         // configuration is an error, not an out-of-memory abort.
         check::nonzero("network.n", self.n)?;
         check::nonzero("network.dim", self.dim)?;
         check::at_most("network.n", self.n, MAX_NEURONS, "about 100 bytes per neuron and step")?;
         check::at_most("network.dim", self.dim, MAX_DIM, "the state dimension J")?;
-        let nb = self.basis.n_basis(self.n);
-        check::at_most("network.basis.n_basis", nb, MAX_NEURONS, "the basis size N_b")?;
-        if self.slow_weights == WeightForm::Dense {
-            check::at_most("network.n x n_basis", self.n * nb, MAX_MATRIX, "dense slow weights, 8 bytes each")?;
-        }
         if self.fast_weights == FastForm::Dense {
             check::at_most("network.n x n", self.n * self.n, MAX_MATRIX, "dense fast weights, 8 bytes each")?;
         }
@@ -204,10 +237,3 @@ impl<M> NetworkConfig<M> {
         Ok(())
     }
 }
-
-/// Largest network or basis (10^7: ~1 GB of per-neuron state).
-pub const MAX_NEURONS: usize = 10_000_000;
-/// Largest state dimension J.
-pub const MAX_DIM: usize = 1000;
-/// Largest dense matrix, in elements (2^30: 8 GiB).
-pub const MAX_MATRIX: usize = 1 << 30;

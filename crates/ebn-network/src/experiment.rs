@@ -2,14 +2,13 @@
 
 use crate::closed_form::linear_slow_weights;
 use crate::config::NetworkConfig;
-use crate::network::Network;
+use crate::network::{Network, Overrides};
 use crate::record::{RecordConfig, Recorder};
-use crate::store::StoredWeights;
+use crate::registry::builtins;
 use ebn_core::{
-    CommandSignal, CommandStream, Error, Integrator, Observer, Recording, Result, SeedStreams, SlowWeights, Stream,
-    TargetSystem, check,
+    Analysis, CommandSignal, CommandStream, Error, Integrator, NeuronModel, Observer, PerturbationSetup, Recording,
+    Registry, Result, SeedStreams, SlowWeights, Spec, StoredWeights, Stream, TargetSystem, check,
 };
-use ebn_dynamics::{CommandConfig, IntegratorConfig, TargetConfig};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -28,16 +27,20 @@ pub enum InitialWeights {
 /// A complete, serialisable description of an experiment: what to learn, with which network,
 /// how to train it and how to test it. TOML: top-level keys, `[target]`, `[network]`,
 /// `[training]`, one `[[test]]` table per test.
+///
+/// Every component (target, integrator, commands, neuron, basis, rule, perturbations,
+/// analyses) is a [`Spec`], `kind = "..."` plus its parameters, resolved through a
+/// [`Registry`] when the experiment is built: a fork's kinds work like the built-in ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
     /// Master seed; every random stream derives from it.
     pub seed: u64,
     /// The teacher system.
-    pub target: TargetConfig,
-    /// The teacher's integrator.
-    #[serde(default)]
-    pub integrator: IntegratorConfig,
+    pub target: Spec,
+    /// The teacher's integrator (default `rk4`).
+    #[serde(default = "default_integrator")]
+    pub integrator: Spec,
     /// The network.
     pub network: NetworkConfig,
     /// Initial slow weights.
@@ -55,6 +58,10 @@ pub struct ExperimentConfig {
     /// What to record during tests.
     #[serde(default)]
     pub record: RecordConfig,
+}
+
+fn default_integrator() -> Spec {
+    Spec::new("rk4")
 }
 
 /// Preloading (MODEL.md §7): before a run from a nonzero x0, the network runs as an
@@ -87,7 +94,7 @@ pub struct TrainingConfig {
     /// Duration of each trial (s).
     pub trial_duration: f64,
     /// The training command (realisation k for trial k).
-    pub command: CommandConfig,
+    pub command: Spec,
     /// Initial state of the teacher in each trial.
     #[serde(default)]
     pub initial_state: InitialState,
@@ -105,6 +112,11 @@ pub struct TrainingConfig {
     /// pendulum swinging over the top).
     #[serde(default)]
     pub bound: Option<Vec<f64>>,
+    /// Perturbations applied in every training trial (a fresh instance per trial, its times
+    /// counted from the start of the trial, its random stream indexed by the trial); silenced
+    /// neurons are revived at the end of each trial.
+    #[serde(default)]
+    pub perturbations: Vec<Spec>,
 }
 
 /// Initial state of the teacher in each training trial.
@@ -161,17 +173,31 @@ pub struct TestConfig {
     /// Duration (s).
     pub duration: f64,
     /// The command (a fresh realisation, not one used in training).
-    pub command: CommandConfig,
+    pub command: Spec,
     /// Initial state of teacher and (by preloading) network; default 0.
     #[serde(default)]
     pub initial_state: Option<Vec<f64>>,
     /// Analyses to run on the recording, besides the NRMSE.
     #[serde(default)]
-    pub analyses: Vec<ebn_analysis::TestAnalysis>,
+    pub analyses: Vec<Spec>,
+    /// Perturbations applied during the test (times counted from its start). The network's
+    /// slow weights, thresholds and silenced neurons are restored after the test, so tests
+    /// do not affect each other.
+    #[serde(default)]
+    pub perturbations: Vec<Spec>,
 }
+
+/// Named numbers of an analysis.
+pub type Measures = Vec<(String, f64)>;
 
 /// Offset of test command realisations, so that they never coincide with training trials.
 const TEST_STREAM_OFFSET: u64 = 1 << 40;
+
+/// Index of the random stream of perturbation `p` of run `run` (a trial, or a test stream
+/// index): runs below 2^48, up to 2^16 perturbations each.
+fn perturbation_stream(run: u64, p: usize) -> u64 {
+    (run << 16) | (p as u64 & 0xFFFF)
+}
 
 /// The learning curve and progress of a training run: everything besides the weights that a
 /// checkpoint must keep.
@@ -183,17 +209,22 @@ pub struct TrainingState {
     pub learning_curve: Vec<f64>,
     /// Trials redrawn because the teacher left the bound.
     pub redraws: usize,
+    /// The learning rule's own state after the last completed trial (empty for rules
+    /// without state, such as the paper's).
+    pub rule_state: Vec<f64>,
 }
 
 /// A built experiment: validated components ready to train and test networks.
 #[derive(Debug)]
 pub struct Experiment {
     config: ExperimentConfig,
+    registry: Registry,
     seeds: SeedStreams,
     teacher: Box<dyn TargetSystem>,
     integrator: Box<dyn Integrator>,
     training_command: Option<Box<dyn CommandSignal>>,
     test_commands: Vec<Box<dyn CommandSignal>>,
+    analyses: Vec<Vec<(String, Box<dyn Analysis>)>>,
 }
 
 impl ExperimentConfig {
@@ -238,9 +269,17 @@ fn check_steps(field: &str, duration: f64, dt: f64) -> Result<()> {
 }
 
 impl Experiment {
-    /// Validates the whole configuration and builds the teacher and the commands.
+    /// Validates the whole configuration and builds the teacher and the commands, with the
+    /// built-in components.
     pub fn build(config: &ExperimentConfig) -> Result<Self> {
-        let teacher = config.target.build().map_err(|e| e.within("target"))?;
+        Self::build_in(config, builtins())
+    }
+
+    /// Validates the whole configuration and builds its components through `registry` (a
+    /// fork's registry: the built-ins plus its own kinds). Components made in code are
+    /// handed in by registering them under a kind (a closure may capture them).
+    pub fn build_in(config: &ExperimentConfig, registry: &Registry) -> Result<Self> {
+        let teacher = registry.target(&config.target, "target")?;
         let j = teacher.dim();
         check::same_len("network.dim (the target's dimension)", j, config.network.dim)?;
         check::non_negative("preload.duration", config.preload.duration)?;
@@ -277,10 +316,18 @@ impl Experiment {
                         check::positive(&format!("training.bound[{i}]"), *v)?;
                     }
                 }
-                Some(t.command.build(j).map_err(|e| e.within("training.command"))?)
+                for (p, spec) in t.perturbations.iter().enumerate() {
+                    registry.check_kind(
+                        ebn_core::Category::Perturbation,
+                        spec,
+                        &format!("training.perturbations[{p}]"),
+                    )?;
+                }
+                Some(registry.command(&t.command, "training.command", j)?)
             }
         };
         let mut test_commands = Vec::new();
+        let mut analyses = Vec::new();
         for (k, test) in config.tests.iter().enumerate() {
             let field = |f: &str| format!("test[{k}].{f}");
             check::positive(&field("duration"), test.duration)?;
@@ -288,19 +335,83 @@ impl Experiment {
             if let Some(x0) = &test.initial_state {
                 check_state(&field("initial_state"), j, x0)?;
             }
-            test_commands.push(test.command.build(j).map_err(|e| e.within(&format!("test[{k}].command")))?);
+            test_commands.push(registry.command(&test.command, &field("command"), j)?);
+            let mut built = Vec::new();
+            for (a, spec) in test.analyses.iter().enumerate() {
+                let place = field(&format!("analyses[{a}]"));
+                let kind = registry.resolve(ebn_core::Category::Analysis, spec, &place)?;
+                built.push((kind, registry.analysis(spec, &place)?));
+            }
+            analyses.push(built);
+            for (p, spec) in test.perturbations.iter().enumerate() {
+                registry.check_kind(ebn_core::Category::Perturbation, spec, &field(&format!("perturbations[{p}]")))?;
+            }
         }
         let experiment = Self {
             config: config.clone(),
+            registry: registry.clone(),
             seeds: SeedStreams::new(config.seed),
             teacher,
-            integrator: config.integrator.build(),
+            integrator: registry.integrator(&config.integrator, "integrator")?,
             training_command,
             test_commands,
+            analyses,
         };
-        // Building the network validates the network section and the initial weights.
-        experiment.initial_network()?;
+        // Building the network validates the network section and the initial weights; the
+        // perturbations are built once on it, so that their parameters are checked now.
+        let network = experiment.initial_network()?;
+        let all = config.training.iter().flat_map(|t| t.perturbations.iter().map(|s| (s, "training".to_string())));
+        let tests = config
+            .tests
+            .iter()
+            .enumerate()
+            .flat_map(|(k, t)| t.perturbations.iter().map(move |s| (s, format!("test[{k}]"))));
+        for (p, (spec, owner)) in all.chain(tests).enumerate() {
+            experiment.build_perturbation(&network, spec, &format!("{owner}.perturbations"), p as u64)?;
+        }
         Ok(experiment)
+    }
+
+    /// The registry the experiment was built with.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The analyses of test `index`, with their kinds.
+    pub fn analyses(&self, index: usize) -> &[(String, Box<dyn Analysis>)] {
+        self.analyses.get(index).map_or(&[], |a| a.as_slice())
+    }
+
+    /// Runs the analyses of test `index` on its recording: (kind, its numbers or why not).
+    pub fn analyse(&self, index: usize, recording: &Recording) -> Vec<(String, Result<Measures>)> {
+        self.analyses(index).iter().map(|(kind, a)| (kind.clone(), a.analyse(recording))).collect()
+    }
+
+    fn build_perturbation<M: NeuronModel>(
+        &self,
+        network: &Network<M>,
+        spec: &Spec,
+        field: &str,
+        stream: u64,
+    ) -> Result<Box<dyn ebn_core::Perturbation>> {
+        let setup = PerturbationSetup { decoder: network.decoder(), dt: self.config.network.dt };
+        self.registry.perturbation(spec, field, &setup, self.seeds.indexed(Stream::Scheduled, stream))
+    }
+
+    /// Adds the perturbations `specs` to `network` for one run (stream index `run`).
+    fn add_run_perturbations<M: NeuronModel>(
+        &self,
+        network: &mut Network<M>,
+        specs: &[Spec],
+        run: u64,
+        field: &str,
+    ) -> Result<()> {
+        for (p, spec) in specs.iter().enumerate() {
+            let built =
+                self.build_perturbation(network, spec, &format!("{field}[{p}]"), perturbation_stream(run, p))?;
+            network.add_run_perturbation(built);
+        }
+        Ok(())
     }
 
     /// The configuration.
@@ -313,15 +424,27 @@ impl Experiment {
         self.teacher.as_ref()
     }
 
-    /// A fresh network with the experiment's initial slow weights.
+    /// A fresh network with the experiment's initial slow weights, its components built
+    /// through the experiment's registry.
     pub fn initial_network(&self) -> Result<Network> {
+        let network = Network::build_in(&self.config.network, self.seeds, &self.registry, Overrides::default())?;
+        self.with_initial_weights(network)
+    }
+
+    /// A fresh network around a neuron model given as a value (static dispatch), with the
+    /// experiment's initial weights; `overrides` replace the basis or the rule.
+    pub fn initial_network_generic<M: NeuronModel>(&self, neuron: M, overrides: Overrides) -> Result<Network<M>> {
+        let network = Network::build_generic(&self.config.network, self.seeds, neuron, &self.registry, overrides)?;
+        self.with_initial_weights(network)
+    }
+
+    fn with_initial_weights<M: NeuronModel>(&self, mut network: Network<M>) -> Result<Network<M>> {
         let cfg = &self.config;
-        let mut network = Network::build(&cfg.network, self.seeds)?;
         if cfg.slow_weights == InitialWeights::ClosedForm {
-            let a = cfg.target.linear_matrix().ok_or_else(|| {
-                Error::Unsupported(format!("closed-form weights need a linear target, not {:?}", cfg.target))
+            let a = self.teacher.linear_matrix().ok_or_else(|| {
+                Error::Unsupported(format!("closed-form weights need a linear target, not {}", cfg.target))
             })?;
-            if cfg.network.basis != ebn_basis::BasisConfig::Identity {
+            if !network.basis().is_identity() {
                 return Err(Error::Unsupported("closed-form weights need the identity basis".into()));
             }
             let w = linear_slow_weights(&a, network.decoder(), cfg.network.lambda, cfg.network.slow_weights)?;
@@ -332,8 +455,15 @@ impl Experiment {
 
     /// A network carrying the given slow weights (e.g. from a trained network file).
     pub fn network_with(&self, weights: SlowWeights) -> Result<Network> {
-        let mut network = Network::build(&self.config.network, self.seeds)?;
+        let mut network = Network::build_in(&self.config.network, self.seeds, &self.registry, Overrides::default())?;
         network.set_slow_weights(weights)?;
+        Ok(network)
+    }
+
+    /// A network resumed from a training state: its weights and the rule's own state.
+    pub fn resume(&self, weights: SlowWeights, state: &TrainingState) -> Result<Network> {
+        let mut network = self.network_with(weights)?;
+        network.set_rule_state(&state.rule_state)?;
         Ok(network)
     }
 
@@ -383,8 +513,9 @@ impl Experiment {
         unreachable!("the attempt loop only ends by returning")
     }
 
-    /// Runs training trial `state.trials_done` on `network` and records its error.
-    pub fn train_trial(&mut self, network: &mut Network, state: &mut TrainingState) -> Result<f64> {
+    /// Runs training trial `state.trials_done` on `network` and records its error (and the
+    /// rule's state after it).
+    pub fn train_trial<M: NeuronModel>(&mut self, network: &mut Network<M>, state: &mut TrainingState) -> Result<f64> {
         let training =
             self.config.training.clone().ok_or_else(|| Error::Unsupported("no [training] section".into()))?;
         let trial = state.trials_done;
@@ -394,7 +525,7 @@ impl Experiment {
         let (x0, mut stream, redraws) = self.draw_trial(&training, trial);
         let k_full = self.config.network.feedback_gain;
         let scale = training.anneal.map_or(1.0, |a| a.factor(trial, training.trials));
-        network.reset_state();
+        network.reset_state_with(&mut self.seeds.indexed(Stream::NeuronState, trial as u64));
         network.reseed_noise(self.seeds.indexed(Stream::Noise, trial as u64));
         if training.dropout > 0.0 {
             let n = self.config.network.n;
@@ -407,6 +538,7 @@ impl Experiment {
         if self.config.preload.duration > 0.0 && x0.iter().any(|v| *v != 0.0) {
             network.preload(&x0, self.config.preload.duration, self.config.preload.gain);
         }
+        self.add_run_perturbations(network, &training.perturbations, trial as u64, "training.perturbations")?;
         network.set_feedback_gain(k_full * scale)?;
         network.set_rate_scale(scale)?;
         network.set_learning(true);
@@ -420,24 +552,31 @@ impl Experiment {
             steps,
             &mut Recorder::disabled(),
         );
+        network.clear_run_perturbations();
         network.revive_all();
         let error = stats.normalised_error();
         state.trials_done += 1;
         state.learning_curve.push(error);
         state.redraws += redraws;
+        state.rule_state = network.rule_state();
         Ok(error)
     }
 
     /// Runs test `index` of the configuration on `network` (K = 0, no learning), from the
     /// test's initial state (preloaded), and returns the recording.
-    pub fn run_test(&mut self, network: &mut Network, index: usize) -> Result<Recording> {
+    pub fn run_test<M: NeuronModel>(&mut self, network: &mut Network<M>, index: usize) -> Result<Recording> {
         self.run_test_repeat(network, index, 0)
     }
 
     /// Repeat `repeat` of test `index`: the same command realisation and initial state, the
     /// membrane noise (and nothing else) drawn from another stream, for trial-to-trial
     /// variability. Repeat 0 is [`Experiment::run_test`].
-    pub fn run_test_repeat(&mut self, network: &mut Network, index: usize, repeat: u64) -> Result<Recording> {
+    pub fn run_test_repeat<M: NeuronModel>(
+        &mut self,
+        network: &mut Network<M>,
+        index: usize,
+        repeat: u64,
+    ) -> Result<Recording> {
         let test = self.config.tests.get(index).cloned().ok_or_else(|| {
             Error::invalid("test index", index, format!("< number of tests = {}", self.config.tests.len()))
         })?;
@@ -447,11 +586,15 @@ impl Experiment {
         let mut stream =
             self.test_commands[index].realise(dt, test.duration, self.seeds.indexed(Stream::Command, stream_index));
         let mut x = test.initial_state.clone().unwrap_or_else(|| vec![0.0; j]);
-        network.reset_state();
-        network.reseed_noise(self.seeds.indexed(Stream::Noise, stream_index + (repeat << 24)));
+        let run = stream_index + (repeat << 24);
+        network.reset_state_with(&mut self.seeds.indexed(Stream::NeuronState, run));
+        network.reseed_noise(self.seeds.indexed(Stream::Noise, run));
         if self.config.preload.duration > 0.0 && x.iter().any(|v| *v != 0.0) {
             network.preload(&x, self.config.preload.duration, self.config.preload.gain);
         }
+        // A perturbed test leaves the network as it found it.
+        let saved = (!test.perturbations.is_empty()).then(|| network.damage_snapshot());
+        self.add_run_perturbations(network, &test.perturbations, run, &format!("test[{index}].perturbations"))?;
         network.set_feedback_gain(0.0)?;
         network.set_learning(false);
         let steps = (test.duration / dt).round() as u64;
@@ -464,6 +607,10 @@ impl Experiment {
             steps,
             &mut recorder,
         );
+        network.clear_run_perturbations();
+        if let Some(saved) = saved {
+            network.restore_damage(saved);
+        }
         Ok(recorder.finish(test.duration))
     }
 }
@@ -481,9 +628,14 @@ pub struct TrainedNetwork {
 }
 
 impl TrainedNetwork {
-    /// The trained network, ready to run.
+    /// The trained network, ready to run (built-in components).
     pub fn network(&self) -> Result<Network> {
-        Experiment::build(&self.config)?.network_with(self.weights.to_weights()?)
+        self.network_in(builtins())
+    }
+
+    /// The trained network, its components built through `registry`.
+    pub fn network_in(&self, registry: &Registry) -> Result<Network> {
+        Experiment::build_in(&self.config, registry)?.resume(self.weights.to_weights()?, &self.training)
     }
 }
 
@@ -517,8 +669,8 @@ impl RunStats {
 /// integrates the teacher to x_(n+1), then steps the network with c_n and x_(n+1). The
 /// recorder gets a sample at the start (t = 0 of this segment) and every `every` steps, and
 /// every spike, stamped with the end of its step. Returns the error sums.
-pub fn simulate(
-    network: &mut Network,
+pub fn simulate<M: NeuronModel>(
+    network: &mut Network<M>,
     teacher: Teacher<'_>,
     command: &mut dyn CommandStream,
     x: &mut [f64],
@@ -535,8 +687,9 @@ pub fn simulate(
             recorder.sample(t0 + n as f64 * dt, x, network.readout(), &c, network.voltages());
         }
         teacher.integrator.step(teacher.system, x, &c, dt);
-        if let Some(k) = network.step(&c, Some(x)) {
-            recorder.spike(t0 + (n + 1) as f64 * dt, k);
+        let t_spike = t0 + (n + 1) as f64 * dt;
+        for &k in network.step(&c, Some(x)) {
+            recorder.spike(t_spike, k);
             stats.spikes += 1;
         }
         for (xi, xh) in x.iter().zip(network.readout()) {

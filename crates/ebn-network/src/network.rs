@@ -1,20 +1,22 @@
 //! The efficient balanced network and its time step.
 
+use crate::any_neuron::AnyNeuron;
 use crate::config::{FastForm, NetworkConfig};
+use crate::registry::builtins;
 use ebn_core::{
-    Basis, Error, LearningSignal, Mat, NeuronModel, Perturbation, PerturbationContext, PlasticityRule, Result, Rng,
-    SeedStreams, SlowWeights, Stream, check, coding,
+    Basis, BasisSetup, Error, InputContext, LearningSignal, Mat, NeuronModel, Perturbation, PerturbationContext,
+    PlasticityRule, Registry, Result, Rng, RuleSetup, SeedStreams, SlowWeights, Stream, WeightForm, check, coding,
 };
-use ebn_neurons::EbnNeuron;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
-/// Components a fork can supply instead of those named in the configuration.
+/// Components handed in from code instead of those the configuration names (each `None`
+/// is built from the configuration through the registry).
 #[derive(Debug, Default)]
 pub struct Overrides {
     /// A basis to use instead of `config.basis` (its sizes are checked).
     pub basis: Option<Box<dyn Basis>>,
-    /// A rule to use instead of `config.rule`.
+    /// A rule to use instead of `config.rule` (bound to the network like one from a file).
     pub rule: Option<Box<dyn PlasticityRule>>,
 }
 
@@ -56,8 +58,9 @@ pub struct Overrides {
 /// x_hat is kept incrementally (it jumps by D_k and decays with r), so it equals D r up to
 /// rounding (checked in the tests).
 #[derive(Debug)]
-pub struct Network<M: NeuronModel = EbnNeuron> {
-    config: NetworkConfig<M>,
+pub struct Network<M: NeuronModel = AnyNeuron> {
+    config: NetworkConfig,
+    seeds: SeedStreams,
     neuron: M,
     state: M::State,
     decoder: Mat<f64>,
@@ -71,7 +74,11 @@ pub struct Network<M: NeuronModel = EbnNeuron> {
     basis: Box<dyn Basis>,
     rule: Box<dyn PlasticityRule>,
     slow: SlowWeights,
-    perturbations: Vec<Box<dyn Perturbation>>,
+    /// Perturbations in force, each with whether it belongs to the current run only.
+    perturbations: Vec<(Box<dyn Perturbation>, bool)>,
+    /// Neurons that fired in the current step, in order.
+    spikes: Vec<usize>,
+    max_spikes: usize,
     noise: Rng,
     r: Vec<f64>,
     x_hat: Vec<f64>,
@@ -93,34 +100,67 @@ pub struct Network<M: NeuronModel = EbnNeuron> {
     step: u64,
 }
 
-impl Network<EbnNeuron> {
-    /// Builds the network of `config`, drawing D and the basis from `seeds`. The only step
-    /// that can fail.
-    pub fn build(config: &NetworkConfig<EbnNeuron>, seeds: SeedStreams) -> Result<Self> {
-        Self::build_with(config, seeds, Overrides::default())
+impl Network<AnyNeuron> {
+    /// Builds the network of `config` with the built-in components, drawing D and the basis
+    /// from `seeds`. The only step that can fail.
+    pub fn build(config: &NetworkConfig, seeds: SeedStreams) -> Result<Self> {
+        Self::build_in(config, seeds, builtins(), Overrides::default())
+    }
+
+    /// Builds the network of `config` with some components supplied by the caller.
+    pub fn build_with(config: &NetworkConfig, seeds: SeedStreams, overrides: Overrides) -> Result<Self> {
+        Self::build_in(config, seeds, builtins(), overrides)
+    }
+
+    /// Builds the network of `config`, resolving its neuron, basis and rule through
+    /// `registry` (a fork's kinds included), except those in `overrides`.
+    pub fn build_in(
+        config: &NetworkConfig,
+        seeds: SeedStreams,
+        registry: &Registry,
+        overrides: Overrides,
+    ) -> Result<Self> {
+        config.validate()?;
+        let neuron = AnyNeuron::from(registry.neuron(&config.neuron, "network.neuron")?);
+        Network::build_generic(config, seeds, neuron, registry, overrides)
     }
 }
 
 impl<M: NeuronModel> Network<M> {
-    /// Builds the network of `config` with some components supplied by the caller.
-    pub fn build_with(config: &NetworkConfig<M>, seeds: SeedStreams, overrides: Overrides) -> Result<Self> {
-        config.validate_common()?;
-        config.neuron.validate(config.dt).map_err(|e| e.within("network.neuron"))?;
+    /// Builds a network around a neuron model given as a value of a concrete type (static
+    /// dispatch; `config.neuron` is ignored), the rest through `registry` and `overrides`.
+    pub fn build_generic(
+        config: &NetworkConfig,
+        seeds: SeedStreams,
+        neuron: M,
+        registry: &Registry,
+        overrides: Overrides,
+    ) -> Result<Self> {
+        config.validate()?;
+        neuron.validate(config.dt).map_err(|e| e.within("network.neuron"))?;
         let (n, j) = (config.n, config.dim);
         let decoder = config.decoder.build(n, j, &mut seeds.rng(Stream::Decoder)).map_err(|e| e.within("network"))?;
         let basis = match overrides.basis {
             Some(b) => b,
-            None => {
-                config.basis.build(&decoder, &mut seeds.rng(Stream::Basis)).map_err(|e| e.within("network.basis"))?
-            }
+            None => registry.basis(
+                &config.basis,
+                "network.basis",
+                &BasisSetup { decoder: &decoder },
+                &mut seeds.rng(Stream::Basis),
+            )?,
         };
         check::same_len("basis inputs (network.n)", n, basis.n_inputs())?;
         check::nonzero("network.basis.n_basis", basis.len())?;
-        let rule = match overrides.rule {
+        let nb = basis.len();
+        if config.slow_weights == WeightForm::Dense {
+            check::at_most("network.n x n_basis", n * nb, check::MAX_MATRIX, "dense slow weights, 8 bytes each")?;
+        }
+        let mut rule = match overrides.rule {
             Some(r) => r,
-            None => config.rule.build(basis.len()).map_err(|e| e.within("network.rule"))?,
+            None => registry.rule(&config.rule, "network.rule")?,
         };
-        rule.check_form(config.slow_weights)?;
+        rule.bind(&RuleSetup { form: config.slow_weights, n, dim: j, n_basis: nb })
+            .map_err(|e| e.within("network.rule"))?;
         let d = DecoderLayouts::new(&decoder);
         let fast_dense = match config.fast_weights {
             FastForm::Factored | FastForm::ResetOnly => None,
@@ -129,12 +169,13 @@ impl<M: NeuronModel> Network<M> {
             })),
         };
         let base_thresholds = coding::thresholds(&decoder, config.mu, config.nu);
-        let nb = basis.len();
         let drive_len = basis.drive_len();
         let slow = SlowWeights::zeros(config.slow_weights, n, j, nb);
+        let max_spikes = neuron.max_spikes_per_step().max(1);
         let mut net = Self {
-            neuron: config.neuron.clone(),
-            state: config.neuron.init_state(n),
+            state: neuron.init_state(n, &mut seeds.rng(Stream::NeuronState)),
+            neuron,
+            seeds,
             thresholds: base_thresholds.clone(),
             base_thresholds,
             alive: vec![true; n],
@@ -142,6 +183,8 @@ impl<M: NeuronModel> Network<M> {
             rule,
             slow,
             perturbations: Vec::new(),
+            spikes: Vec::with_capacity(max_spikes.min(4 * n)),
+            max_spikes,
             noise: seeds.rng(Stream::Noise),
             r: vec![0.0; n],
             x_hat: vec![0.0; j],
@@ -172,7 +215,14 @@ impl<M: NeuronModel> Network<M> {
     /// Sets the network back to rest (V = r = x_hat = e = 0, t = 0), keeping all weights,
     /// silenced neurons and perturbations.
     pub fn reset_state(&mut self) {
-        self.state = self.neuron.init_state(self.config.n);
+        self.reset_state_with(&mut self.seeds.rng(Stream::NeuronState));
+    }
+
+    /// [`Network::reset_state`], with the neuron model's initial state drawn from `rng` (the
+    /// protocol gives each trial and test its own stream).
+    pub fn reset_state_with(&mut self, rng: &mut Rng) {
+        self.state = self.neuron.init_state(self.config.n, rng);
+        self.spikes.clear();
         self.r.fill(0.0);
         self.x_hat.fill(0.0);
         self.drive.fill(0.0);
@@ -215,15 +265,83 @@ impl<M: NeuronModel> Network<M> {
         Ok(())
     }
 
-    /// Brings every silenced neuron back (thresholds restored).
+    /// Brings every silenced neuron back and restores every threshold a perturbation
+    /// changed.
     pub fn revive_all(&mut self) {
         self.alive.fill(true);
         self.thresholds.copy_from_slice(&self.base_thresholds);
     }
 
-    /// Adds a perturbation, applied at every step from now on.
+    /// Adds a perturbation, applied at every step from now on, until it reports itself
+    /// [finished](Perturbation::finished) (then it is removed) or is removed.
     pub fn add_perturbation(&mut self, perturbation: Box<dyn Perturbation>) {
-        self.perturbations.push(perturbation);
+        self.perturbations.push((perturbation, false));
+    }
+
+    /// Adds a perturbation for the current run only: [`Network::clear_run_perturbations`]
+    /// removes it (the protocol does at the end of each trial and test).
+    pub fn add_run_perturbation(&mut self, perturbation: Box<dyn Perturbation>) {
+        self.perturbations.push((perturbation, true));
+    }
+
+    /// Removes the perturbations added for the current run.
+    pub fn clear_run_perturbations(&mut self) {
+        self.perturbations.retain(|(_, run)| !run);
+    }
+
+    /// Removes every perturbation and returns them (their effects so far, e.g. silenced
+    /// neurons, stay).
+    pub fn clear_perturbations(&mut self) -> Vec<Box<dyn Perturbation>> {
+        std::mem::take(&mut self.perturbations).into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// Number of perturbations in force.
+    pub fn perturbation_count(&self) -> usize {
+        self.perturbations.len()
+    }
+
+    /// What perturbations can damage for good: the slow weights, the thresholds in force
+    /// and the alive mask. [`Network::restore_damage`] puts them back.
+    pub fn damage_snapshot(&self) -> DamageSnapshot {
+        DamageSnapshot { slow: self.slow.clone(), thresholds: self.thresholds.clone(), alive: self.alive.clone() }
+    }
+
+    /// Restores a [`Network::damage_snapshot`] of this network.
+    pub fn restore_damage(&mut self, snapshot: DamageSnapshot) {
+        self.slow = snapshot.slow;
+        self.thresholds = snapshot.thresholds;
+        self.alive = snapshot.alive;
+        self.slow_current_ready = false;
+    }
+
+    /// The learning rule.
+    pub fn rule(&self) -> &dyn PlasticityRule {
+        self.rule.as_ref()
+    }
+
+    /// The learning rule's own state (for checkpoints; empty for the paper's rule).
+    pub fn rule_state(&self) -> Vec<f64> {
+        self.rule.state()
+    }
+
+    /// Restores the learning rule's state (from a checkpoint).
+    pub fn set_rule_state(&mut self, state: &[f64]) -> Result<()> {
+        self.rule.set_state(state).map_err(|e| e.within("rule_state"))
+    }
+
+    /// The neuron model.
+    pub fn neuron(&self) -> &M {
+        &self.neuron
+    }
+
+    /// The neuron model's state.
+    pub fn neuron_state(&self) -> &M::State {
+        &self.state
+    }
+
+    /// The seed streams the network was built from.
+    pub fn seeds(&self) -> SeedStreams {
+        self.seeds
     }
 
     /// Sets the feedback gain K (1/s); 0 for a test run.
@@ -271,9 +389,9 @@ impl<M: NeuronModel> Network<M> {
 
     /// Advances the network by one step (see the type's documentation for the order of
     /// sub-steps). `command` is c_n (length J); `target` is the teacher's x_(n+1), or `None`
-    /// when there is no teacher (then e = 0: no feedback and no learning). Returns the neuron
-    /// that spiked, if any.
-    pub fn step(&mut self, command: &[f64], target: Option<&[f64]>) -> Option<usize> {
+    /// when there is no teacher (then e = 0: no feedback and no learning). Returns the neurons
+    /// that spiked in this step, in firing order (at most one under the default spike policy).
+    pub fn step(&mut self, command: &[f64], target: Option<&[f64]>) -> &[usize] {
         let j = self.config.dim;
         let dt = self.config.dt;
         debug_assert_eq!(command.len(), j);
@@ -308,6 +426,12 @@ impl<M: NeuronModel> Network<M> {
                 }
             }
         }
+        if !self.perturbations.is_empty() {
+            let mut ctx = InputContext { step: self.step, t: self.step as f64 * dt, dt, input: &mut self.input };
+            for (p, _) in &mut self.perturbations {
+                p.apply_input(&mut ctx);
+            }
+        }
         self.neuron.integrate(&mut self.state, &self.input, dt);
         let v = self.neuron.voltages_mut(&mut self.state);
         if self.noise_scale > 0.0 {
@@ -316,15 +440,42 @@ impl<M: NeuronModel> Network<M> {
             }
         }
         if !self.perturbations.is_empty() {
-            let mut ctx =
-                PerturbationContext::new(self.step, dt, v, &mut self.slow, &mut self.thresholds, &mut self.alive);
-            for p in &mut self.perturbations {
+            let mut ctx = PerturbationContext::new(
+                self.step,
+                dt,
+                v,
+                &mut self.slow,
+                &mut self.thresholds,
+                &self.base_thresholds,
+                &mut self.alive,
+                &mut self.r,
+            );
+            for (p, _) in &mut self.perturbations {
                 p.apply(&mut ctx);
             }
+            let t = ctx.t;
+            if ctx.traces_changed() {
+                for r in &mut self.r {
+                    *r = if r.is_finite() && *r > 0.0 { *r } else { 0.0 };
+                }
+                self.x_hat = coding::readout(&self.decoder, &self.r);
+                self.basis.drive_from_traces(&self.r, &mut self.drive);
+                self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+            }
+            // Weights may have changed: the kept slow current is stale.
+            self.slow_current_ready = false;
+            self.perturbations.retain(|(p, _)| !p.finished(t));
         }
 
-        // 3. At most one spike; its fast-weight column reaches every voltage.
-        let spike = self.fire();
+        // 3. The spikes of the step (at most one by default); each spike's fast-weight column
+        // reaches every voltage before the next neuron is chosen.
+        self.spikes.clear();
+        for _ in 0..self.max_spikes {
+            match self.fire() {
+                Some(k) => self.spikes.push(k),
+                None => break,
+            }
+        }
 
         // 4. Exact exponential decay of the traces, the readout and the basis drive.
         self.slow_current_ready = false;
@@ -347,6 +498,13 @@ impl<M: NeuronModel> Network<M> {
                         error: &self.error,
                         feedback: &self.feedback,
                         psi: &self.psi,
+                        target: x,
+                        readout: &self.x_hat,
+                        traces: &self.r,
+                        voltages: self.neuron.voltages(&self.state),
+                        spikes: &self.spikes,
+                        decoder: &self.decoder,
+                        t: (self.step + 1) as f64 * dt,
                         rate_scale: self.rate_scale,
                         dt,
                     };
@@ -371,14 +529,15 @@ impl<M: NeuronModel> Network<M> {
             None => self.error.fill(0.0),
         }
         self.step += 1;
-        spike
+        &self.spikes
     }
 
-    /// Sub-step 3 alone: the neuron model chooses at most one neuron on the current
+    /// One spike of sub-step 3: the neuron model chooses at most one neuron on the current
     /// voltages; if one fires, its fast-weight column is added to every voltage
-    /// (V_j -= D_j^T D_k + mu delta_jk), r_k += 1, x_hat += D_k and the basis drive jumps.
-    /// Nothing decays and no time passes. [`Network::step`] calls it once per step; calling
-    /// it until it returns `None` encodes the current voltages greedily (MODEL.md §3).
+    /// (V_j -= D_j^T D_k + mu delta_jk), r_k += 1, x_hat += D_k, the basis drive jumps and
+    /// the model is told ([`NeuronModel::on_spike`]). Nothing decays and no time passes.
+    /// [`Network::step`] calls it up to the model's spikes-per-step cap; calling it until it
+    /// returns `None` encodes the current voltages greedily (MODEL.md §3).
     pub fn fire(&mut self) -> Option<usize> {
         let k = self.neuron.select_spike(&self.state, &self.thresholds)?;
         let v = self.neuron.voltages_mut(&mut self.state);
@@ -400,6 +559,7 @@ impl<M: NeuronModel> Network<M> {
             *x += d;
         }
         self.basis.on_spike(k, &mut self.drive);
+        self.neuron.on_spike(&mut self.state, k);
         Some(k)
     }
 
@@ -427,17 +587,25 @@ impl<M: NeuronModel> Network<M> {
     }
 
     /// The configuration the network was built from.
-    pub fn config(&self) -> &NetworkConfig<M> {
+    pub fn config(&self) -> &NetworkConfig {
         &self.config
     }
     /// The decoder D (J x N).
     pub fn decoder(&self) -> &Mat<f64> {
         &self.decoder
     }
-    /// Thresholds T_i = (||D_i||^2 + mu + nu) / 2 (without silencing).
+    /// Thresholds T_i = (||D_i||^2 + mu + nu) / 2 (without silencing or perturbation).
     #[allow(clippy::misnamed_getters)]
     pub fn thresholds(&self) -> &[f64] {
         &self.base_thresholds
+    }
+    /// The thresholds in force: +inf for silenced neurons, as perturbations left them.
+    pub fn thresholds_in_force(&self) -> &[f64] {
+        &self.thresholds
+    }
+    /// The neurons that fired in the last step, in firing order.
+    pub fn last_spikes(&self) -> &[usize] {
+        &self.spikes
     }
     /// Which neurons can still fire.
     pub fn alive(&self) -> &[bool] {
@@ -488,6 +656,15 @@ impl<M: NeuronModel> Network<M> {
     pub fn time(&self) -> f64 {
         self.step as f64 * self.config.dt
     }
+}
+
+/// The slow weights, thresholds and alive mask of a network (see
+/// [`Network::damage_snapshot`]).
+#[derive(Debug, Clone)]
+pub struct DamageSnapshot {
+    slow: SlowWeights,
+    thresholds: Vec<f64>,
+    alive: Vec<bool>,
 }
 
 /// Below this magnitude a decaying quantity is set to 0. A trace left alone decays by

@@ -21,8 +21,8 @@ pub fn coding(seed: u64, duration: f64, form: WeightForm) -> ExperimentConfig {
     network.slow_weights = form;
     ExperimentConfig {
         seed,
-        target: TargetConfig::DampedOscillator,
-        integrator: Default::default(),
+        target: TargetConfig::DampedOscillator.into(),
+        integrator: ebn_dynamics::IntegratorConfig::Rk4.into(),
         network,
         slow_weights: InitialWeights::ClosedForm,
         preload: Default::default(),
@@ -30,9 +30,10 @@ pub fn coding(seed: u64, duration: f64, form: WeightForm) -> ExperimentConfig {
         tests: vec![TestConfig {
             name: "driven".into(),
             duration,
-            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
+            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()).into(),
             initial_state: None,
             analyses: vec![],
+            perturbations: vec![],
         }],
         record: RecordConfig { every: 10, voltages: vec![0, 1, 2, 3] },
     }

@@ -6,7 +6,7 @@
 //! ```text
 //! offset  size  field
 //! 0       8     magic "EBNLEARN"
-//! 8       4     format version (currently 1)
+//! 8       4     format version (currently 2; version 1 files are read too)
 //! 12      4     kind: 1 = trained network, 2 = training checkpoint
 //! 16      8     payload length in bytes
 //! 24      8     FNV-1a 64-bit hash of the payload
@@ -14,18 +14,25 @@
 //! ```
 //!
 //! The experiment configuration inside the payload is stored as JSON text (serde's
-//! internally tagged enums do not go through bincode), so a file also documents itself.
+//! internally tagged enums do not go through bincode), so a file also documents itself: it
+//! names every component's kind and parameters. Loading rebuilds them through a registry
+//! ([`TrainedNetwork::from_bytes_in`]); a kind the registry lacks (a fork's file read
+//! without the fork) is an [`Error::UnknownKind`] naming it.
+//!
+//! Version 2 added the learning rule's own state to the training state (version 1 files
+//! load with an empty one).
 //! Loading checks, in order: length, magic, version, kind, payload length, hash, decoding,
 //! and finally that the configuration builds and the weights fit the network. Every failure
 //! is a typed [`Error`], never a panic.
 
-use crate::experiment::{ExperimentConfig, TrainedNetwork, TrainingState};
-use ebn_core::{Error, Mat, Result, SlowWeights, WeightForm};
+use crate::experiment::{Experiment, ExperimentConfig, TrainedNetwork, TrainingState};
+use crate::registry::builtins;
+use ebn_core::{Error, Registry, Result, StoredWeights};
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"EBNLEARN";
 /// The file-format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 32;
 /// Upper bound on the payload a file may claim (1 GiB); larger claims are rejected before
 /// any allocation.
@@ -39,51 +46,6 @@ pub enum FileKind {
     TrainedNetwork = 1,
     /// A training [`Checkpoint`].
     Checkpoint = 2,
-}
-
-/// Slow weights as plain data: form, shape and the column-major entries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredWeights {
-    /// Dense (Omega_s, N x N_b) or factored (W^T, N_b x J).
-    pub form: WeightForm,
-    /// Rows of the stored matrix.
-    pub rows: usize,
-    /// Columns of the stored matrix.
-    pub cols: usize,
-    /// Entries, column by column.
-    pub data: Vec<f64>,
-}
-
-impl StoredWeights {
-    /// Copies the weights out of their matrix.
-    pub fn from_weights(w: &SlowWeights) -> Self {
-        let m = w.matrix();
-        let data = (0..m.ncols()).flat_map(|c| m.col_as_slice(c).to_vec()).collect();
-        Self { form: w.form(), rows: m.nrows(), cols: m.ncols(), data }
-    }
-
-    /// Rebuilds the matrix; errors if the shape and the data disagree or an entry is not
-    /// finite.
-    pub fn to_weights(&self) -> Result<SlowWeights> {
-        let expected =
-            self.rows.checked_mul(self.cols).ok_or_else(|| Error::Corrupt("weight shape overflows".into()))?;
-        if self.data.len() != expected {
-            return Err(Error::Corrupt(format!(
-                "weights claim {} x {} entries but hold {}",
-                self.rows,
-                self.cols,
-                self.data.len()
-            )));
-        }
-        if let Some(i) = self.data.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Corrupt(format!("weight entry {i} is {}", self.data[i])));
-        }
-        let m = Mat::from_fn(self.rows, self.cols, |r, c| self.data[c * self.rows + r]);
-        Ok(match self.form {
-            WeightForm::Dense => SlowWeights::Dense(m),
-            WeightForm::Factored => SlowWeights::Factored(m),
-        })
-    }
 }
 
 /// A training run's state at a trial boundary: enough to resume it bit for bit.
@@ -102,6 +64,32 @@ struct Payload {
     config_json: String,
     state: TrainingState,
     weights: StoredWeights,
+}
+
+/// The training state of format version 1 (before rules had state).
+#[derive(Serialize, Deserialize)]
+struct TrainingStateV1 {
+    trials_done: usize,
+    learning_curve: Vec<f64>,
+    redraws: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PayloadV1 {
+    config_json: String,
+    state: TrainingStateV1,
+    weights: StoredWeights,
+}
+
+impl From<PayloadV1> for Payload {
+    fn from(p: PayloadV1) -> Self {
+        let TrainingStateV1 { trials_done, learning_curve, redraws } = p.state;
+        Self {
+            config_json: p.config_json,
+            state: TrainingState { trials_done, learning_curve, redraws, rule_state: Vec::new() },
+            weights: p.weights,
+        }
+    }
 }
 
 /// The header's checksum of a payload: FNV-1a, 64 bits (public so that tools can build
@@ -136,7 +124,9 @@ fn encode(
 /// decoded value takes at most ~24x its encoding in memory (a `Vec` header per encoded
 /// length byte), so the limit is 32x the body, rounded up to a power-of-two tier (bincode
 /// takes the limit as a constant).
-fn decode_payload(body: &[u8]) -> std::result::Result<(Payload, usize), bincode::error::DecodeError> {
+fn decode_payload<P: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> std::result::Result<(P, usize), bincode::error::DecodeError> {
     use bincode::config::standard;
     use bincode::serde::decode_from_slice;
     match body.len() {
@@ -157,7 +147,7 @@ fn decode(bytes: &[u8], kind: FileKind) -> Result<(ExperimentConfig, TrainingSta
     let word = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
     let long = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
     let version = word(8);
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != 1 {
         return Err(Error::Version { found: version, supported: FORMAT_VERSION });
     }
     let found_kind = word(12);
@@ -175,7 +165,12 @@ fn decode(bytes: &[u8], kind: FileKind) -> Result<(ExperimentConfig, TrainingSta
     if payload_checksum(body) != long(24) {
         return Err(Error::Corrupt("checksum mismatch (the file was modified or damaged)".into()));
     }
-    let (payload, used) = decode_payload(body).map_err(|e| Error::Corrupt(format!("decoding: {e}")))?;
+    let decoded = if version == 1 {
+        decode_payload::<PayloadV1>(body).map(|(p, used)| (Payload::from(p), used))
+    } else {
+        decode_payload::<Payload>(body)
+    };
+    let (payload, used) = decoded.map_err(|e| Error::Corrupt(format!("decoding: {e}")))?;
     if used != body.len() {
         return Err(Error::Corrupt(format!("{} trailing bytes after the payload", body.len() - used)));
     }
@@ -191,11 +186,17 @@ impl TrainedNetwork {
     }
 
     /// Reads a trained network, checking the header, the hash, and that the weights fit the
-    /// network its configuration builds.
+    /// network its configuration builds with the built-in components.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_bytes_in(bytes, builtins())
+    }
+
+    /// [`TrainedNetwork::from_bytes`] with the components built through `registry` (a
+    /// fork's files need the fork's registry).
+    pub fn from_bytes_in(bytes: &[u8], registry: &Registry) -> Result<Self> {
         let (config, training, weights) = decode(bytes, FileKind::TrainedNetwork)?;
         let trained = Self { config, weights, training };
-        trained.network()?;
+        trained.network_in(registry)?;
         Ok(trained)
     }
 }
@@ -208,8 +209,13 @@ impl Checkpoint {
 
     /// Reads a checkpoint, with the same checks as [`TrainedNetwork::from_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_bytes_in(bytes, builtins())
+    }
+
+    /// [`Checkpoint::from_bytes`] with the components built through `registry`.
+    pub fn from_bytes_in(bytes: &[u8], registry: &Registry) -> Result<Self> {
         let (config, state, weights) = decode(bytes, FileKind::Checkpoint)?;
-        crate::experiment::Experiment::build(&config)?.network_with(weights.to_weights()?)?;
+        Experiment::build_in(&config, registry)?.resume(weights.to_weights()?, &state)?;
         Ok(Self { config, state, weights })
     }
 }

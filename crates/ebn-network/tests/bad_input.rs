@@ -14,7 +14,7 @@ use ebn_neurons::EbnNeuron;
 fn experiment() -> ExperimentConfig {
     ExperimentConfig {
         seed: 0,
-        target: TargetConfig::DampedOscillator,
+        target: TargetConfig::DampedOscillator.into(),
         integrator: Default::default(),
         network: NetworkConfig::paper(8, 2),
         slow_weights: InitialWeights::Zero,
@@ -22,18 +22,20 @@ fn experiment() -> ExperimentConfig {
         training: Some(TrainingConfig {
             trials: 2,
             trial_duration: 0.1,
-            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
+            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()).into(),
             initial_state: InitialState::Zero,
             anneal: None,
             dropout: 0.0,
             bound: None,
+            perturbations: vec![],
         }),
         tests: vec![TestConfig {
             name: "t".into(),
             duration: 0.1,
-            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()),
+            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()).into(),
             initial_state: None,
             analyses: vec![],
+            perturbations: vec![],
         }],
         record: Default::default(),
     }
@@ -71,7 +73,7 @@ fn non_positive_time_constants() {
         c.network.lambda = bad;
         rejects(&c, "network.lambda", &bad.to_string());
         let mut c = experiment();
-        c.network.neuron = EbnNeuron { lambda_v: bad };
+        c.network.neuron = ebn_core::Spec::of("ebn", &EbnNeuron { lambda_v: bad });
         rejects(&c, "network.neuron.lambda_v", &bad.to_string());
         let mut c = experiment();
         c.network.dt = bad;
@@ -88,7 +90,7 @@ fn non_positive_time_constants() {
 #[test]
 fn time_step_too_long_for_the_leak() {
     let mut c = experiment();
-    c.network.neuron = EbnNeuron { lambda_v: 50.0 };
+    c.network.neuron = ebn_core::Spec::of("ebn", &EbnNeuron { lambda_v: 50.0 });
     c.network.dt = 0.02; // dt lambda_v = 1
     let err = rejects(&c, "network.neuron.lambda_v", "50");
     assert!(err.to_string().contains("dt"), "{err}");
@@ -121,11 +123,12 @@ fn dimension_mismatches() {
     c.tests[0].command = CommandConfig::FilteredNoise(FilteredNoise {
         amplitude: vec![1.0, 0.0, 0.0],
         ..FilteredNoise::paper_default()
-    });
+    })
+    .into();
     rejects(&c, "test[0].command.amplitude", "3");
     let mut c = experiment();
     c.training.as_mut().unwrap().command =
-        CommandConfig::FilteredNoise(FilteredNoise { amplitude: vec![1.0], ..FilteredNoise::paper_default() });
+        CommandConfig::FilteredNoise(FilteredNoise { amplitude: vec![1.0], ..FilteredNoise::paper_default() }).into();
     rejects(&c, "training.command.amplitude", "1");
 }
 
@@ -135,10 +138,11 @@ fn empty_populations() {
     c.network.n = 0;
     rejects(&c, "network.n", "0");
     let mut c = experiment();
-    c.network.basis = BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0, fast_tanh: false };
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0, fast_tanh: false }.into();
     rejects(&c, "network.basis.n_basis", "0");
     let mut c = experiment();
-    c.network.basis = BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0, x_scale: None, fast_tanh: false };
+    c.network.basis =
+        BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0, x_scale: None, fast_tanh: false }.into();
     rejects(&c, "network.basis.n_basis", "0");
 }
 
@@ -147,10 +151,11 @@ fn empty_populations() {
 #[test]
 fn basis_scales_that_overflow() {
     let mut c = experiment();
-    c.network.basis = BasisConfig::StateTanh { n_basis: 5, gain: 1.0, bias: 1e308, x_scale: None, fast_tanh: false };
+    c.network.basis =
+        BasisConfig::StateTanh { n_basis: 5, gain: 1.0, bias: 1e308, x_scale: None, fast_tanh: false }.into();
     rejects(&c, "bias", "1e308");
     let mut c = experiment();
-    c.network.basis = BasisConfig::RandomTanh { n_basis: 5, weight_std: 1e300, bias: 1.0, fast_tanh: false };
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 5, weight_std: 1e300, bias: 1.0, fast_tanh: false }.into();
     rejects(&c, "weight_std", "1e300");
 }
 
@@ -161,7 +166,7 @@ fn sizes_that_would_exhaust_memory() {
     c.network.n = 1 << 40;
     rejects(&c, "network.n", "1099511627776");
     let mut c = experiment();
-    c.network.basis = BasisConfig::RandomTanh { n_basis: 1 << 40, weight_std: 1.0, bias: 1.0, fast_tanh: false };
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 1 << 40, weight_std: 1.0, bias: 1.0, fast_tanh: false }.into();
     rejects(&c, "n_basis", "1099511627776");
     let mut c = experiment();
     c.network.n = 100_000;
@@ -185,11 +190,11 @@ fn zero_decoder_column() {
 fn closed_form_needs_a_linear_target_and_the_identity_basis() {
     let mut c = experiment();
     c.slow_weights = InitialWeights::ClosedForm;
-    c.target = TargetConfig::VanDerPol(Default::default());
+    c.target = TargetConfig::VanDerPol(Default::default()).into();
     assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
     let mut c = experiment();
     c.slow_weights = InitialWeights::ClosedForm;
-    c.network.basis = BasisConfig::RandomTanh { n_basis: 4, weight_std: 1.0, bias: 1.0, fast_tanh: false };
+    c.network.basis = BasisConfig::RandomTanh { n_basis: 4, weight_std: 1.0, bias: 1.0, fast_tanh: false }.into();
     assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
 }
 
@@ -244,8 +249,20 @@ fn toml_round_trip_and_unknown_keys() {
         ("seed = 3", "seed = 3\nsed = 4", "sed"),
         ("amplitude =", "amplitud =", "amplitud"),
     ] {
-        let err = ExperimentConfig::from_toml(&VALID_TOML.replacen(needle, typo, 1)).unwrap_err();
+        // The experiment's own keys are checked when the text is parsed; a component's
+        // parameters (the command's `amplitud`) when the registry builds the component.
+        let err = match ExperimentConfig::from_toml(&VALID_TOML.replacen(needle, typo, 1)) {
+            Err(e) => e,
+            Ok(cfg) => Experiment::build(&cfg).unwrap_err(),
+        };
         assert!(matches!(err, Error::Parse(_)), "{err}");
         assert!(err.to_string().contains(&format!("`{name}`")), "`{name}` not named in: {err}");
     }
+    // An unknown kind lists the kinds the registry knows.
+    let err = Experiment::build(
+        &ExperimentConfig::from_toml(&VALID_TOML.replacen("damped_oscillator", "duffing", 1)).unwrap(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::UnknownKind { .. }), "{err}");
+    assert!(err.to_string().contains("duffing") && err.to_string().contains("van_der_pol"), "{err}");
 }

@@ -13,11 +13,11 @@ use ebn_network::{
 fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
     let mut network = NetworkConfig::paper(64, 2);
     network.slow_weights = form;
-    network.rule = RuleConfig::Local { eta: 10.0 };
+    network.rule = RuleConfig::Local { eta: 10.0 }.into();
     let command = CommandConfig::FilteredNoise(FilteredNoise::paper_default());
     ExperimentConfig {
         seed: 1,
-        target: TargetConfig::DampedOscillator,
+        target: TargetConfig::DampedOscillator.into(),
         integrator: Default::default(),
         network,
         slow_weights: InitialWeights::Zero,
@@ -25,18 +25,20 @@ fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
         training: Some(TrainingConfig {
             trials,
             trial_duration: 1.5,
-            command: command.clone(),
+            command: command.clone().into(),
             initial_state: InitialState::Zero,
             anneal: None,
             dropout: 0.0,
             bound: None,
+            perturbations: vec![],
         }),
         tests: vec![TestConfig {
             name: "driven".into(),
             duration: 1.5,
-            command,
+            command: command.into(),
             initial_state: None,
             analyses: vec![],
+            perturbations: vec![],
         }],
         record: Default::default(),
     }
@@ -99,10 +101,10 @@ fn dense_and_factored_learning_agree() {
 struct Unfused(ebn_network::plasticity::LocalRule);
 
 impl ebn_core::PlasticityRule for Unfused {
-    fn check_form(&self, form: WeightForm) -> ebn_core::Result<()> {
-        self.0.check_form(form)
+    fn bind(&mut self, setup: &ebn_core::RuleSetup) -> ebn_core::Result<()> {
+        self.0.bind(setup)
     }
-    fn update(&self, signal: &ebn_core::LearningSignal<'_>, weights: &mut SlowWeights) {
+    fn update(&mut self, signal: &ebn_core::LearningSignal<'_>, weights: &mut SlowWeights) {
         self.0.update(signal, weights)
     }
 }
@@ -112,16 +114,32 @@ impl ebn_core::PlasticityRule for Unfused {
 #[test]
 fn fused_dense_pass_is_bit_identical() {
     // The paper's rule declares the outer-product form, so the network takes the fused path.
-    let signal = ebn_core::LearningSignal { error: &[0.1], feedback: &[0.2], psi: &[0.3], rate_scale: 1.0, dt: 1e-4 };
-    let rule = ebn_network::plasticity::LocalRule { eta: 2.0 };
+    let d = ebn_core::Mat::zeros(1, 1);
+    let signal = ebn_core::LearningSignal {
+        error: &[0.1],
+        feedback: &[0.2],
+        psi: &[0.3],
+        target: &[0.0],
+        readout: &[0.0],
+        traces: &[0.0],
+        voltages: &[0.0],
+        spikes: &[],
+        decoder: &d,
+        t: 0.0,
+        rate_scale: 1.0,
+        dt: 1e-4,
+    };
+    let mut rule = ebn_network::plasticity::LocalRule::new(2.0).unwrap();
+    let setup = ebn_core::RuleSetup { form: WeightForm::Dense, n: 1, dim: 1, n_basis: 1 };
+    ebn_core::PlasticityRule::bind(&mut rule, &setup).unwrap();
     assert_eq!(ebn_core::PlasticityRule::dense_outer_gain(&rule, &signal), Some(2e-4));
     let mut cfg = NetworkConfig::paper(40, 2);
     cfg.slow_weights = WeightForm::Dense;
-    cfg.rule = RuleConfig::Local { eta: 10.0 };
+    cfg.rule = RuleConfig::Local { eta: 10.0 }.into();
     let run = |fused: bool| {
         let overrides = ebn_network::Overrides {
             rule: (!fused).then(|| {
-                Box::new(Unfused(ebn_network::plasticity::LocalRule { eta: 10.0 / 40.0 }))
+                Box::new(Unfused(ebn_network::plasticity::LocalRule::new(10.0).unwrap()))
                     as Box<dyn ebn_core::PlasticityRule>
             }),
             ..Default::default()
@@ -136,13 +154,13 @@ fn fused_dense_pass_is_bit_identical() {
             ebn_core::Integrator::step(&mut rk4, &a, &mut x, &c, 1e-4);
             // Learning off for a while: the kept current must be dropped and recomputed.
             net.set_learning(!(2000..2500).contains(&step));
-            spikes.push(net.step(&c, Some(&x)));
+            spikes.push(net.step(&c, Some(&x)).to_vec());
         }
         (net.slow_weights().clone(), spikes, net.readout().to_vec())
     };
     let (w_fused, s_fused, x_fused) = run(true);
     let (w_plain, s_plain, x_plain) = run(false);
-    assert!(s_fused.iter().filter(|s| s.is_some()).count() > 100, "the test needs spikes");
+    assert!(s_fused.iter().filter(|s| !s.is_empty()).count() > 100, "the test needs spikes");
     assert_eq!(s_fused, s_plain);
     assert_eq!(x_fused, x_plain);
     assert_eq!(w_fused, w_plain);
@@ -187,7 +205,10 @@ fn damaged_files_are_rejected_with_typed_errors() {
     // Another format version.
     let mut other = bytes.clone();
     other[8..12].copy_from_slice(&7u32.to_le_bytes());
-    assert_eq!(TrainedNetwork::from_bytes(&other).unwrap_err(), Error::Version { found: 7, supported: 1 });
+    assert_eq!(
+        TrainedNetwork::from_bytes(&other).unwrap_err(),
+        Error::Version { found: 7, supported: ebn_network::FORMAT_VERSION }
+    );
     // Not our file at all, and a checkpoint read as a trained network.
     assert!(matches!(TrainedNetwork::from_bytes(b"hello world, this is not a network file"), Err(Error::Corrupt(_))));
     let t = trained(1);
@@ -344,3 +365,24 @@ fn dropout_silences_a_fresh_set_per_trial_and_revives_it() {
     cfg.training.as_mut().unwrap().dropout = 0.99;
     assert!(Experiment::build(&cfg).is_err());
 }
+
+/// A trained network written by format version 1 (examples/linear.toml, seed 1, before
+/// components were resolved through a registry) still loads, and its test gives the very
+/// NRMSE that version recorded in its summary.json: the refactoring changed no arithmetic.
+#[test]
+fn version_1_files_load_and_test_identically() {
+    let bytes = include_bytes!("data/linear_v1.ebn");
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 1);
+    let trained = TrainedNetwork::from_bytes(bytes).unwrap();
+    assert_eq!(trained.training.trials_done, 50);
+    assert!(trained.training.rule_state.is_empty());
+    let mut exp = Experiment::build(&trained.config).unwrap();
+    let mut net = trained.network().unwrap();
+    let rec = exp.run_test(&mut net, 0).unwrap();
+    let nrmse = ebn_analysis::nrmse(&rec.x, &rec.x_hat).unwrap();
+    // From the summary.json written with the file by the version-1 build.
+    assert_eq!(nrmse, V1_DRIVEN_NRMSE);
+}
+
+/// `nrmse` of the driven test in the version-1 build's summary.json for this file.
+const V1_DRIVEN_NRMSE: f64 = 0.0962285826234414;

@@ -118,7 +118,7 @@ fn random_weight_run(slow: WeightForm, fast: FastForm) -> (Vec<(f64, u32)>, Vec<
     cfg.slow_weights = InitialWeights::Zero;
     cfg.network.fast_weights = fast;
     cfg.network.feedback_gain = 5.0;
-    cfg.network.basis = BasisConfig::RandomTanh { n_basis: 40, weight_std: 0.2, bias: 1.0, fast_tanh: false };
+    cfg.network.basis = BasisConfig::RandomTanh { n_basis: 40, weight_std: 0.2, bias: 1.0, fast_tanh: false }.into();
     cfg.record.every = 1;
     let mut exp = Experiment::build(&cfg).unwrap();
     let mut net = exp.initial_network().unwrap();
@@ -175,7 +175,7 @@ fn same_seed_same_bits_other_streams_untouched() {
     // Turning on noise draws from the noise stream only: same decoder, and the same basis.
     let mut noisy = cfg.clone();
     noisy.network.sigma_v = 1e-3;
-    noisy.network.basis = BasisConfig::RandomTanh { n_basis: 10, weight_std: 0.1, bias: 1.0, fast_tanh: false };
+    noisy.network.basis = BasisConfig::RandomTanh { n_basis: 10, weight_std: 0.1, bias: 1.0, fast_tanh: false }.into();
     noisy.slow_weights = InitialWeights::Zero;
     let mut quiet = noisy.clone();
     quiet.network.sigma_v = 0.0;

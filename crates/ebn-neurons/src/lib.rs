@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 
-use ebn_core::{Error, NeuronModel, Result, check};
+use ebn_core::{Error, NeuronModel, Registry, Result, Rng, check};
 use serde::{Deserialize, Serialize};
 
 /// The integrate-and-fire neuron of the efficient balanced network (Boerlin, Machens &
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 /// the network applies the fast-weight column of the spiking neuron to all voltages, which
 /// lowers V_k by ||D_k||^2 + mu (= 2 T_k - nu).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct EbnNeuron {
     /// Membrane leak rate lambda_V (1/s). Project default: equal to the readout decay lambda
     /// (10 /s; MODEL.md §4); the authors used 50 /s.
@@ -62,7 +62,7 @@ impl NeuronModel for EbnNeuron {
         Ok(())
     }
 
-    fn init_state(&self, n: usize) -> EbnState {
+    fn init_state(&self, n: usize, _rng: &mut Rng) -> EbnState {
         EbnState { v: vec![0.0; n] }
     }
 
@@ -126,6 +126,13 @@ fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
     (best > 0.0).then_some(winner)
 }
 
+/// Registers the neuron models of this crate: `ebn` ([`EbnNeuron`], the default of the
+/// neuron slot).
+pub fn register(registry: &mut Registry) {
+    registry.add_neuron::<EbnNeuron>("ebn");
+    registry.set_default(ebn_core::Category::Neuron, "ebn");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,7 +182,7 @@ mod tests {
         // Constant input I: V -> I / lambda_v; after 1 s with dt = 1e-4 the Euler solution
         // differs from I/lambda (1 - exp(-lambda t)) by O(dt lambda) relative.
         let m = EbnNeuron { lambda_v: 10.0 };
-        let mut s = m.init_state(1);
+        let mut s = m.init_state(1, &mut ebn_core::SeedStreams::new(1).rng(ebn_core::Stream::NeuronState));
         for _ in 0..10_000 {
             m.integrate(&mut s, &[2.0], 1e-4);
         }

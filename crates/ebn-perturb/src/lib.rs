@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 
-use ebn_core::{Error, Mat, Perturbation, PerturbationContext, Result, Rng, check};
+use ebn_core::{Error, Mat, Perturbation, PerturbationContext, PerturbationSetup, Registry, Result, Rng, check};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::StandardNormal;
@@ -123,14 +123,14 @@ impl PerturbationConfig {
                 let mut order: Vec<usize> = (0..n).collect();
                 order.shuffle(&mut rng);
                 let count = (fraction * n as f64).round() as usize;
-                Box::new(SilenceNeurons { at: *at, neurons: order[..count].to_vec() })
+                Box::new(SilenceNeurons::new(*at, order[..count].to_vec()))
             }
             Self::KillList { neurons, at } => {
                 at_ok(*at)?;
                 if let Some(&i) = neurons.iter().find(|&&i| i >= n) {
                     return Err(Error::invalid("neurons", i, format!("indices < N = {n}")));
                 }
-                Box::new(SilenceNeurons { at: *at, neurons: neurons.clone() })
+                Box::new(SilenceNeurons::new(*at, neurons.clone()))
             }
             Self::KillHalfSpace { direction, at } => {
                 at_ok(*at)?;
@@ -139,7 +139,7 @@ impl PerturbationConfig {
                 let neurons = (0..n)
                     .filter(|&i| decoder.col_as_slice(i).iter().zip(direction).map(|(d, u)| d * u).sum::<f64>() > 0.0)
                     .collect();
-                Box::new(SilenceNeurons { at: *at, neurons })
+                Box::new(SilenceNeurons::new(*at, neurons))
             }
             Self::WeightNoise { relative_sigma, at } => {
                 check::non_negative("relative_sigma", *relative_sigma)?;
@@ -198,6 +198,10 @@ impl Perturbation for MembraneNoise {
             }
         }
     }
+
+    fn finished(&self, t: f64) -> bool {
+        self.window.end.is_some_and(|e| t >= e)
+    }
 }
 
 /// Silences a list of neurons for good at time `at` (s): from that step on they never fire.
@@ -210,6 +214,16 @@ pub struct SilenceNeurons {
     pub at: f64,
     /// Indices of the neurons to silence.
     pub neurons: Vec<usize>,
+    /// Whether it has acted (it is then removed from the network).
+    #[serde(skip)]
+    pub done: bool,
+}
+
+impl SilenceNeurons {
+    /// Silences `neurons` at time `at` (s).
+    pub fn new(at: f64, neurons: Vec<usize>) -> Self {
+        Self { at, neurons, done: false }
+    }
 }
 
 impl Perturbation for SilenceNeurons {
@@ -220,7 +234,12 @@ impl Perturbation for SilenceNeurons {
                     ctx.silence(i);
                 }
             }
+            self.done = true;
         }
+    }
+
+    fn finished(&self, _t: f64) -> bool {
+        self.done
     }
 }
 
@@ -262,6 +281,10 @@ impl Perturbation for WeightNoise {
         let (sigma, rng) = (self.relative_sigma, &mut self.rng);
         edit_weights_once(&mut self.done, self.at, ctx, |w| *w *= 1.0 + sigma * rng.sample::<f64, _>(StandardNormal));
     }
+
+    fn finished(&self, _t: f64) -> bool {
+        self.done
+    }
 }
 
 /// Removes a random fraction of the slow synapses (sets them to 0), once at time `at`. Acts
@@ -286,6 +309,10 @@ impl Perturbation for PruneSynapses {
             }
         });
     }
+
+    fn finished(&self, _t: f64) -> bool {
+        self.done
+    }
 }
 
 /// A current injected into chosen neurons during a window: V_i += current dt per step
@@ -309,6 +336,35 @@ impl Perturbation for InputPulse {
                 }
             }
         }
+    }
+
+    fn finished(&self, t: f64) -> bool {
+        self.window.end.is_some_and(|e| t >= e)
+    }
+}
+
+/// Registers the perturbations of this crate (every kind of [`PerturbationConfig`]). Times
+/// in their parameters (`at`, `window`) count from the start of each run (a training trial
+/// or a test) they are declared for.
+pub fn register(registry: &mut Registry) {
+    for kind in [
+        "membrane_noise",
+        "kill_fraction",
+        "kill_list",
+        "kill_half_space",
+        "weight_noise",
+        "prune_synapses",
+        "input_pulse",
+    ] {
+        registry.add_perturbation_spec(kind, |spec, field, setup: &PerturbationSetup<'_>, rng: Rng| {
+            spec.parse_tagged::<PerturbationConfig>(field)?.build(setup.decoder, rng)
+        });
+    }
+}
+
+impl From<PerturbationConfig> for ebn_core::Spec {
+    fn from(config: PerturbationConfig) -> Self {
+        ebn_core::Spec::tagged(&config)
     }
 }
 
@@ -362,6 +418,7 @@ mod tests {
         let mut v = vec![0.0; n];
         let mut thresholds = vec![f64::INFINITY; n];
         let mut alive = vec![true; n];
+        let (base, mut r) = (vec![1.0; n], vec![0.0; n]);
         let mut w = SlowWeights::zeros(WeightForm::Factored, n, 2, 1);
         let (settle, total) = ((10.0 / lambda / dt) as u64, (30.0 / lambda / dt) as u64);
         let (mut sum, mut count) = (0.0, 0usize);
@@ -369,7 +426,16 @@ mod tests {
             for x in v.iter_mut() {
                 *x *= 1.0 - lambda * dt;
             }
-            noise.apply(&mut PerturbationContext::new(step, dt, &mut v, &mut w, &mut thresholds, &mut alive));
+            noise.apply(&mut PerturbationContext::new(
+                step,
+                dt,
+                &mut v,
+                &mut w,
+                &mut thresholds,
+                &base,
+                &mut alive,
+                &mut r,
+            ));
             if step >= settle && step % 50 == 0 {
                 sum += v.iter().map(|x| x * x).sum::<f64>();
                 count += n;
@@ -399,8 +465,9 @@ mod tests {
         let ctx_run = |cfg: PerturbationConfig| {
             let mut p = cfg.build(&d, rng(2)).unwrap();
             let (mut v, mut t, mut alive) = (vec![0.0; 40], vec![1.0; 40], vec![true; 40]);
+            let (base, mut r) = (vec![1.0; 40], vec![0.0; 40]);
             let mut w = SlowWeights::zeros(WeightForm::Factored, 40, 2, 1);
-            p.apply(&mut PerturbationContext::new(0, 1e-4, &mut v, &mut w, &mut t, &mut alive));
+            p.apply(&mut PerturbationContext::new(0, 1e-4, &mut v, &mut w, &mut t, &base, &mut alive, &mut r));
             alive
         };
         let alive = ctx_run(PerturbationConfig::KillFraction { fraction: 0.25, at: 0.0 });
@@ -416,15 +483,16 @@ mod tests {
         let d = decoder();
         let mut w = SlowWeights::Dense(Mat::from_fn(200, 200, |_, _| 1.0));
         let (mut v, mut t, mut alive) = (vec![0.0; 200], vec![1.0; 200], vec![true; 200]);
+        let (base, mut r) = (vec![1.0; 200], vec![0.0; 200]);
         let mut prune = PerturbationConfig::PruneSynapses { fraction: 0.3, at: 0.0 }.build(&d, rng(3)).unwrap();
-        prune.apply(&mut PerturbationContext::new(0, 1e-4, &mut v, &mut w, &mut t, &mut alive));
+        prune.apply(&mut PerturbationContext::new(0, 1e-4, &mut v, &mut w, &mut t, &base, &mut alive, &mut r));
         let zeros = (0..200).map(|c| w.matrix().col_as_slice(c).iter().filter(|x| **x == 0.0).count()).sum::<usize>();
         // 40000 Bernoulli(0.3) draws: standard deviation 92; 5 sigma = 460.
         assert!((zeros as f64 - 12000.0).abs() < 460.0, "{zeros}");
         let mut w = SlowWeights::Dense(Mat::from_fn(200, 200, |_, _| 2.0));
         let mut noise = PerturbationConfig::WeightNoise { relative_sigma: 0.1, at: 0.0 }.build(&d, rng(4)).unwrap();
-        noise.apply(&mut PerturbationContext::new(0, 1e-4, &mut v, &mut w, &mut t, &mut alive));
-        noise.apply(&mut PerturbationContext::new(1, 1e-4, &mut v, &mut w, &mut t, &mut alive));
+        noise.apply(&mut PerturbationContext::new(0, 1e-4, &mut v, &mut w, &mut t, &base, &mut alive, &mut r));
+        noise.apply(&mut PerturbationContext::new(1, 1e-4, &mut v, &mut w, &mut t, &base, &mut alive, &mut r));
         let vals: Vec<f64> = (0..200).flat_map(|c| w.matrix().col_as_slice(c).to_vec()).collect();
         let mean = vals.iter().sum::<f64>() / vals.len() as f64;
         let sd = (vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
@@ -439,9 +507,10 @@ mod tests {
         let mut p =
             PerturbationConfig::InputPulse { neurons: vec![5], current: 3.0, window }.build(&d, rng(5)).unwrap();
         let (mut v, mut t, mut alive) = (vec![0.0; 40], vec![1.0; 40], vec![true; 40]);
+        let (base, mut r) = (vec![1.0; 40], vec![0.0; 40]);
         let mut w = SlowWeights::zeros(WeightForm::Factored, 40, 2, 1);
         for step in 0..400 {
-            p.apply(&mut PerturbationContext::new(step, 1e-4, &mut v, &mut w, &mut t, &mut alive));
+            p.apply(&mut PerturbationContext::new(step, 1e-4, &mut v, &mut w, &mut t, &base, &mut alive, &mut r));
         }
         assert!((v[5] - 0.03).abs() < 1e-12, "{}", v[5]);
         assert_eq!(v[4], 0.0);

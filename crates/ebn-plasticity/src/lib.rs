@@ -1,7 +1,14 @@
 #![doc = include_str!("../README.md")]
 
-use ebn_core::{LearningSignal, PlasticityRule, Result, SlowWeights, WeightForm, check};
+use ebn_core::{LearningSignal, PlasticityRule, Registry, Result, RuleSetup, SlowWeights, check};
 use serde::{Deserialize, Serialize};
+
+/// Registers the rules of this crate: `none` and `local` (the kinds of [`RuleConfig`]).
+pub fn register(registry: &mut Registry) {
+    for kind in ["none", "local"] {
+        registry.add_rule_spec(kind, |spec, field| spec.parse_tagged::<RuleConfig>(field)?.build());
+    }
+}
 
 /// Which rule, with its parameters (serde: `kind = "..."`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -10,7 +17,8 @@ pub enum RuleConfig {
     /// Fixed weights.
     #[default]
     None,
-    /// The paper's rule ([`LocalRule`]) with rate eta = `eta` / N_b.
+    /// The paper's rule ([`LocalRule`]) with rate `eta` per basis function (raw rate
+    /// eta / N_b).
     ///
     /// The effective learning gain of the rule grows with the number of basis functions
     /// (about 0.4 eta N_b in a reference implementation, MODEL.md §6), so the configured
@@ -22,14 +30,11 @@ pub enum RuleConfig {
 }
 
 impl RuleConfig {
-    /// Validates and builds the rule for a basis of `n_basis` functions.
-    pub fn build(&self, n_basis: usize) -> Result<Box<dyn PlasticityRule>> {
+    /// Validates and builds the rule (unbound: the network binds it to N_b).
+    pub fn build(&self) -> Result<Box<dyn PlasticityRule>> {
         Ok(match *self {
             Self::None => Box::new(NoLearning),
-            Self::Local { eta } => {
-                check::non_negative("eta", eta)?;
-                Box::new(LocalRule { eta: eta / n_basis.max(1) as f64 })
-            }
+            Self::Local { eta } => Box::new(LocalRule::new(eta)?),
         })
     }
 }
@@ -39,10 +44,10 @@ impl RuleConfig {
 pub struct NoLearning;
 
 impl PlasticityRule for NoLearning {
-    fn check_form(&self, _form: WeightForm) -> Result<()> {
+    fn bind(&mut self, _setup: &RuleSetup) -> Result<()> {
         Ok(())
     }
-    fn update(&self, _signal: &LearningSignal<'_>, _weights: &mut SlowWeights) {}
+    fn update(&mut self, _signal: &LearningSignal<'_>, _weights: &mut SlowWeights) {}
     fn is_active(&self) -> bool {
         false
     }
@@ -74,24 +79,44 @@ impl PlasticityRule for NoLearning {
 ///
 /// **Units**: W is in units of x per second per unit of Psi (Psi is dimensionless for tanh
 /// bases, in spikes for the identity basis) and e in units of x, so eta is in
-/// 1 / (s^2 Psi^2). [`RuleConfig::Local`] divides its `eta` by N_b (MODEL.md §6).
+/// 1 / (s^2 Psi^2). The configured `eta` is per basis function: [`PlasticityRule::bind`]
+/// divides it by N_b (MODEL.md §6), from code as from a file.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LocalRule {
-    /// Learning rate eta (raw, not divided by N_b).
-    pub eta: f64,
+    eta: f64,
+    raw: f64,
+}
+
+impl LocalRule {
+    /// The rule with learning rate `eta` per basis function (>= 0, finite).
+    pub fn new(eta: f64) -> Result<Self> {
+        check::non_negative("eta", eta)?;
+        Ok(Self { eta, raw: 0.0 })
+    }
+
+    /// The learning rate per basis function.
+    pub fn eta(&self) -> f64 {
+        self.eta
+    }
+
+    /// The raw rate eta / N_b in force (0 before binding).
+    pub fn raw_eta(&self) -> f64 {
+        self.raw
+    }
 }
 
 impl PlasticityRule for LocalRule {
-    fn check_form(&self, _form: WeightForm) -> Result<()> {
+    fn bind(&mut self, setup: &RuleSetup) -> Result<()> {
+        self.raw = self.eta / setup.n_basis.max(1) as f64;
         Ok(())
     }
 
     fn dense_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
-        Some(signal.dt * self.eta * signal.rate_scale)
+        Some(signal.dt * self.raw * signal.rate_scale)
     }
 
-    fn update(&self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
-        let gain = signal.dt * self.eta * signal.rate_scale;
+    fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
+        let gain = signal.dt * self.raw * signal.rate_scale;
         match weights {
             // Omega_s[:, b] += gain Psi_b (D^T e): one axpy of length N per basis function.
             SlowWeights::Dense(omega) => {
@@ -117,23 +142,46 @@ fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
     }
 }
 
+impl From<RuleConfig> for ebn_core::Spec {
+    fn from(config: RuleConfig) -> Self {
+        ebn_core::Spec::tagged(&config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ebn_core::{Mat, WeightForm};
 
     #[test]
     fn rules_conform() {
-        ebn_core::conformance::error_driven_rule(&NoLearning);
-        ebn_core::conformance::error_driven_rule(&LocalRule { eta: 3.0 });
+        ebn_core::conformance::error_driven_rule(&|| Box::new(NoLearning));
+        ebn_core::conformance::error_driven_rule(&|| Box::new(LocalRule::new(3.0).unwrap()));
     }
 
     #[test]
     fn local_rule_is_the_outer_product() {
         let mut w = SlowWeights::zeros(WeightForm::Factored, 3, 2, 2);
-        let signal =
-            LearningSignal { error: &[1.0, -2.0], feedback: &[0.0; 3], psi: &[0.5, 4.0], rate_scale: 0.5, dt: 0.1 };
-        LocalRule { eta: 2.0 }.update(&signal, &mut w);
-        // dt eta s = 0.1; W = 0.1 e psi^T.
+        let d = Mat::zeros(2, 3);
+        let signal = LearningSignal {
+            error: &[1.0, -2.0],
+            feedback: &[0.0; 3],
+            psi: &[0.5, 4.0],
+            target: &[0.0; 2],
+            readout: &[0.0; 2],
+            traces: &[0.0; 3],
+            voltages: &[0.0; 3],
+            spikes: &[],
+            decoder: &d,
+            t: 0.0,
+            rate_scale: 0.5,
+            dt: 0.1,
+        };
+        // eta = 4 per basis function, N_b = 2: raw 2; dt eta s = 0.1; W = 0.1 e psi^T.
+        let mut rule = LocalRule::new(4.0).unwrap();
+        rule.bind(&RuleSetup { form: WeightForm::Factored, n: 3, dim: 2, n_basis: 2 }).unwrap();
+        assert_eq!(rule.raw_eta(), 2.0);
+        rule.update(&signal, &mut w);
         let m = w.matrix().transpose();
         let expected = [[0.05, 0.4], [-0.1, -0.8]];
         for r in 0..2 {
@@ -145,7 +193,8 @@ mod tests {
 
     #[test]
     fn negative_rate_is_rejected() {
-        assert!(RuleConfig::Local { eta: -1.0 }.build(10).is_err());
-        assert!(RuleConfig::Local { eta: f64::NAN }.build(10).is_err());
+        assert!(RuleConfig::Local { eta: -1.0 }.build().is_err());
+        assert!(RuleConfig::Local { eta: f64::NAN }.build().is_err());
+        assert!(LocalRule::new(-1.0).is_err());
     }
 }

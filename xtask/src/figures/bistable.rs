@@ -4,7 +4,7 @@ use super::{Ctx, Output, Spec, series, train_example};
 use crate::output::{spikes_csv, traces_csv};
 use crate::plot::{ACCENT, Figure, INK, Labeled, Panel, Series, render};
 use anyhow::Result;
-use ebn_network::analysis::{self, TestAnalysis};
+use ebn_network::analysis;
 use serde_json::json;
 
 pub const SPEC: Spec = Spec {
@@ -33,11 +33,11 @@ fn run(ctx: &Ctx) -> Result<Output> {
     }
     ctx.write("vector_field.csv", &field_csv)?;
 
-    let agreement = config.tests[0]
-        .analyses
-        .iter()
-        .find(|a| matches!(a, TestAnalysis::Attractors { .. }))
-        .map(|a| analysis::analyse(a, &rec))
+    let agreement = exp
+        .analyse(0, &rec)
+        .into_iter()
+        .find(|(kind, _)| kind == "attractors")
+        .map(|(_, m)| m)
         .transpose()?
         .and_then(|m| m.into_iter().find(|(k, _)| k == "attractor_agreement").map(|(_, v)| v));
     let figure = Figure {

@@ -19,7 +19,6 @@
 use super::{Ctx, Output, Scale, Spec, example, train};
 use crate::plot::{COMPONENT, Figure, Labeled, Panel, Series, render};
 use anyhow::{Context, Result};
-use ebn_network::basis::BasisConfig;
 use ebn_network::plasticity::RuleConfig;
 use ebn_network::{DecoderConfig, ExperimentConfig, analysis};
 use rayon::prelude::*;
@@ -46,10 +45,10 @@ fn resized(ctx: &Ctx, toml: &str, n: usize) -> Result<ExperimentConfig> {
     if config.network.decoder == DecoderConfig::Gaussian {
         config.network.decoder = DecoderConfig::GaussianStd { std: 1.0 / (2.0 * n_ex as f64) };
     }
-    if config.network.basis == BasisConfig::Identity
-        && let RuleConfig::Local { eta } = &mut config.network.rule
+    if config.network.basis.kind == "identity"
+        && let Ok(RuleConfig::Local { eta }) = config.network.rule.parse_tagged::<RuleConfig>("network.rule")
     {
-        *eta *= (n as f64 / n_ex as f64).powi(2);
+        config.network.rule = RuleConfig::Local { eta: eta * (n as f64 / n_ex as f64).powi(2) }.into();
     }
     config.network.n = n;
     config.tests.truncate(1);

@@ -40,8 +40,8 @@ fn run(ctx: &Ctx) -> Result<Output> {
     ctx.write("test_autonomous.csv", &traces_csv(&rec))?;
     ctx.write("spikes_autonomous.csv", &spikes_csv(&rec))?;
     let mut measures = Vec::new();
-    for a in &config.tests[0].analyses {
-        measures.extend(analysis::analyse(a, &rec)?);
+    for (_, m) in exp.analyse(0, &rec) {
+        measures.extend(m?);
     }
     let get = |key: &str| -> Result<f64> {
         measures.iter().find(|(k, _)| k == key).map(|(_, v)| *v).with_context(|| format!("no measure `{key}`"))

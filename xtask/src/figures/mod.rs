@@ -76,7 +76,7 @@ pub const REGISTRY: &[Spec] = &[
 
 pub fn list() {
     for s in REGISTRY {
-        outln!("{:<12} {}", s.id, s.description);
+        ebn_cli::outln!("{:<12} {}", s.id, s.description);
     }
 }
 

@@ -69,8 +69,8 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let mut loss = Vec::new();
     let mut noise = Vec::new();
     for t in &nets {
-        loss.push(loss_sweep(&t.config, &t.weights, &FRACTIONS, DRAWS)?);
-        noise.push(noise_sweep(&t.config, &t.weights, &NOISE)?);
+        loss.push(loss_sweep(ebn_network::builtins(), &t.config, &t.weights, &FRACTIONS, DRAWS)?);
+        noise.push(noise_sweep(ebn_network::builtins(), &t.config, &t.weights, &NOISE)?);
     }
     let loss_means: Vec<Vec<f64>> = loss.iter().map(|l| l.iter().map(|d| mean(d)).collect()).collect();
 
@@ -78,8 +78,10 @@ fn run(ctx: &Ctx) -> Result<Output> {
     // on for the whole test, so that the error before and after is measured under drive.
     let robust = &nets[0];
     let mut death_config = robust.config.clone();
-    if let CommandConfig::FilteredNoise(f) = &mut death_config.tests[0].command {
+    let command = &mut death_config.tests[0].command;
+    if let Ok(CommandConfig::FilteredNoise(mut f)) = command.parse_tagged::<CommandConfig>("test[0].command") {
         f.windows = vec![[0.0, 1.0]];
+        *command = CommandConfig::FilteredNoise(f).into();
     }
     let mut exp = Experiment::build(&death_config)?;
     let mut net = exp.network_with(robust.weights.to_weights()?)?;

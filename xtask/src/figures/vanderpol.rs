@@ -14,10 +14,9 @@ pub const SPEC: Spec = Spec {
 };
 
 /// Period and amplitude errors of one test (relative to the teacher's).
-fn cycle_errors(rec: &ebn_network::core::Recording, analyses: &[TestAnalysis]) -> Result<(f64, f64)> {
-    let a =
-        analyses.iter().find(|a| matches!(a, TestAnalysis::LimitCycle { .. })).context("no limit_cycle analysis")?;
-    let m = analysis::analyse(a, rec)?;
+fn cycle_errors(rec: &ebn_network::core::Recording, analyses: &[ebn_network::Spec]) -> Result<(f64, f64)> {
+    let a = analyses.iter().find(|a| a.kind == "limit_cycle").context("no limit_cycle analysis")?;
+    let m = analysis::analyse(&a.parse_tagged::<TestAnalysis>("analyses")?, rec)?;
     let get = |key: &str| m.iter().find(|(k, _)| k == key).map(|(_, v)| *v).context("missing measure");
     Ok((get("period_error")?, get("amplitude_error")?))
 }
@@ -32,7 +31,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let (p1, a1) = cycle_errors(&on_cycle, &config.tests[0].analyses)?;
     let (p2, a2) = cycle_errors(&inside, &config.tests[1].analyses)?;
     // The y (velocity-like) amplitude, which the x-based analysis of the example does not see.
-    let y_cycle = [TestAnalysis::LimitCycle { component: 1, skip: 4.0 }];
+    let y_cycle = [TestAnalysis::LimitCycle { component: 1, skip: 4.0 }.into()];
     let (_, ay1) = cycle_errors(&on_cycle, &y_cycle)?;
     let (_, ay2) = cycle_errors(&inside, &y_cycle)?;
     let names = ["x / 2", "y / 2.5"];

@@ -29,8 +29,13 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let repeats = if ctx.scale == Scale::Paper { 20 } else { 4 };
     let weights = StoredWeights::from_weights(net.slow_weights());
     let mean_threshold = net.thresholds().iter().sum::<f64>() / net.thresholds().len() as f64;
-    let v_sd = SIGMA_V / (2.0 * config.network.neuron.lambda_v).sqrt();
-    let v = variability(&config, &weights, SIGMA_V, repeats)?;
+    let lambda_v: f64 = config
+        .network
+        .ebn_neuron()
+        .ok_or_else(|| anyhow::anyhow!("the variability figure runs the EBN neuron"))?
+        .lambda_v;
+    let v_sd = SIGMA_V / (2.0 * lambda_v).sqrt();
+    let v = variability(ebn_network::builtins(), &config, &weights, SIGMA_V, repeats)?;
     let n = config.network.n;
     let first = &v.recs[0];
 

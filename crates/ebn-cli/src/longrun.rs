@@ -12,17 +12,22 @@
 use crate::output::write_atomic;
 use anyhow::{Context, Result};
 use ebn_network::core::{Observer, SeedStreams, Stream};
-use ebn_network::dynamics::CommandConfig;
-use ebn_network::{Experiment, Teacher, simulate};
+use ebn_network::{Experiment, Registry, Teacher, simulate};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// What `longrun` does.
 pub struct Options {
+    /// The experiment file.
     pub file: PathBuf,
+    /// Output directory.
     pub out: PathBuf,
+    /// Simulated seconds.
     pub seconds: f64,
+    /// Window length (s).
     pub window: f64,
+    /// No progress bar.
     pub quiet: bool,
 }
 
@@ -53,24 +58,27 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-pub fn longrun(opts: &Options) -> Result<Value> {
+/// Runs the long run and writes longrun.csv and longrun.json; returns the summary.
+pub fn longrun(opts: &Options, registry: &Registry) -> Result<Value> {
     std::fs::create_dir_all(&opts.out)?;
-    let trained = crate::run::trained_network(&opts.file, &opts.out.join("trained"))?;
+    let trained = crate::run::trained_network(&opts.file, &opts.out.join("trained"), registry)?;
     let mut config = trained.config.clone();
     let test = config.tests.first().cloned().context("the experiment needs a [[test]]")?;
     let mut command = test.command.clone();
-    if let CommandConfig::FilteredNoise(f) = &mut command {
-        f.windows = vec![[0.0, 1.0]];
+    // The built-in filtered noise stays on for the whole run (a windowed command would
+    // switch off after the first fraction of 10^4 s).
+    if command.kind == "filtered_noise" {
+        command.params.insert("windows".into(), json!([[0.0, 1.0]]));
     }
     config.tests[0].command = command.clone();
     // Validates the configuration and builds the network with the trained weights.
-    let exp = Experiment::build(&config)?;
-    let mut net = exp.network_with(trained.weights.to_weights()?)?;
+    let exp = Experiment::build_in(&config, registry)?;
+    let mut net = exp.resume(trained.weights.to_weights()?, &trained.training)?;
     let dt = config.network.dt;
     let j = config.network.dim;
-    let teacher_system = config.target.build()?;
-    let mut integrator = config.integrator.build();
-    let signal = command.build(j)?;
+    let teacher_system = registry.target(&config.target, "target")?;
+    let mut integrator = registry.integrator(&config.integrator, "integrator")?;
+    let signal = registry.command(&command, "test[0].command", j)?;
     let mut stream = signal.realise(dt, opts.seconds, SeedStreams::new(config.seed).indexed(Stream::Command, 1 << 50));
     let mut x = test.initial_state.clone().unwrap_or_else(|| vec![0.0; j]);
     net.reset_state();

@@ -1,12 +1,12 @@
-//! `cargo xtask robustness`: neuron loss, membrane noise and spike variability of a trained
-//! network (issue 4). Trains the experiment first (or reuses its finished checkpoint).
+//! `robustness`: neuron loss, membrane noise and spike variability of a trained network.
+//! Trains the experiment first (or reuses its finished checkpoint).
 
 use crate::output::write_atomic;
 use anyhow::Result;
 use ebn_network::analysis;
 use ebn_network::core::{Recording, SeedStreams, Stream};
 use ebn_network::perturb::PerturbationConfig;
-use ebn_network::{Experiment, ExperimentConfig, FastForm, StoredWeights, TrainedNetwork};
+use ebn_network::{Experiment, ExperimentConfig, FastForm, Registry, StoredWeights, TrainedNetwork};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -20,20 +20,29 @@ pub const NOISE: [f64; 6] = [0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1];
 /// Repeats of the same test for the variability statistics.
 pub const REPEATS: u64 = 20;
 
+/// What `robustness` does.
 pub struct Options {
+    /// The experiment file.
     pub file: PathBuf,
+    /// Output directory.
     pub out: PathBuf,
+    /// Membrane noise of the variability statistics.
     pub variability_sigma: f64,
 }
 
-fn trained(opts: &Options) -> Result<TrainedNetwork> {
-    crate::run::trained_network(&opts.file, &opts.out.join("trained"))
+fn trained(opts: &Options, registry: &Registry) -> Result<TrainedNetwork> {
+    crate::run::trained_network(&opts.file, &opts.out.join("trained"), registry)
 }
 
 /// Test-0 NRMSE of `weights` in a network built from `config`, with a fraction of the neurons
 /// silenced from the start (`kill` = (fraction, draw index of the silenced set)).
-pub fn nrmse_with(config: &ExperimentConfig, weights: &StoredWeights, kill: Option<(f64, u64)>) -> Result<f64> {
-    let mut exp = Experiment::build(config)?;
+pub fn nrmse_with(
+    registry: &Registry,
+    config: &ExperimentConfig,
+    weights: &StoredWeights,
+    kill: Option<(f64, u64)>,
+) -> Result<f64> {
+    let mut exp = Experiment::build_in(config, registry)?;
     let mut net = exp.network_with(weights.to_weights()?)?;
     if let Some((fraction, draw)) = kill {
         let rng = SeedStreams::new(config.seed).indexed(Stream::Perturbation, draw);
@@ -48,6 +57,7 @@ pub fn nrmse_with(config: &ExperimentConfig, weights: &StoredWeights, kill: Opti
 /// sets (outer index: fraction). Each point has its own random stream, so the result does not
 /// depend on the number of threads.
 pub fn loss_sweep(
+    registry: &Registry,
     config: &ExperimentConfig,
     weights: &StoredWeights,
     fractions: &[f64],
@@ -55,18 +65,23 @@ pub fn loss_sweep(
 ) -> Result<Vec<Vec<f64>>> {
     fractions
         .par_iter()
-        .map(|&f| (0..draws).into_par_iter().map(|d| nrmse_with(config, weights, Some((f, d)))).collect())
+        .map(|&f| (0..draws).into_par_iter().map(|d| nrmse_with(registry, config, weights, Some((f, d)))).collect())
         .collect()
 }
 
 /// Test-0 NRMSE for each membrane-noise intensity sigma_V.
-pub fn noise_sweep(config: &ExperimentConfig, weights: &StoredWeights, sigmas: &[f64]) -> Result<Vec<f64>> {
+pub fn noise_sweep(
+    registry: &Registry,
+    config: &ExperimentConfig,
+    weights: &StoredWeights,
+    sigmas: &[f64],
+) -> Result<Vec<f64>> {
     sigmas
         .par_iter()
         .map(|&sigma| {
             let mut cfg = config.clone();
             cfg.network.sigma_v = sigma;
-            nrmse_with(&cfg, weights, None)
+            nrmse_with(registry, &cfg, weights, None)
         })
         .collect()
 }
@@ -82,6 +97,7 @@ pub struct Variability {
     pub fano: analysis::PerNeuron,
     /// Trial-to-trial SD of x_hat, absolute and relative to the pooled SD of x.
     pub readout_sd: f64,
+    /// The trial-to-trial SD of x_hat over the pooled SD of x.
     pub readout_sd_rel: f64,
     /// Firing rate of each neuron (Hz, first repeat).
     pub rates: Vec<f64>,
@@ -90,7 +106,9 @@ pub struct Variability {
 /// Window of the Fano factor (s).
 pub const FANO_WINDOW: f64 = 0.1;
 
+/// Spike statistics over `repeats` repeats of test 0 with membrane noise `sigma`.
 pub fn variability(
+    registry: &Registry,
     config: &ExperimentConfig,
     weights: &StoredWeights,
     sigma: f64,
@@ -101,7 +119,7 @@ pub fn variability(
     let recs: Vec<Recording> = (0..repeats)
         .into_par_iter()
         .map(|k| {
-            let mut exp = Experiment::build(&cfg)?;
+            let mut exp = Experiment::build_in(&cfg, registry)?;
             let mut net = exp.network_with(weights.to_weights()?)?;
             Ok(exp.run_test_repeat(&mut net, 0, k)?)
         })
@@ -128,35 +146,38 @@ fn loss_json(fractions: &[f64], sweep: &[Vec<f64>]) -> Vec<Value> {
         .collect()
 }
 
-pub fn robustness(opts: &Options) -> Result<Value> {
+/// Runs the robustness measurements and writes robustness.json; returns its contents.
+pub fn robustness(opts: &Options, registry: &Registry) -> Result<Value> {
     std::fs::create_dir_all(&opts.out)?;
-    let trained = trained(opts)?;
+    let trained = trained(opts, registry)?;
     let base = trained.config.clone();
     let weights = &trained.weights;
     anyhow::ensure!(!base.tests.is_empty(), "the experiment needs a [[test]] to perturb");
     let mean_threshold = {
-        let net = trained.network()?;
+        let net = trained.network_in(registry)?;
         net.thresholds().iter().sum::<f64>() / net.thresholds().len() as f64
     };
 
     // Neuron loss, intact fast weights and with the lateral part removed.
-    let intact = loss_sweep(&base, weights, &FRACTIONS, DRAWS)?;
+    let intact = loss_sweep(registry, &base, weights, &FRACTIONS, DRAWS)?;
     let mut lesioned_cfg = base.clone();
     lesioned_cfg.network.fast_weights = FastForm::ResetOnly;
-    let lesioned = loss_sweep(&lesioned_cfg, weights, &FRACTIONS, DRAWS)?;
+    let lesioned = loss_sweep(registry, &lesioned_cfg, weights, &FRACTIONS, DRAWS)?;
 
     // Membrane noise.
-    let errors = noise_sweep(&base, weights, &NOISE)?;
+    let errors = noise_sweep(registry, &base, weights, &NOISE)?;
+    // The stationary voltage SD sigma / sqrt(2 lambda_v) is known for the EBN neuron only.
+    let lambda_v = base.network.ebn_neuron().map(|m| m.lambda_v);
     let noise: Vec<Value> = NOISE
         .iter()
         .zip(&errors)
         .map(|(&sigma, e)| {
-            let v_sd = sigma / (2.0 * base.network.neuron.lambda_v).sqrt();
-            json!({ "sigma_v": sigma, "stationary_v_sd_over_threshold": v_sd / mean_threshold, "nrmse": e })
+            let ratio = lambda_v.map(|l| sigma / (2.0 * l).sqrt() / mean_threshold);
+            json!({ "sigma_v": sigma, "stationary_v_sd_over_threshold": ratio, "nrmse": e })
         })
         .collect();
 
-    let v = variability(&base, weights, opts.variability_sigma, REPEATS)?;
+    let v = variability(registry, &base, weights, opts.variability_sigma, REPEATS)?;
     let variability = json!({
         "sigma_v": opts.variability_sigma,
         "repeats": REPEATS,

@@ -1,11 +1,11 @@
-//! `cargo xtask run <file.toml>`: train (resumably), test and write the results.
+//! `run <file.toml>`: train (resumably), test and write the results.
 
 use crate::output::{series_csv, spikes_csv, traces_csv, write_atomic};
 use anyhow::{Context, Result, bail};
 use ebn_network::analysis;
 use ebn_network::core::{Recording, SlowWeights};
 use ebn_network::{
-    Checkpoint, Experiment, ExperimentConfig, Network, StoredWeights, TrainedNetwork, TrainingState,
+    Checkpoint, Experiment, ExperimentConfig, Network, Registry, StoredWeights, TrainedNetwork, TrainingState,
     linear_slow_weights,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -13,26 +13,28 @@ use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Seconds of wall time between checkpoints.
 /// The trained network of an experiment file: trained into `dir` (or resumed, or reused if
 /// finished), quietly. A file without training (fixed weights, e.g. the closed form) gives
 /// its initial network.
-pub fn trained_network(file: &Path, dir: &Path) -> Result<TrainedNetwork> {
-    let config = load(file)?;
+pub fn trained_network(file: &Path, dir: &Path, registry: &Registry) -> Result<TrainedNetwork> {
+    let config = load(file, registry)?;
     if config.training.is_none() {
-        let net = Experiment::build(&config)?.initial_network()?;
+        let net = Experiment::build_in(&config, registry)?.initial_network()?;
         let weights = StoredWeights::from_weights(net.slow_weights());
         return Ok(TrainedNetwork { config, weights, training: Default::default() });
     }
-    run(&RunOptions {
-        file: file.to_path_buf(),
-        out: Some(dir.to_path_buf()),
-        fresh: false,
-        quiet: true,
-        checkpoint_every: CHECKPOINT_EVERY,
-    })?;
+    run(
+        &RunOptions {
+            file: file.to_path_buf(),
+            out: Some(dir.to_path_buf()),
+            fresh: false,
+            quiet: true,
+            checkpoint_every: CHECKPOINT_EVERY,
+        },
+        registry,
+    )?;
     let bytes = std::fs::read(dir.join("network.ebn")).context("reading the trained network")?;
-    Ok(TrainedNetwork::from_bytes(&bytes)?)
+    Ok(TrainedNetwork::from_bytes_in(&bytes, registry)?)
 }
 
 /// `target/<kind>/<file stem>`: the default output directory of a command on a file.
@@ -44,31 +46,37 @@ pub fn default_out(kind: &str, file: &Path) -> PathBuf {
 /// Default interval between checkpoints.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
+/// What `run` does.
 pub struct RunOptions {
+    /// The experiment file.
     pub file: PathBuf,
+    /// Output directory (default `target/experiments/<file stem>`).
     pub out: Option<PathBuf>,
+    /// Ignore an existing checkpoint.
     pub fresh: bool,
+    /// No progress bar and no messages.
     pub quiet: bool,
     /// Time between checkpoints (a checkpoint is also written after the last trial).
     pub checkpoint_every: Duration,
 }
 
-/// Reads and validates an experiment file.
-pub fn load(file: &Path) -> Result<ExperimentConfig> {
+/// Reads and validates an experiment file (its components resolved through `registry`).
+pub fn load(file: &Path, registry: &Registry) -> Result<ExperimentConfig> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let config = ExperimentConfig::from_toml(&text).with_context(|| format!("in {}", file.display()))?;
-    Experiment::build(&config).with_context(|| format!("in {}", file.display()))?;
+    Experiment::build_in(&config, registry).with_context(|| format!("in {}", file.display()))?;
     Ok(config)
 }
 
-pub fn run(opts: &RunOptions) -> Result<Value> {
-    let config = load(&opts.file)?;
+/// Trains (resuming from a checkpoint), tests and writes every output; returns the summary.
+pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
+    let config = load(&opts.file, registry)?;
     let stem = opts.file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment").to_string();
     let out = opts.out.clone().unwrap_or_else(|| default_out("experiments", &opts.file));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let mut experiment = Experiment::build(&config)?;
+    let mut experiment = Experiment::build_in(&config, registry)?;
     let start = Instant::now();
-    let (mut network, training) = train(&mut experiment, &out, opts)?;
+    let (mut network, training) = train(&mut experiment, &out, opts, registry)?;
     let training_wall = start.elapsed().as_secs_f64();
 
     let mut summary = Map::new();
@@ -94,7 +102,7 @@ pub fn run(opts: &RunOptions) -> Result<Value> {
             "last_trial_error": curve.last(),
             "redraws": training.redraws,
         });
-        if let Some(r) = weight_correlation(&config, &network)? {
+        if let Some(r) = weight_correlation(&experiment, &network)? {
             tr["weight_correlation"] = json!(r);
         }
         summary.insert("training".into(), tr);
@@ -104,16 +112,13 @@ pub fn run(opts: &RunOptions) -> Result<Value> {
         let t0 = Instant::now();
         let rec = experiment.run_test(&mut network, k)?;
         let mut m = test_measures(&rec)?;
-        for a in &test.analyses {
-            match analysis::analyse(a, &rec) {
+        for (kind, result) in experiment.analyse(k, &rec) {
+            match result {
                 Ok(values) => values.into_iter().for_each(|(key, v)| {
                     m.insert(key, json!(v));
                 }),
                 Err(e) => {
-                    m.insert(
-                        format!("{a:?}").split_whitespace().next().unwrap_or("analysis").to_string() + "_error",
-                        json!(e.to_string()),
-                    );
+                    m.insert(format!("{kind}_error"), json!(e.to_string()));
                 }
             }
         }
@@ -142,15 +147,16 @@ fn test_measures(rec: &Recording) -> Result<Map<String, Value>> {
 
 /// For a linear target with the identity basis: the correlation of the learned Omega_s with
 /// the closed form D^T (A + lambda I) D.
-fn weight_correlation(config: &ExperimentConfig, network: &Network) -> Result<Option<f64>> {
-    let Some(a) = config.target.linear_matrix() else {
+fn weight_correlation(experiment: &Experiment, network: &Network) -> Result<Option<f64>> {
+    let Some(a) = experiment.teacher().linear_matrix() else {
         return Ok(None);
     };
-    if config.network.basis != ebn_network::basis::BasisConfig::Identity {
+    if !network.basis().is_identity() {
         return Ok(None);
     }
     let d = network.decoder();
-    let ideal = linear_slow_weights(&a, d, config.network.lambda, ebn_network::core::WeightForm::Dense)?;
+    let lambda = experiment.config().network.lambda;
+    let ideal = linear_slow_weights(&a, d, lambda, ebn_network::core::WeightForm::Dense)?;
     let learned = network.slow_weights().synaptic(d);
     let flat =
         |w: &ebn_network::core::Mat<f64>| (0..w.ncols()).flat_map(|c| w.col_as_slice(c).to_vec()).collect::<Vec<_>>();
@@ -161,7 +167,12 @@ fn weight_correlation(config: &ExperimentConfig, network: &Network) -> Result<Op
 /// Trains the experiment's network, resuming from `out/checkpoint.ebn` when it holds the same
 /// configuration, and checkpointing every few seconds. Without a training section, returns the
 /// initial network.
-fn train(experiment: &mut Experiment, out: &Path, opts: &RunOptions) -> Result<(Network, TrainingState)> {
+fn train(
+    experiment: &mut Experiment,
+    out: &Path,
+    opts: &RunOptions,
+    registry: &Registry,
+) -> Result<(Network, TrainingState)> {
     let config = experiment.config().clone();
     let Some(training) = config.training.clone() else {
         return Ok((experiment.initial_network()?, TrainingState::default()));
@@ -169,7 +180,8 @@ fn train(experiment: &mut Experiment, out: &Path, opts: &RunOptions) -> Result<(
     let path = out.join("checkpoint.ebn");
     let (mut network, mut state) = match (opts.fresh, std::fs::read(&path)) {
         (false, Ok(bytes)) => {
-            let cp = Checkpoint::from_bytes(&bytes).with_context(|| format!("reading {}", path.display()))?;
+            let cp =
+                Checkpoint::from_bytes_in(&bytes, registry).with_context(|| format!("reading {}", path.display()))?;
             if cp.config != config {
                 bail!(
                     "{} belongs to another configuration; use --fresh to start over (or another --out)",
@@ -179,7 +191,7 @@ fn train(experiment: &mut Experiment, out: &Path, opts: &RunOptions) -> Result<(
             if !opts.quiet {
                 eprintln!("resuming from {} after trial {}", path.display(), cp.state.trials_done);
             }
-            (experiment.network_with(cp.weights.to_weights()?)?, cp.state)
+            (experiment.resume(cp.weights.to_weights()?, &cp.state)?, cp.state)
         }
         _ => (experiment.initial_network()?, TrainingState::default()),
     };
@@ -265,7 +277,8 @@ command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
             quiet: true,
             checkpoint_every: CHECKPOINT_EVERY,
         };
-        let first = run(&opts).unwrap();
+        let reg = ebn_network::builtin_registry();
+        let first = run(&opts, &reg).unwrap();
         for f in [
             "summary.json",
             "config.json",
@@ -284,12 +297,12 @@ command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
         assert_eq!(TrainedNetwork::from_bytes(&bytes).unwrap().training.learning_curve.len(), 3);
         // A second run finds the finished checkpoint, skips training and tests the same
         // network: identical test results.
-        let second = run(&opts).unwrap();
+        let second = run(&opts, &reg).unwrap();
         assert_eq!(first["tests"]["driven"]["nrmse"], second["tests"]["driven"]["nrmse"]);
         assert_eq!(first["training"]["last_trial_error"], second["training"]["last_trial_error"]);
         // A checkpoint of another configuration is refused, not silently reused.
         std::fs::write(&file, SMOKE.replace("seed = 5", "seed = 6")).unwrap();
-        let err = run(&opts).unwrap_err().to_string();
+        let err = run(&opts, &reg).unwrap_err().to_string();
         assert!(err.contains("another configuration"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -299,10 +312,11 @@ command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
         let dir = scratch("bad");
         let file = dir.join("bad.toml");
         std::fs::write(&file, SMOKE.replace("feedback_gain", "feedbak_gain")).unwrap();
-        let err = format!("{:#}", load(&file).unwrap_err());
+        let reg = ebn_network::builtin_registry();
+        let err = format!("{:#}", load(&file, &reg).unwrap_err());
         assert!(err.contains("feedbak_gain") && err.contains("bad.toml"), "{err}");
         std::fs::write(&file, SMOKE.replace("n = 16", "n = 0")).unwrap();
-        let err = format!("{:#}", load(&file).unwrap_err());
+        let err = format!("{:#}", load(&file, &reg).unwrap_err());
         assert!(err.contains("network.n"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

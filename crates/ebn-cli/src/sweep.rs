@@ -1,11 +1,11 @@
-//! `cargo xtask sweep`: many trainings of one experiment file, over seeds and optionally one
+//! `sweep`: many trainings of one experiment file, over seeds and optionally one
 //! parameter, in parallel (rayon). Every point is a function of its configuration alone (its
 //! seed names every random stream), so the results do not depend on the number of threads or
 //! on the order in which points finish; they are written in the order of the grid.
 
 use crate::output::write_atomic;
 use anyhow::{Context, Result, bail};
-use ebn_network::{Experiment, ExperimentConfig, TrainingState, analysis};
+use ebn_network::{Experiment, ExperimentConfig, Registry, TrainingState, analysis};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -13,7 +13,9 @@ use std::path::Path;
 /// One point of the grid: its seed and parameter value, and what it measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// The master seed.
     pub seed: u64,
+    /// The parameter value, as given.
     pub value: Option<String>,
     /// Normalised error of the last training trial (NaN without training).
     pub last_trial_error: f64,
@@ -56,8 +58,8 @@ pub fn point_config(text: &str, seed: u64, param: Option<(&str, &str)>) -> Resul
 }
 
 /// Trains and tests one configuration.
-pub fn run_point(config: &ExperimentConfig) -> Result<(f64, Vec<f64>, f64)> {
-    let mut exp = Experiment::build(config)?;
+pub fn run_point(config: &ExperimentConfig, registry: &Registry) -> Result<(f64, Vec<f64>, f64)> {
+    let mut exp = Experiment::build_in(config, registry)?;
     let mut net = exp.initial_network()?;
     let mut state = TrainingState::default();
     for _ in 0..config.training.as_ref().map_or(0, |t| t.trials) {
@@ -78,7 +80,13 @@ pub fn run_point(config: &ExperimentConfig) -> Result<(f64, Vec<f64>, f64)> {
 }
 
 /// Runs the grid seeds x values with `jobs` threads.
-pub fn sweep(text: &str, seeds: &[u64], param: Option<(&str, &[String])>, jobs: usize) -> Result<Vec<Point>> {
+pub fn sweep(
+    text: &str,
+    seeds: &[u64],
+    param: Option<(&str, &[String])>,
+    jobs: usize,
+    registry: &Registry,
+) -> Result<Vec<Point>> {
     let values: Vec<Option<String>> = match param {
         None => vec![None],
         Some((_, vs)) => vs.iter().cloned().map(Some).collect(),
@@ -90,9 +98,10 @@ pub fn sweep(text: &str, seeds: &[u64], param: Option<(&str, &[String])>, jobs: 
         grid.par_iter()
             .map(|(seed, value)| {
                 let config = point_config(text, *seed, param.zip(value.as_deref()).map(|((p, _), v)| (p, v)))?;
-                let (last_trial_error, test_nrmse, spikes_per_second) = run_point(&config).with_context(|| {
-                    format!("seed {seed}{}", value.as_ref().map_or(String::new(), |v| format!(", {v}")))
-                })?;
+                let (last_trial_error, test_nrmse, spikes_per_second) =
+                    run_point(&config, registry).with_context(|| {
+                        format!("seed {seed}{}", value.as_ref().map_or(String::new(), |v| format!(", {v}")))
+                    })?;
                 Ok(Point { seed: *seed, value: value.clone(), last_trial_error, test_nrmse, spikes_per_second })
             })
             .collect()
@@ -166,9 +175,9 @@ command = { kind = "filtered_noise", amplitude = [600.0, 0.0], windows = [[0.03,
         let seeds = [1, 2, 3, 4, 5, 6];
         let values = vec!["0.0".to_string(), "1e-3".to_string()];
         let param = Some(("network.sigma_v", values.as_slice()));
-        let one = sweep(SMOKE, &seeds, param, 1).unwrap();
-        let two = sweep(SMOKE, &seeds, param, 2).unwrap();
-        let again = sweep(SMOKE, &seeds, param, 2).unwrap();
+        let one = sweep(SMOKE, &seeds, param, 1, ebn_network::builtins()).unwrap();
+        let two = sweep(SMOKE, &seeds, param, 2, ebn_network::builtins()).unwrap();
+        let again = sweep(SMOKE, &seeds, param, 2, ebn_network::builtins()).unwrap();
         assert_eq!(one.len(), 12);
         assert_eq!(one, two);
         assert_eq!(two, again);
@@ -176,7 +185,9 @@ command = { kind = "filtered_noise", amplitude = [600.0, 0.0], windows = [[0.03,
         for (a, b) in one.iter().zip(&two) {
             assert_eq!(a.last_trial_error.to_bits(), b.last_trial_error.to_bits());
         }
-        let alone = run_point(&point_config(SMOKE, 4, Some(("network.sigma_v", "1e-3"))).unwrap()).unwrap();
+        let alone =
+            run_point(&point_config(SMOKE, 4, Some(("network.sigma_v", "1e-3"))).unwrap(), ebn_network::builtins())
+                .unwrap();
         let p = one.iter().find(|p| p.seed == 4 && p.value.as_deref() == Some("1e-3")).unwrap();
         assert_eq!((p.last_trial_error, p.test_nrmse.clone(), p.spikes_per_second), alone);
         // Different seeds and noise levels give different results (the grid is not degenerate).

@@ -1,0 +1,279 @@
+#![doc = include_str!("../README.md")]
+
+/// println! that does not panic when stdout is closed (e.g. piped into `head`).
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+pub mod longrun;
+pub mod output;
+pub mod robustness;
+pub mod run;
+pub mod sweep;
+
+use clap::{Parser, Subcommand};
+use ebn_network::Registry;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The experiment commands, for any registry of components.
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Train and test the experiment described by a TOML file; write the learning curve, test
+    /// traces and spikes (CSV), summary.json and the trained network (network.ebn) under
+    /// --out (default target/experiments/<file stem>). An interrupted training resumes from
+    /// its last checkpoint.
+    Run {
+        /// The experiment file (see examples/).
+        file: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Ignore an existing checkpoint and train from scratch.
+        #[arg(long)]
+        fresh: bool,
+        /// No progress bar and no messages; only the summary on stdout.
+        #[arg(long)]
+        quiet: bool,
+        /// Seconds between checkpoints (0: after every trial).
+        #[arg(long, default_value_t = 5.0, value_parser = non_negative_seconds)]
+        checkpoint_every: f64,
+    },
+    /// Robustness and variability of a trained network: test error against the fraction of
+    /// neurons silenced (intact and with the lateral fast connections removed) and against
+    /// membrane noise; ISI CV, Fano factor and readout variability over repeated trials.
+    /// Writes robustness.json under --out (default target/robustness/<file stem>).
+    Robustness {
+        /// The experiment file (trained first, or its finished checkpoint reused).
+        #[arg(default_value = "examples/linear.toml")]
+        file: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Membrane noise sigma_V for the variability statistics (units of x per sqrt(s)).
+        #[arg(long, default_value_t = 1e-3)]
+        sigma: f64,
+    },
+    /// Train and test one experiment over several seeds (and optionally the values of one
+    /// parameter) in parallel; writes sweep.csv and sweep.json under --out (default
+    /// target/sweeps/<file stem>). Results do not depend on --jobs.
+    Sweep {
+        /// The experiment file.
+        file: PathBuf,
+        /// Seeds, e.g. `1-8` or `1,5,9`.
+        #[arg(long, default_value = "1-4", value_parser = parse_seeds)]
+        seeds: SeedList,
+        /// A dotted path in the file to vary, e.g. `network.sigma_v`.
+        #[arg(long, requires = "values")]
+        param: Option<String>,
+        /// The values of --param (TOML values, comma-separated).
+        #[arg(long, value_delimiter = ',', requires = "param")]
+        values: Vec<String>,
+        /// Threads.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: u32,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a trained network (trained first, or its finished checkpoint reused) for a long
+    /// time with its teacher and K = 0, window by window: checks for NaN and growth, and
+    /// reports whether the error and spike statistics stay stationary. Writes longrun.csv and
+    /// longrun.json under --out (default target/longrun/<file stem>).
+    Longrun {
+        /// The experiment file (its first test sets the command and initial state).
+        file: PathBuf,
+        /// Simulated seconds.
+        #[arg(long, default_value_t = 10_000.0, value_parser = positive_seconds)]
+        seconds: f64,
+        /// Window length (s).
+        #[arg(long, default_value_t = 100.0, value_parser = positive_seconds)]
+        window: f64,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check that experiment files parse and validate (all of examples/ by default).
+    Check {
+        /// Files to check.
+        files: Vec<PathBuf>,
+    },
+    /// List the component kinds of this command line's registry, by category.
+    Kinds,
+}
+
+impl ExperimentCommand {
+    /// Runs the command with the components of `registry`, printing its result on stdout.
+    pub fn execute(self, registry: &Registry) -> anyhow::Result<()> {
+        match self {
+            Self::Run { file, out, fresh, quiet, checkpoint_every } => {
+                let checkpoint_every = std::time::Duration::from_secs_f64(checkpoint_every);
+                let summary = run::run(&run::RunOptions { file, out, fresh, quiet, checkpoint_every }, registry)?;
+                outln!("{}", serde_json::to_string_pretty(&summary)?);
+            }
+            Self::Robustness { file, out, sigma } => {
+                let out = out.unwrap_or_else(|| run::default_out("robustness", &file));
+                let s = robustness::robustness(&robustness::Options { file, out, variability_sigma: sigma }, registry)?;
+                outln!("{}", serde_json::to_string_pretty(&s)?);
+            }
+            Self::Sweep { file, seeds, param, values, jobs, out } => {
+                let text =
+                    std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+                let grid = param.as_deref().map(|p| (p, values.as_slice()));
+                let points = sweep::sweep(&text, &seeds.0, grid, jobs as usize, registry)?;
+                let out = out.unwrap_or_else(|| run::default_out("sweeps", &file));
+                let json = sweep::write(&points, param.as_deref(), &out)?;
+                outln!("{}", serde_json::to_string_pretty(&json)?);
+            }
+            Self::Longrun { file, seconds, window, out, quiet } => {
+                let out = out.unwrap_or_else(|| run::default_out("longrun", &file));
+                let s = longrun::longrun(&longrun::Options { file, out, seconds, window, quiet }, registry)?;
+                outln!("{}", serde_json::to_string_pretty(&s)?);
+            }
+            Self::Check { files } => check(files, registry)?,
+            Self::Kinds => {
+                for category in ebn_network::core::Category::ALL {
+                    outln!("{:<13} {}", category.name(), registry.kinds(category).join(", "));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: ExperimentCommand,
+}
+
+/// The whole command line for a registry: parses the arguments, runs the command and turns
+/// every error into one line on stderr (exit code 1; 2 for bad arguments). `name` is the
+/// program name in messages and `--help`.
+pub fn main(name: &'static str, registry: Registry) -> ExitCode {
+    install_panic_hook();
+    let cli = match parse_args::<Cli>(name) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    report(cli.command.execute(&registry))
+}
+
+/// A bug is reported in one line, never as a backtrace.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        let at = info.location().map_or(String::new(), |l| format!(" at {}:{}", l.file(), l.line()));
+        eprintln!("internal error (a bug, please report it){at}: {}", what.replace('\n', " "));
+    }));
+}
+
+/// Parses the process arguments as `P`, printing clap's message on one line on failure
+/// (and help or version in full); the `Err` is the exit code to return.
+pub fn parse_args<P: Parser>(name: &'static str) -> Result<P, ExitCode> {
+    let command = P::command().name(name);
+    match command.try_get_matches().and_then(|m| P::from_arg_matches(&m)) {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return Err(ExitCode::SUCCESS);
+            }
+            // clap's message on one line: the first paragraph and the allowed values, if listed.
+            let text = e.render().to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .skip_while(|l| l.trim().is_empty())
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = if first.is_empty() { "error: invalid arguments".to_string() } else { first.join(" ") };
+            let allowed = text.lines().map(str::trim).find(|l| l.starts_with("[possible values:")).unwrap_or("");
+            let parts = [first.as_str(), allowed, "(see --help)"];
+            eprintln!("{}", parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" "));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Exit code of a command's result; an error is printed on one line.
+pub fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A list of seeds.
+#[derive(Debug, Clone)]
+pub struct SeedList(pub Vec<u64>);
+
+/// `1-8`, `3`, or `1,5,9` (for clap).
+pub fn parse_seeds(s: &str) -> Result<SeedList, String> {
+    let bad = || format!("`{s}` is not a seed list (e.g. 1-8 or 1,5,9)");
+    let mut seeds = Vec::new();
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+                if b < a || b - a >= 100_000 {
+                    return Err(format!("`{part}`: a range from low to high, at most 100000 seeds"));
+                }
+                seeds.extend(a..=b);
+            }
+            None => seeds.push(part.trim().parse().map_err(|_| bad())?),
+        }
+    }
+    Ok(SeedList(seeds))
+}
+
+/// A number of seconds > 0 (for clap).
+pub fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1e9 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds in (0, 1e9)")),
+    }
+}
+
+/// A number of seconds >= 0 (for clap).
+pub fn non_negative_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..1e9).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds in [0, 1e9)")),
+    }
+}
+
+/// Checks experiment files (all of `examples/` when `files` is empty).
+pub fn check(files: Vec<PathBuf>, registry: &Registry) -> anyhow::Result<()> {
+    let files = if files.is_empty() {
+        let mut all: Vec<PathBuf> = std::fs::read_dir("examples")?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        all.sort();
+        all
+    } else {
+        files
+    };
+    for f in &files {
+        run::load(f, registry)?;
+        outln!("ok  {}", f.display());
+    }
+    Ok(())
+}
