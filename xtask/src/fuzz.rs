@@ -361,10 +361,10 @@ pub fn fuzz(count: u64, seed: u64, corpus: Option<&Path>) -> Result<serde_json::
             let d = dir.join(name);
             std::fs::create_dir_all(&d)?;
             for (k, input) in report.corpus.values().enumerate() {
-                std::fs::write(d.join(format!("{k:04}")), input)?;
+                crate::output::write_atomic(&d.join(format!("{k:04}")), input)?;
             }
             for (k, input) in report.panic_inputs.iter().enumerate() {
-                std::fs::write(d.join(format!("panic-{k:04}")), input)?;
+                crate::output::write_atomic(&d.join(format!("panic-{k:04}")), input)?;
             }
         }
     }

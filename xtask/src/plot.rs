@@ -106,15 +106,20 @@ fn register_font() -> Result<()> {
     result
 }
 
-/// Renders `figure` to `dir/id.png` and `dir/id.svg`.
+/// Renders `figure` to `dir/id.png` and `dir/id.svg`, each drawn into a temporary file of
+/// the same format and renamed into place, so an interrupted run never leaves a half-drawn
+/// figure under the final name.
 pub fn render(figure: &Figure, dir: &Path, id: &str) -> Result<()> {
     register_font()?;
     let rows = figure.panels.len().div_ceil(figure.cols) as u32;
     let size = (WIDTH_PER_COL * figure.cols as u32, HEIGHT_PER_ROW * rows);
-    let png = dir.join(format!("{id}.png"));
-    let svg = dir.join(format!("{id}.svg"));
-    draw(figure, BitMapBackend::new(&png, size).into_drawing_area())?;
-    draw(figure, SVGBackend::new(&svg, size).into_drawing_area())?;
+    let (png, png_tmp) = (dir.join(format!("{id}.png")), dir.join(format!(".{id}.tmp.png")));
+    let (svg, svg_tmp) = (dir.join(format!("{id}.svg")), dir.join(format!(".{id}.tmp.svg")));
+    // Each backend writes its file when it is dropped, at the end of its `draw` call.
+    draw(figure, BitMapBackend::new(&png_tmp, size).into_drawing_area())?;
+    std::fs::rename(&png_tmp, &png)?;
+    draw(figure, SVGBackend::new(&svg_tmp, size).into_drawing_area())?;
+    std::fs::rename(&svg_tmp, &svg)?;
     Ok(())
 }
 

@@ -1,0 +1,240 @@
+//! The open component design from the inside: the registry, the spike policy, perturbation
+//! contexts, perturbations declared in files.
+
+use ebn_core::{
+    Error, InputContext, NeuronModel, Perturbation, PerturbationContext, Registry, Result, Rng, Spec, Stream, coding,
+};
+use ebn_network::neurons::{EbnNeuron, EbnState};
+use ebn_network::{Experiment, ExperimentConfig, Network, NetworkConfig, Overrides, builtin_registry, builtins};
+
+/// The EBN neuron with a spike policy of up to `cap` spikes per step (fire the largest,
+/// apply its fast weights, repeat), counting the spikes it is told of.
+#[derive(Debug, Clone)]
+struct Burst {
+    inner: EbnNeuron,
+    cap: usize,
+}
+
+#[derive(Debug, Clone)]
+struct BurstState {
+    inner: EbnState,
+    told: Vec<u32>,
+}
+
+impl NeuronModel for Burst {
+    type State = BurstState;
+    fn validate(&self, dt: f64) -> Result<()> {
+        self.inner.validate(dt)
+    }
+    fn init_state(&self, n: usize, rng: &mut Rng) -> BurstState {
+        BurstState { inner: self.inner.init_state(n, rng), told: vec![0; n] }
+    }
+    fn voltages<'a>(&self, s: &'a BurstState) -> &'a [f64] {
+        self.inner.voltages(&s.inner)
+    }
+    fn voltages_mut<'a>(&self, s: &'a mut BurstState) -> &'a mut [f64] {
+        self.inner.voltages_mut(&mut s.inner)
+    }
+    fn integrate(&self, s: &mut BurstState, input: &[f64], dt: f64) {
+        self.inner.integrate(&mut s.inner, input, dt);
+    }
+    fn select_spike(&self, s: &BurstState, thresholds: &[f64]) -> Option<usize> {
+        self.inner.select_spike(&s.inner, thresholds)
+    }
+    fn on_spike(&self, s: &mut BurstState, k: usize) {
+        s.told[k] += 1;
+    }
+    fn max_spikes_per_step(&self) -> usize {
+        self.cap
+    }
+}
+
+#[test]
+fn a_spike_policy_may_fire_several_neurons_per_step_each_lowering_the_loss() {
+    let config = NetworkConfig::paper(30, 2);
+    let neuron = Burst { inner: EbnNeuron::default(), cap: 30 };
+    let mut net =
+        Network::build_generic(&config, ebn_core::SeedStreams::new(2), neuron, builtins(), Overrides::default())
+            .unwrap();
+    // A large error to encode in one step: x = (0.6, -0.4), x_hat = 0, V = D^T x.
+    let x = [0.6, -0.4];
+    let v: Vec<f64> = (0..30).map(|i| coding::dot(net.decoder().col_as_slice(i), &x)).collect();
+    net.set_voltages(&v).unwrap();
+    let loss = |net: &Network<Burst>| {
+        let e: Vec<f64> = x.iter().zip(net.readout()).map(|(a, b)| a - b).collect();
+        coding::dot(&e, &e) + config.mu * coding::dot(net.traces(), net.traces())
+    };
+    let mut before = loss(&net);
+    let mut fired = 0;
+    while let Some(_k) = net.fire() {
+        let after = loss(&net);
+        assert!(after < before, "a spike raised the loss: {before} -> {after}");
+        before = after;
+        fired += 1;
+    }
+    assert!(fired > 1, "the error needs several spikes");
+    // One step under the same policy fires up to the cap, and the model is told of each.
+    net.reset_state();
+    net.set_voltages(&v).unwrap();
+    let spikes = net.step(&[0.0, 0.0], None).to_vec();
+    assert!(spikes.len() > 1, "{spikes:?}");
+    let told: u32 = net.neuron_state().told.iter().sum();
+    assert_eq!(told as usize, spikes.len());
+    // The default policy: at most one.
+    let mut plain = Network::build(&config, ebn_core::SeedStreams::new(2)).unwrap();
+    plain.set_voltages(&v).unwrap();
+    assert_eq!(plain.step(&[0.0, 0.0], None).len(), 1);
+}
+
+/// Doubles the input current of neuron 0, raises the threshold of neuron 1, and empties
+/// the traces once, at step 5.
+#[derive(Debug)]
+struct Meddle;
+
+impl Perturbation for Meddle {
+    fn apply_input(&mut self, ctx: &mut InputContext<'_>) {
+        ctx.input[0] *= 2.0;
+    }
+    fn apply(&mut self, ctx: &mut PerturbationContext<'_>) {
+        let t1 = ctx.base_thresholds()[1];
+        ctx.set_threshold(1, 10.0 * t1);
+        if ctx.step == 5 {
+            ctx.traces_mut().fill(0.0);
+        }
+    }
+    fn finished(&self, t: f64) -> bool {
+        t >= 0.001
+    }
+}
+
+#[test]
+fn perturbations_reach_input_thresholds_and_traces_and_are_removed_when_finished() {
+    let config = NetworkConfig::paper(10, 2);
+    let mut a = Network::build(&config, ebn_core::SeedStreams::new(4)).unwrap();
+    let mut b = Network::build(&config, ebn_core::SeedStreams::new(4)).unwrap();
+    b.add_perturbation(Box::new(Meddle));
+    for _ in 0..3 {
+        a.step(&[30.0, -20.0], None);
+        b.step(&[30.0, -20.0], None);
+    }
+    assert_eq!(b.thresholds_in_force()[1], 10.0 * b.thresholds()[1]);
+    assert_ne!(a.voltages()[0], b.voltages()[0]);
+    assert_eq!(a.voltages()[2], b.voltages()[2], "only neuron 0's input was changed");
+    for _ in 3..6 {
+        b.step(&[30.0, -20.0], None);
+    }
+    // The traces were emptied at step 5 and decayed since: the readout follows them.
+    assert!(b.traces().iter().all(|r| *r < 1.0 + 1e-12));
+    let readout = coding::readout(b.decoder(), b.traces());
+    for (x, y) in readout.iter().zip(b.readout()) {
+        assert!((x - y).abs() < 1e-12);
+    }
+    for _ in 6..20 {
+        b.step(&[30.0, -20.0], None);
+    }
+    assert_eq!(b.perturbation_count(), 0, "finished at 1 ms: removed");
+    b.revive_all();
+    assert_eq!(b.thresholds_in_force(), b.thresholds());
+}
+
+const FILE: &str = r#"
+seed = 2
+[target]
+kind = "damped_oscillator"
+[network]
+n = 20
+dim = 2
+mu = 1e-3
+nu = 2e-5
+feedback_gain = 5.0
+rule = { kind = "local", eta = 10.0 }
+[training]
+trials = 2
+trial_duration = 0.2
+command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
+perturbations = [{ kind = "kill_fraction", fraction = 0.5, at = 0.05 }]
+[[test]]
+name = "half"
+duration = 0.3
+command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
+perturbations = [{ kind = "kill_fraction", fraction = 0.5 }, { kind = "weight_noise", relative_sigma = 0.5 }]
+[[test]]
+name = "intact"
+duration = 0.3
+command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
+"#;
+
+#[test]
+fn perturbations_declared_in_files_act_for_their_run_only() {
+    let config = ExperimentConfig::from_toml(FILE).unwrap();
+    let mut exp = Experiment::build(&config).unwrap();
+    let mut net = exp.initial_network().unwrap();
+    let mut state = Default::default();
+    exp.train_trial(&mut net, &mut state).unwrap();
+    // Silenced during the trial, revived after it; the perturbation is gone.
+    assert!(net.alive().iter().all(|a| *a));
+    assert_eq!(net.perturbation_count(), 0);
+    exp.train_trial(&mut net, &mut state).unwrap();
+    let weights = net.slow_weights().clone();
+    let half = exp.run_test(&mut net, 0).unwrap();
+    let silent = (0..20).filter(|&i| half.spikes.neurons.iter().all(|&k| k as usize != i)).count();
+    assert!(silent >= 10, "half of the neurons silenced in the test: {silent} silent");
+    // The test left the network as it found it: weights, thresholds, neurons.
+    assert_eq!(net.slow_weights(), &weights);
+    assert!(net.alive().iter().all(|a| *a));
+    let intact_after = exp.run_test(&mut net, 1).unwrap();
+    let mut fresh = exp.network_with(weights).unwrap();
+    assert_eq!(exp.run_test(&mut fresh, 1).unwrap(), intact_after);
+}
+
+#[test]
+fn the_registry_resolves_defaults_lists_kinds_and_accepts_new_ones() {
+    let mut registry = builtin_registry();
+    for category in ebn_core::Category::ALL {
+        assert!(!registry.kinds(category).is_empty(), "{category}");
+    }
+    // An unknown kind names the slot and every known kind.
+    let err = registry.rule(&Spec::new("rls"), "network.rule").unwrap_err();
+    match &err {
+        Error::UnknownKind { field, known, .. } => {
+            assert_eq!(field, "network.rule");
+            assert_eq!(known, &["local".to_string(), "none".to_string()]);
+        }
+        other => panic!("{other}"),
+    }
+    // A spec without a kind means the slot's default; the neuron slot's is the EBN neuron.
+    let neuron = registry.neuron(&Spec::default().with("lambda_v", 20.0), "network.neuron").unwrap();
+    assert_eq!(neuron.downcast::<EbnNeuron>().unwrap().lambda_v, 20.0);
+    // A new kind, with its own parameter type; `scaled` wraps it like a built-in target.
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Decay {
+        rate: f64,
+    }
+    #[derive(Debug)]
+    struct DecaySystem(f64);
+    impl ebn_core::TargetSystem for DecaySystem {
+        fn dim(&self) -> usize {
+            1
+        }
+        fn vector_field(&self, x: &[f64], dxdt: &mut [f64]) {
+            dxdt[0] = -self.0 * x[0];
+        }
+        fn linear_matrix(&self) -> Option<Vec<Vec<f64>>> {
+            Some(vec![vec![-self.0]])
+        }
+    }
+    registry.add_target("decay", |p: Decay, _: &Registry| -> Result<Box<dyn ebn_core::TargetSystem>> {
+        Ok(Box::new(DecaySystem(p.rate)))
+    });
+    let scaled = Spec::new("scaled").with("scale", [2.0]).with("target", Spec::new("decay").with("rate", 3.0));
+    let system = registry.target(&scaled, "target").unwrap();
+    assert_eq!(system.linear_matrix(), Some(vec![vec![-3.0]]));
+    let err = registry.target(&Spec::new("decay").with("rat", 3.0), "target").unwrap_err().to_string();
+    assert!(err.contains("`rat`") && err.contains("target"), "{err}");
+    // A fork's stream never coincides with a built-in one.
+    let seeds = ebn_core::SeedStreams::new(1);
+    use ebn_core::rand::RngExt;
+    let (a, b): (u64, u64) = (seeds.named("decay", 0).random(), seeds.rng(Stream::Noise).random());
+    assert_ne!(a, b);
+}
