@@ -25,7 +25,7 @@ use std::process::ExitCode;
 pub enum ExperimentCommand {
     /// Train and test the experiment described by a TOML file; write the learning curve, test
     /// traces and spikes (CSV), summary.json and the trained network (network.ebn) under
-    /// --out (default target/experiments/<file stem>). An interrupted training resumes from
+    /// --out (default target/experiments/STEM, STEM the file's name without extension). An interrupted training resumes from
     /// its last checkpoint.
     Run {
         /// The experiment file (see examples/).
@@ -46,7 +46,7 @@ pub enum ExperimentCommand {
     /// Robustness and variability of a trained network: test error against the fraction of
     /// neurons silenced (intact and with the lateral fast connections removed) and against
     /// membrane noise; ISI CV, Fano factor and readout variability over repeated trials.
-    /// Writes robustness.json under --out (default target/robustness/<file stem>).
+    /// Writes robustness.json under --out (default target/robustness/STEM, STEM the file's name without extension).
     Robustness {
         /// The experiment file (trained first, or its finished checkpoint reused).
         #[arg(default_value = "examples/linear.toml")]
@@ -60,7 +60,7 @@ pub enum ExperimentCommand {
     },
     /// Train and test one experiment over several seeds (and optionally the values of one
     /// parameter) in parallel; writes sweep.csv and sweep.json under --out (default
-    /// target/sweeps/<file stem>). Results do not depend on --jobs.
+    /// target/sweeps/STEM, STEM the file's name without extension). Results do not depend on --jobs.
     Sweep {
         /// The experiment file.
         file: PathBuf,
@@ -83,7 +83,7 @@ pub enum ExperimentCommand {
     /// Run a trained network (trained first, or its finished checkpoint reused) for a long
     /// time with its teacher and K = 0, window by window: checks for NaN and growth, and
     /// reports whether the error and spike statistics stay stationary. Writes longrun.csv and
-    /// longrun.json under --out (default target/longrun/<file stem>).
+    /// longrun.json under --out (default target/longrun/STEM, STEM the file's name without extension).
     Longrun {
         /// The experiment file (its first test sets the command and initial state).
         file: PathBuf,

@@ -1,14 +1,10 @@
 //! Experiments: a teacher, a network, a training protocol and tests (MODEL.md §7).
 
-use crate::closed_form::linear_slow_weights;
-use crate::config::NetworkConfig;
-use crate::network::{Network, Overrides};
-use crate::record::{RecordConfig, Recorder};
-use crate::registry::builtins;
 use ebn_core::{
     Analysis, CommandSignal, CommandStream, Error, Integrator, NeuronModel, Observer, PerturbationSetup, Recording,
     Registry, Result, SeedStreams, SlowWeights, Spec, StoredWeights, Stream, TargetSystem, check,
 };
+use ebn_engine::{Network, NetworkConfig, Overrides, RecordConfig, Recorder, builtins, linear_slow_weights};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};

@@ -1,10 +1,9 @@
 //! Named experiment configurations shared by the tests and the figure pipeline.
 
-use crate::config::NetworkConfig;
 use crate::experiment::{ExperimentConfig, InitialWeights, TestConfig};
-use crate::record::RecordConfig;
 use ebn_core::WeightForm;
 use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
+use ebn_engine::{NetworkConfig, RecordConfig};
 
 /// The `coding` figure's network: the damped oscillator of MODEL.md §9 implemented by the
 /// closed-form slow weights D^T (A + lambda I) D, no learning, no feedback (K = 0), no noise.

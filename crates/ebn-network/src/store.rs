@@ -26,8 +26,8 @@
 //! is a typed [`Error`], never a panic.
 
 use crate::experiment::{Experiment, ExperimentConfig, TrainedNetwork, TrainingState};
-use crate::registry::builtins;
 use ebn_core::{Error, Registry, Result, StoredWeights};
+use ebn_engine::builtins;
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"EBNLEARN";
