@@ -76,5 +76,18 @@ fn dense_slow_weights(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fixed_weights, dense_slow_weights);
+/// A training step of the linear example (N = 64, identity basis, factored weights, the
+/// paper's rule), as `cargo xtask bench`'s train-identity64 case.
+fn training_step(c: &mut Criterion) {
+    let mut cfg = NetworkConfig::paper(64, 2);
+    cfg.rule = ebn_network::plasticity::RuleConfig::Local { eta: 10.0 }.into();
+    let mut net = Network::build(&cfg, SeedStreams::new(1)).unwrap();
+    let (cmd, target) = ([8.0, 0.0], [0.6, -0.3]);
+    for _ in 0..2000 {
+        net.step(&cmd, Some(&target));
+    }
+    c.bench_function("training_step_64", |b| b.iter(|| black_box(net.step(black_box(&cmd), Some(&target)).len())));
+}
+
+criterion_group!(benches, fixed_weights, dense_slow_weights, training_step);
 criterion_main!(benches);
