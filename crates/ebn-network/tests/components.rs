@@ -238,3 +238,40 @@ fn the_registry_resolves_defaults_lists_kinds_and_accepts_new_ones() {
     let (a, b): (u64, u64) = (seeds.named("decay", 0).random(), seeds.rng(Stream::Noise).random());
     assert_ne!(a, b);
 }
+
+/// The slew-rate limit of the one-spike rule, and the fire-update-repeat policy that lifts it:
+/// at N = 512 with the default decoder scale (D ~ N(0, 1)/(2N)), tracking the driven
+/// oscillator needs more spikes per second than there are steps (10^4 /s), so one spike per
+/// step lags far behind; up to 16 per step tracks it.
+#[test]
+fn several_spikes_per_step_lift_the_slew_rate_limit() {
+    let file = r#"
+seed = 1
+slow_weights = "closed_form"
+[target]
+kind = "damped_oscillator"
+[network]
+n = 512
+dim = 2
+mu = 1.59e-6
+nu = 3.17e-8
+feedback_gain = 0.0
+neuron = NEURON
+[[test]]
+name = "driven"
+duration = 1.0
+command = { kind = "filtered_noise", amplitude = [600.0, 0.0], windows = [[0.03, 0.30]] }
+"#;
+    let run = |neuron: &str| {
+        let config = ExperimentConfig::from_toml(&file.replace("NEURON", neuron)).unwrap();
+        let mut exp = Experiment::build(&config).unwrap();
+        let mut net = exp.initial_network().unwrap();
+        let rec = exp.run_test(&mut net, 0).unwrap();
+        (ebn_network::analysis::nrmse(&rec.x, &rec.x_hat).unwrap(), rec.spikes.len() as f64 / rec.duration)
+    };
+    let (one, one_rate) = run("{ lambda_v = 10.0 }");
+    let (multi, multi_rate) = run(r#"{ kind = "ebn_multi_spike", lambda_v = 10.0, max_spikes = 16 }"#);
+    assert!(one_rate <= 1e4 + 1.0, "one spike per step at most: {one_rate}");
+    assert!(multi_rate > 1e4, "the tracking needs more spikes than steps: {multi_rate}");
+    assert!(multi < 0.5 * one, "multi-spike NRMSE {multi} against one-spike {one}");
+}

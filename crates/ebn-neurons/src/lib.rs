@@ -1,5 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod models;
+
+pub use models::{EbnMultiSpike, MAX_SPIKES_PER_STEP, Refractory, RefractoryState};
+
 use ebn_core::{Error, NeuronModel, Registry, Result, Rng, check};
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +100,7 @@ impl NeuronModel for EbnNeuron {
 /// earlier one); the winner is the largest lane value, ties going to the smallest index. This
 /// is exactly the sequential "first strict maximum" rule (tested against it).
 #[inline]
-fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
+pub(crate) fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
     debug_assert_eq!(v.len(), t.len());
     let mut lanes = [f64::NEG_INFINITY; 4];
     let mut index = [0usize; 4];
@@ -127,9 +131,11 @@ fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
 }
 
 /// Registers the neuron models of this crate: `ebn` ([`EbnNeuron`], the default of the
-/// neuron slot).
+/// neuron slot), `ebn_multi_spike` ([`EbnMultiSpike`]) and `refractory` ([`Refractory`]).
 pub fn register(registry: &mut Registry) {
     registry.add_neuron::<EbnNeuron>("ebn");
+    registry.add_neuron::<EbnMultiSpike>("ebn_multi_spike");
+    registry.add_neuron::<Refractory>("refractory");
     registry.set_default(ebn_core::Category::Neuron, "ebn");
 }
 
@@ -141,6 +147,40 @@ mod tests {
     fn conforms() {
         ebn_core::conformance::neuron_model(&EbnNeuron::default(), 1e-4);
         ebn_core::conformance::neuron_model(&EbnNeuron { lambda_v: 50.0 }, 1e-3);
+        ebn_core::conformance::neuron_model(&EbnMultiSpike { lambda_v: 10.0, max_spikes: 8 }, 1e-4);
+        ebn_core::conformance::neuron_model(&Refractory { lambda_v: 10.0, tau_ref: 2e-3 }, 1e-4);
+    }
+
+    #[test]
+    fn refractory_neurons_are_skipped_for_tau_ref() {
+        let m = Refractory { lambda_v: 10.0, tau_ref: 2e-3 };
+        let mut s = m.init_state(2, &mut ebn_core::SeedStreams::new(1).rng(ebn_core::Stream::NeuronState));
+        s.v.copy_from_slice(&[2.0, 1.5]);
+        let t = [1.0, 1.0];
+        assert_eq!(m.select_spike(&s, &t), Some(0));
+        m.on_spike(&mut s, 0);
+        // 2 ms at 0.1 ms: neuron 0 is skipped in the next 20 choices, then eligible again.
+        for _ in 0..19 {
+            m.integrate(&mut s, &[20.0, 15.0], 1e-4);
+            assert_eq!(m.select_spike(&s, &t), Some(1));
+        }
+        m.integrate(&mut s, &[20.0, 15.0], 1e-4);
+        assert_eq!(m.select_spike(&s, &t), Some(0));
+        // Without a refractory period it is the EBN neuron's choice.
+        let plain = Refractory { lambda_v: 10.0, tau_ref: 0.0 };
+        let mut s = plain.init_state(2, &mut ebn_core::SeedStreams::new(1).rng(ebn_core::Stream::NeuronState));
+        s.v.copy_from_slice(&[2.0, 1.5]);
+        plain.on_spike(&mut s, 0);
+        plain.integrate(&mut s, &[0.0, 0.0], 1e-4);
+        assert_eq!(plain.select_spike(&s, &t), EbnNeuron::default().select_spike(&EbnState { v: s.v.clone() }, &t));
+    }
+
+    #[test]
+    fn variants_reject_bad_parameters() {
+        assert!(EbnMultiSpike { lambda_v: 10.0, max_spikes: 0 }.validate(1e-4).is_err());
+        assert!(EbnMultiSpike { lambda_v: 10.0, max_spikes: 1 << 40 }.validate(1e-4).is_err());
+        assert!(Refractory { lambda_v: 10.0, tau_ref: -1e-3 }.validate(1e-4).is_err());
+        assert!(Refractory { lambda_v: 10.0, tau_ref: f64::NAN }.validate(1e-4).is_err());
     }
 
     /// The sequential rule the vectorised search must reproduce exactly.
