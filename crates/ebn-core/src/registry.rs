@@ -218,8 +218,8 @@ impl Registry {
         self.kinds(category).join(", ")
     }
 
-    /// Every kind in every category that `spec`-holding data names and this registry lacks;
-    /// used to check a stored file before building anything.
+    /// Checks that the kind `spec` names (or the category's default) is registered in
+    /// `category`, without building it (for components built later, e.g. per trial).
     pub fn check_kind(&self, category: Category, spec: &Spec, field: &str) -> Result<()> {
         self.resolve(category, spec, field).map(|_| ())
     }

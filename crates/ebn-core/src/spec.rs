@@ -47,11 +47,6 @@ impl Spec {
         self.params.insert(key.to_string(), value);
     }
 
-    /// The parameter `key` as a number, if present and numeric.
-    pub fn number(&self, key: &str) -> Option<f64> {
-        self.params.get(key).and_then(Value::as_f64)
-    }
-
     /// The spec of a typed configuration value: a `kind`-tagged enum or struct (the kind
     /// is read from its `kind` field) or a struct of parameters for `kind`.
     pub fn of(kind: &str, typed: &impl Serialize) -> Self {

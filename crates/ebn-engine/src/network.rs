@@ -458,12 +458,18 @@ impl<M: NeuronModel> Network<M> {
                 for r in &mut self.r {
                     *r = if r.is_finite() && *r > 0.0 { *r } else { 0.0 };
                 }
-                self.x_hat = coding::readout(&self.decoder, &self.r);
+                // x_hat = D r in place (the step never allocates).
+                self.x_hat.fill(0.0);
+                for (i, r) in self.r.iter().enumerate() {
+                    if *r != 0.0 {
+                        for (x, d) in self.x_hat.iter_mut().zip(self.d.column(i)) {
+                            *x += r * d;
+                        }
+                    }
+                }
                 self.basis.drive_from_traces(&self.r, &mut self.drive);
                 self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
             }
-            // Weights may have changed: the kept slow current is stale.
-            self.slow_current_ready = false;
             self.perturbations.retain(|(p, _)| !p.finished(t));
         }
 
