@@ -27,10 +27,12 @@ pub enum BasisConfig {
         fast_tanh: bool,
     },
     /// Psi = tanh(M_x x_hat + theta) = tanh(M_x D r + theta): random features of the decoded
-    /// state. Row i of M_x is `gain` times a random unit vector u_i of R^J, divided
-    /// component-wise by `x_scale` (the typical magnitude of each component of x, default 1),
-    /// so that M_x x = gain u_i . (x / x_scale) spans about [-gain, gain] over the state's
-    /// range; theta_i ~ U(-bias, bias).
+    /// state. Row i of M_x is `gain` times a random vector u_i of R^J, divided component-wise
+    /// by `x_scale` (the typical magnitude of each component of x, default 1), so that
+    /// M_x x = gain u_i . (x / x_scale) spans about [-gain, gain] over the state's range;
+    /// theta_i ~ U(-bias, bias). u_i is a unit vector (default) or has N(0, 1) entries
+    /// (`encoders = "gaussian"`, a reference implementation's draw; its norms then vary,
+    /// chi-distributed with J degrees of freedom).
     StateTanh {
         /// Number of basis functions N_b.
         n_basis: usize,
@@ -41,11 +43,26 @@ pub enum BasisConfig {
         /// Typical magnitude of each component of x (length J); default all 1.
         #[serde(default)]
         x_scale: Option<Vec<f64>>,
+        /// How the encoder rows are drawn (default unit directions).
+        #[serde(default)]
+        encoders: Encoders,
         /// Evaluate tanh with [`fast_tanh::tanh`] (~1 ulp, vectorised) instead of the C
         /// library's; default false.
         #[serde(default)]
         fast_tanh: bool,
     },
+}
+
+/// How the rows u_i of a state-space basis's encoder are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoders {
+    /// Uniform random directions, |u_i| = 1 (the project's default: every feature has the
+    /// same slope).
+    #[default]
+    Unit,
+    /// Entries N(0, 1), not normalised.
+    Gaussian,
 }
 
 impl BasisConfig {
@@ -72,10 +89,10 @@ impl BasisConfig {
                 let theta = uniform(rng, n_basis, bias);
                 Box::new(TanhBasis { m, theta, encoders: None, fast: fast_tanh })
             }
-            Self::StateTanh { n_basis, gain, bias, ref x_scale, fast_tanh } => {
+            Self::StateTanh { n_basis, gain, bias, ref x_scale, encoders, fast_tanh } => {
                 check::basis_size("n_basis", n, n_basis)?;
                 let scale = x_scale.clone().unwrap_or_else(|| vec![1.0; decoder.nrows()]);
-                let mut basis = TanhBasis::state_space(n_basis, gain, bias, &scale, decoder, rng)?;
+                let mut basis = TanhBasis::state_space(n_basis, gain, bias, &scale, encoders, decoder, rng)?;
                 basis.fast = fast_tanh;
                 Box::new(basis)
             }
@@ -157,13 +174,14 @@ impl TanhBasis {
     }
 
     /// Samples a state-space basis (see [`BasisConfig::StateTanh`]) for the decoder D (J x N):
-    /// encoder rows `gain` u_i / x_scale (u_i random unit vectors, division component-wise),
-    /// theta ~ U(-bias, bias), M = M_x D.
+    /// encoder rows `gain` u_i / x_scale (u_i random unit or Gaussian vectors, division
+    /// component-wise), theta ~ U(-bias, bias), M = M_x D.
     pub fn state_space(
         n_basis: usize,
         gain: f64,
         bias: f64,
         x_scale: &[f64],
+        draw: Encoders,
         decoder: &Mat<f64>,
         rng: &mut Rng,
     ) -> Result<Self> {
@@ -178,7 +196,10 @@ impl TanhBasis {
         }
         let mut encoders = Mat::from_fn(n_basis, j, |_, _| rng.sample::<f64, _>(StandardNormal));
         for row in 0..n_basis {
-            let norm = (0..j).map(|c| encoders[(row, c)].powi(2)).sum::<f64>().sqrt();
+            let norm = match draw {
+                Encoders::Unit => (0..j).map(|c| encoders[(row, c)].powi(2)).sum::<f64>().sqrt(),
+                Encoders::Gaussian => 1.0,
+            };
             if norm == 0.0 {
                 return Err(Error::degenerate("state_tanh encoders", "a zero random direction"));
             }
@@ -262,7 +283,7 @@ mod tests {
         Mat::from_fn(j, n, |_, _| rng.random_range(-0.1..0.1))
     }
 
-    fn configs() -> [BasisConfig; 3] {
+    fn configs() -> [BasisConfig; 4] {
         [
             BasisConfig::Identity,
             BasisConfig::RandomTanh { n_basis: 17, weight_std: 0.3, bias: 1.0, fast_tanh: false },
@@ -271,6 +292,15 @@ mod tests {
                 gain: 2.0,
                 bias: 2.0,
                 x_scale: Some(vec![1.0, 10.0]),
+                encoders: Encoders::Unit,
+                fast_tanh: false,
+            },
+            BasisConfig::StateTanh {
+                n_basis: 23,
+                gain: 1.0,
+                bias: 2.0,
+                x_scale: None,
+                encoders: Encoders::Gaussian,
                 fast_tanh: false,
             },
         ]
@@ -287,10 +317,44 @@ mod tests {
     }
 
     #[test]
+    fn encoder_draws_have_the_documented_norms() {
+        // Unit: every row of M_x has norm gain / x_scale = 2. Gaussian (J = 2): the norms are
+        // chi-distributed with 2 degrees of freedom, mean sqrt(pi / 2) = 1.2533, sd 0.655,
+        // so over 4000 rows the sample mean is within 0.04 (4 standard errors).
+        let d = decoder(2, 12);
+        let draw = |encoders| {
+            let b = TanhBasis::state_space(
+                4000,
+                2.0,
+                1.0,
+                &[1.0, 1.0],
+                encoders,
+                &d,
+                &mut SeedStreams::new(9).rng(Stream::Basis),
+            )
+            .unwrap();
+            let e = b.encoders.unwrap();
+            (0..e.nrows()).map(|i| (e[(i, 0)].powi(2) + e[(i, 1)].powi(2)).sqrt()).collect::<Vec<f64>>()
+        };
+        assert!(draw(Encoders::Unit).iter().all(|n| (n - 2.0).abs() < 1e-12));
+        let norms = draw(Encoders::Gaussian);
+        let mean = norms.iter().sum::<f64>() / norms.len() as f64 / 2.0;
+        assert!((mean - std::f64::consts::FRAC_PI_2.sqrt()).abs() < 0.04, "mean norm {mean}");
+    }
+
+    #[test]
     fn state_basis_is_a_function_of_the_readout() {
         let d = decoder(2, 12);
-        let tb =
-            TanhBasis::state_space(9, 2.0, 2.0, &[1.0, 1.0], &d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
+        let tb = TanhBasis::state_space(
+            9,
+            2.0,
+            2.0,
+            &[1.0, 1.0],
+            Encoders::Unit,
+            &d,
+            &mut SeedStreams::new(4).rng(Stream::Basis),
+        )
+        .unwrap();
         let r: Vec<f64> = (0..12).map(|i| (i as f64 * 0.7).sin().abs()).collect();
         let mut drive = vec![0.0; 9];
         tb.drive_from_traces(&r, &mut drive);
@@ -310,13 +374,28 @@ mod tests {
         for cfg in [
             BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0, fast_tanh: false },
             BasisConfig::RandomTanh { n_basis: 3, weight_std: f64::NAN, bias: 1.0, fast_tanh: false },
-            BasisConfig::StateTanh { n_basis: 3, gain: -1.0, bias: 1.0, x_scale: None, fast_tanh: false },
-            BasisConfig::StateTanh { n_basis: 3, gain: 1.0, bias: f64::INFINITY, x_scale: None, fast_tanh: false },
+            BasisConfig::StateTanh {
+                n_basis: 3,
+                gain: -1.0,
+                bias: 1.0,
+                x_scale: None,
+                encoders: Encoders::Unit,
+                fast_tanh: false,
+            },
+            BasisConfig::StateTanh {
+                n_basis: 3,
+                gain: 1.0,
+                bias: f64::INFINITY,
+                x_scale: None,
+                encoders: Encoders::Unit,
+                fast_tanh: false,
+            },
             BasisConfig::StateTanh {
                 n_basis: 3,
                 gain: 1.0,
                 bias: 1.0,
                 x_scale: Some(vec![1.0, 0.0]),
+                encoders: Encoders::Unit,
                 fast_tanh: false,
             },
         ] {

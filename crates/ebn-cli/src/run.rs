@@ -113,12 +113,18 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
         let rec = experiment.run_test(&mut network, k)?;
         let mut m = test_measures(&rec)?;
         for (kind, result) in experiment.analyse(k, &rec) {
-            match result {
-                Ok(values) => values.into_iter().for_each(|(key, v)| {
-                    m.insert(key, json!(v));
-                }),
-                Err(e) => {
-                    m.insert(format!("{kind}_error"), json!(e.to_string()));
+            let values = match result {
+                Ok(values) => values.into_iter().map(|(key, v)| (key, json!(v))).collect(),
+                Err(e) => vec![(format!("{kind}_error"), json!(e.to_string()))],
+            };
+            for (key, v) in values {
+                if m.insert(key.clone(), v).is_some() {
+                    return Err(ebn_network::core::Error::invalid(
+                        format!("test[{k}].analyses"),
+                        &key,
+                        "analyses whose keys differ from each other and from the test's measures",
+                    )
+                    .into());
                 }
             }
         }

@@ -69,6 +69,12 @@ pub struct FilteredNoise {
     /// On-windows [start, end) as fractions of the duration, in [0, 1].
     #[serde(default = "default_windows")]
     pub windows: Vec<[f64; 2]>,
+    /// If true, y is divided by its stationary standard deviation
+    /// ([`FilteredNoise::stationary_std`]), so that `amplitude` is the standard deviation of
+    /// c in an on-window (a reference implementation's "unit-variance smooth noise times A").
+    /// Default false (the authors' convention, amplitude multiplies the raw filter output).
+    #[serde(default)]
+    pub unit_variance: bool,
 }
 
 fn default_tau() -> f64 {
@@ -84,7 +90,34 @@ fn default_windows() -> Vec<[f64; 2]> {
 impl FilteredNoise {
     /// The authors' command for the §9 oscillator: c_v = 600 y, c_p = 0, on in [3 %, 30 %).
     pub fn paper_default() -> Self {
-        Self { amplitude: vec![600.0, 0.0], tau: default_tau(), passes: default_passes(), windows: default_windows() }
+        Self {
+            amplitude: vec![600.0, 0.0],
+            tau: default_tau(),
+            passes: default_passes(),
+            windows: default_windows(),
+            unit_variance: false,
+        }
+    }
+
+    /// Stationary standard deviation of the filter output y for unit white noise at step
+    /// `dt`. With a = exp(-dt / tau) and p passes, the impulse response is
+    /// h_k = (1-a)^p C(k+p-1, p-1) a^k, and by Euler's transformation of 2F1(p, p; 1; a^2)
+    ///
+    /// ```text
+    /// sigma_y^2 = sum_k h_k^2 = (1-a) / (1+a)^(2p-1) * sum_(i<p) C(p-1, i)^2 a^(2i)
+    /// ```
+    ///
+    /// (p = 1: (1-a)/(1+a); p = 2: (1-a)(1+a^2)/(1+a)^3).
+    pub fn stationary_std(&self, dt: f64) -> f64 {
+        let a = (-dt / self.tau).exp();
+        let p = self.passes as i32;
+        // sum_i C(p-1, i)^2 a^(2i), the binomial coefficient built up term by term.
+        let (mut binom, mut sum) = (1.0f64, 0.0f64);
+        for i in 0..self.passes {
+            sum += binom * binom * a.powi(2 * i as i32);
+            binom *= (self.passes - 1 - i) as f64 / (i + 1) as f64;
+        }
+        ((1.0 - a) / (1.0 + a).powi(2 * p - 1) * sum).sqrt()
     }
 
     fn validate(&self, dim: usize) -> Result<()> {
@@ -110,8 +143,9 @@ impl CommandSignal for FilteredNoise {
 
     fn realise(&self, dt: f64, duration: f64, rng: Rng) -> Box<dyn CommandStream> {
         let steps = |f: f64| (f * duration / dt).round() as u64;
+        let norm = if self.unit_variance { 1.0 / self.stationary_std(dt) } else { 1.0 };
         Box::new(FilteredNoiseStream {
-            amplitude: self.amplitude.clone(),
+            amplitude: self.amplitude.iter().map(|v| v * norm).collect(),
             a: (-dt / self.tau).exp(),
             y: vec![0.0; self.passes * self.amplitude.len()],
             windows: self.windows.iter().map(|w| (steps(w[0]), steps(w[1]))).collect(),
@@ -295,6 +329,31 @@ mod tests {
         // sample variance is within ~3 x sqrt(2/500) = 19 % of the truth.
         assert!((var.sqrt() / expected - 1.0).abs() < 0.1, "std {} vs {}", var.sqrt(), expected);
         assert!((expected - 0.05).abs() < 0.002, "MODEL.md says about 0.05: {expected}");
+        assert!((sig.stationary_std(dt) / expected - 1.0).abs() < 1e-12, "closed form, p = 2");
+    }
+
+    #[test]
+    fn unit_variance_noise_has_the_amplitude_as_its_std() {
+        // 1, 2 and 3 passes at two time constants: the sample std of c over a long on-window is
+        // the amplitude (to the sampling error of ~600 / (tau p) independent samples).
+        let dt = 1e-4;
+        for (tau, passes) in [(0.03, 1), (0.03, 2), (0.01, 3), (0.005, 2)] {
+            let sig =
+                FilteredNoise { amplitude: vec![4.0], tau, passes, windows: vec![[0.0, 1.0]], unit_variance: true };
+            let mut s = sig.realise(dt, 60.0, SeedStreams::new(5).rng(Stream::Command));
+            let mut out = [0.0];
+            let mut sum_sq = 0.0;
+            let n = 600_000;
+            for k in 0..n {
+                s.next(&mut out);
+                // skip the first second (the filters start at 0)
+                if k >= 10_000 {
+                    sum_sq += out[0] * out[0];
+                }
+            }
+            let std = (sum_sq / (n - 10_000) as f64).sqrt();
+            assert!((std / 4.0 - 1.0).abs() < 0.06, "tau {tau}, {passes} passes: std {std}");
+        }
     }
 
     #[test]

@@ -136,9 +136,17 @@ pub enum InitialState {
     },
 }
 
-/// Annealing: from trial `start * trials` on, K and eta are multiplied by a factor falling
-/// linearly from 1 to `final_scale` at the last trial (MODEL.md §7: without it the error
-/// drifts back up at the end of training).
+/// Annealing: from trial `start * trials` on, eta (and, if `feedback`, K) is multiplied by a
+/// factor that falls from 1 to `final_scale` at the last trial, linearly or in one step
+/// (MODEL.md §7: without it the error drifts back up at the end of training).
+///
+/// Annealing K is the spec's convention (§7, "K and eta annealed") and the default; it is
+/// safe only while K times the factor stays above the teacher's local expansion rate (the
+/// largest eigenvalue of the symmetric part of its Jacobian over the trained region):
+/// below it the error dynamics de/dt = f(x) - f(x_hat) - K e + ... stop contracting, x_hat
+/// leaves x, and the rule learns f at the wrong states (docs/MODEL.md "Annealing and the
+/// feedback gain"; van der Pol at K 5 -> 1 unlearns its cycle). `feedback = false` anneals
+/// eta alone, K stays at its full value.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Anneal {
@@ -146,17 +154,51 @@ pub struct Anneal {
     pub start: f64,
     /// Factor at the last trial, in [0, 1].
     pub final_scale: f64,
+    /// Whether K is annealed with eta (default true, the spec's convention).
+    #[serde(default = "yes")]
+    pub feedback: bool,
+    /// How the factor falls (default linear).
+    #[serde(default)]
+    pub shape: AnnealShape,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How an [`Anneal`] factor goes from 1 to `final_scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnealShape {
+    /// Linearly over the annealed trials, reaching `final_scale` at the last one.
+    #[default]
+    Linear,
+    /// `final_scale` in every annealed trial (a reference implementation's schedule).
+    Step,
 }
 
 impl Anneal {
+    /// Annealing of eta and K, linear, from trial `start * trials` to `final_scale`.
+    pub fn linear(start: f64, final_scale: f64) -> Self {
+        Self { start, final_scale, feedback: true, shape: AnnealShape::Linear }
+    }
+
     /// The factor for trial `k` of `n`.
     pub fn factor(&self, k: usize, n: usize) -> f64 {
         let first = (self.start * n as f64).floor() as usize;
-        if k < first || n <= first + 1 {
-            return if k < first { 1.0 } else { self.final_scale };
+        if k < first {
+            return 1.0;
+        }
+        if self.shape == AnnealShape::Step || n <= first + 1 {
+            return self.final_scale;
         }
         let progress = (k - first) as f64 / (n - 1 - first) as f64;
         1.0 + (self.final_scale - 1.0) * progress
+    }
+
+    /// The factor on K for trial `k` of `n`: [`Anneal::factor`] if `feedback`, else 1.
+    pub fn feedback_factor(&self, k: usize, n: usize) -> f64 {
+        if self.feedback { self.factor(k, n) } else { 1.0 }
     }
 }
 
@@ -221,6 +263,8 @@ pub struct Experiment {
     training_command: Option<Box<dyn CommandSignal>>,
     test_commands: Vec<Box<dyn CommandSignal>>,
     analyses: Vec<Vec<(String, Box<dyn Analysis>)>>,
+    /// Per test and analysis, the suffix of its keys ("" unless its kind repeats in the test).
+    key_suffixes: Vec<Vec<String>>,
 }
 
 impl ExperimentConfig {
@@ -324,6 +368,7 @@ impl Experiment {
         };
         let mut test_commands = Vec::new();
         let mut analyses = Vec::new();
+        let mut key_suffixes = Vec::new();
         for (k, test) in config.tests.iter().enumerate() {
             let field = |f: &str| format!("test[{k}].{f}");
             check::positive(&field("duration"), test.duration)?;
@@ -339,6 +384,7 @@ impl Experiment {
                 built.push((kind, registry.analysis(spec, &place)?));
             }
             analyses.push(built);
+            key_suffixes.push(suffixes_of(&analyses[k], &test.analyses));
             for (p, spec) in test.perturbations.iter().enumerate() {
                 registry.check_kind(ebn_core::Category::Perturbation, spec, &field(&format!("perturbations[{p}]")))?;
             }
@@ -352,6 +398,7 @@ impl Experiment {
             training_command,
             test_commands,
             analyses,
+            key_suffixes,
         };
         // Building the network validates the network section and the initial weights; the
         // perturbations are built once on it, so that their parameters are checked now.
@@ -379,8 +426,24 @@ impl Experiment {
     }
 
     /// Runs the analyses of test `index` on its recording: (kind, its numbers or why not).
+    ///
+    /// When a kind appears more than once in a test, each instance's keys (and its kind in
+    /// the first element) carry a suffix so that none overwrites another in a summary:
+    /// `_<component>` if the instances have distinct `component` parameters (two
+    /// `limit_cycle`s on x and y give `amplitude_error_0` and `amplitude_error_1`), else
+    /// `_<position in the test's list>`. A kind that appears once keeps its plain keys.
     pub fn analyse(&self, index: usize, recording: &Recording) -> Vec<(String, Result<Measures>)> {
-        self.analyses(index).iter().map(|(kind, a)| (kind.clone(), a.analyse(recording))).collect()
+        let suffixes = self.key_suffixes.get(index).map_or(&[][..], |s| s.as_slice());
+        self.analyses(index)
+            .iter()
+            .zip(suffixes)
+            .map(|((kind, a), suffix)| {
+                let result = a
+                    .analyse(recording)
+                    .map(|values| values.into_iter().map(|(key, v)| (format!("{key}{suffix}"), v)).collect());
+                (format!("{kind}{suffix}"), result)
+            })
+            .collect()
     }
 
     fn build_perturbation<M: NeuronModel>(
@@ -521,6 +584,7 @@ impl Experiment {
         let (x0, mut stream, redraws) = self.draw_trial(&training, trial);
         let k_full = self.config.network.feedback_gain;
         let scale = training.anneal.map_or(1.0, |a| a.factor(trial, training.trials));
+        let k_scale = training.anneal.map_or(1.0, |a| a.feedback_factor(trial, training.trials));
         network.reset_state_with(&mut self.seeds.indexed(Stream::NeuronState, trial as u64));
         network.reseed_noise(self.seeds.indexed(Stream::Noise, trial as u64));
         if training.dropout > 0.0 {
@@ -535,7 +599,7 @@ impl Experiment {
             network.preload(&x0, self.config.preload.duration, self.config.preload.gain);
         }
         self.add_run_perturbations(network, &training.perturbations, trial as u64, "training.perturbations")?;
-        network.set_feedback_gain(k_full * scale)?;
+        network.set_feedback_gain(k_full * k_scale)?;
         network.set_rate_scale(scale)?;
         network.set_learning(true);
         let steps = (training.trial_duration / self.config.network.dt).round() as u64;
@@ -633,6 +697,30 @@ impl TrainedNetwork {
     pub fn network_in(&self, registry: &Registry) -> Result<Network> {
         Experiment::build_in(&self.config, registry)?.resume(self.weights.to_weights()?, &self.training)
     }
+}
+
+/// The key suffixes of one test's analyses (see [`Experiment::analyse`]): "" for a kind that
+/// appears once, else `_<component>` when the instances' components are distinct, else
+/// `_<position>`.
+fn suffixes_of(built: &[(String, Box<dyn Analysis>)], specs: &[Spec]) -> Vec<String> {
+    built
+        .iter()
+        .enumerate()
+        .map(|(a, (kind, _))| {
+            let same: Vec<usize> = built.iter().enumerate().filter(|(_, (k, _))| k == kind).map(|(i, _)| i).collect();
+            if same.len() == 1 {
+                return String::new();
+            }
+            let component = |i: usize| specs[i].params.get("component").and_then(serde_json::Value::as_u64);
+            let components: Vec<Option<u64>> = same.iter().map(|&i| component(i)).collect();
+            let distinct = components.iter().all(Option::is_some)
+                && components.iter().enumerate().all(|(p, c)| !components[..p].contains(c));
+            match component(a) {
+                Some(c) if distinct => format!("_{c}"),
+                _ => format!("_{a}"),
+            }
+        })
+        .collect()
 }
 
 /// A target system together with its integrator.

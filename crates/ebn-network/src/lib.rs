@@ -10,8 +10,8 @@ pub use ebn_engine::{
     NetworkConfig, Overrides, RecordConfig, Recorder, builtin_registry, builtins, linear_slow_weights,
 };
 pub use experiment::{
-    Anneal, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Preload, RunStats, Teacher,
-    TestConfig, TrainedNetwork, TrainingConfig, TrainingState, simulate,
+    Anneal, AnnealShape, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Preload, RunStats,
+    Teacher, TestConfig, TrainedNetwork, TrainingConfig, TrainingState, simulate,
 };
 pub use store::{Checkpoint, FORMAT_VERSION, FileKind, payload_checksum};
 

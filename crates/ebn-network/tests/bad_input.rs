@@ -141,8 +141,15 @@ fn empty_populations() {
     c.network.basis = BasisConfig::RandomTanh { n_basis: 0, weight_std: 1.0, bias: 1.0, fast_tanh: false }.into();
     rejects(&c, "network.basis.n_basis", "0");
     let mut c = experiment();
-    c.network.basis =
-        BasisConfig::StateTanh { n_basis: 0, gain: 1.0, bias: 1.0, x_scale: None, fast_tanh: false }.into();
+    c.network.basis = BasisConfig::StateTanh {
+        n_basis: 0,
+        gain: 1.0,
+        bias: 1.0,
+        x_scale: None,
+        encoders: Default::default(),
+        fast_tanh: false,
+    }
+    .into();
     rejects(&c, "network.basis.n_basis", "0");
 }
 
@@ -151,8 +158,15 @@ fn empty_populations() {
 #[test]
 fn basis_scales_that_overflow() {
     let mut c = experiment();
-    c.network.basis =
-        BasisConfig::StateTanh { n_basis: 5, gain: 1.0, bias: 1e308, x_scale: None, fast_tanh: false }.into();
+    c.network.basis = BasisConfig::StateTanh {
+        n_basis: 5,
+        gain: 1.0,
+        bias: 1e308,
+        x_scale: None,
+        encoders: Default::default(),
+        fast_tanh: false,
+    }
+    .into();
     rejects(&c, "bias", "1e308");
     let mut c = experiment();
     c.network.basis = BasisConfig::RandomTanh { n_basis: 5, weight_std: 1e300, bias: 1.0, fast_tanh: false }.into();

@@ -275,3 +275,53 @@ command = { kind = "filtered_noise", amplitude = [600.0, 0.0], windows = [[0.03,
     assert!(multi_rate > 1e4, "the tracking needs more spikes than steps: {multi_rate}");
     assert!(multi < 0.5 * one, "multi-spike NRMSE {multi} against one-spike {one}");
 }
+
+#[test]
+fn analyses_of_one_kind_in_one_test_keep_separate_keys() {
+    // Two limit_cycle analyses (x and y) and one shape in the same test: each limit_cycle's
+    // keys carry its component, the shape's keep their plain names. Recording: teacher
+    // (cos, 2 sin), network (cos, 1.5 sin), so the x amplitude error is 0 and the y one 25 %.
+    let mut config = ExperimentConfig::from_toml(include_str!("../../../examples/vanderpol.toml")).unwrap();
+    config.tests[0].analyses = ["limit_cycle", "shape", "limit_cycle"]
+        .iter()
+        .zip([Some(0), None, Some(1)])
+        .map(|(kind, c)| {
+            let mut spec = Spec::new(*kind);
+            if let Some(c) = c {
+                spec.params.insert("component".into(), c.into());
+                spec.params.insert("skip".into(), 0.0.into());
+            }
+            spec
+        })
+        .collect();
+    let exp = Experiment::build(&config).unwrap();
+    let times: Vec<f64> = (0..5000).map(|k| k as f64 * 1e-3).collect();
+    let trace = |ay: f64| ebn_core::Trace {
+        dim: 2,
+        data: times.iter().flat_map(|t| [(6.0 * t).cos(), ay * (6.0 * t).sin()]).collect(),
+    };
+    let rec = ebn_core::Recording {
+        dt: 1e-3,
+        every: 1,
+        times: times.clone(),
+        x: trace(2.0),
+        x_hat: trace(1.5),
+        command: ebn_core::Trace { dim: 2, data: vec![0.0; 10_000] },
+        voltages: ebn_core::Trace { dim: 0, data: vec![] },
+        voltage_neurons: vec![],
+        spikes: Default::default(),
+        duration: 5.0,
+    };
+    let results = exp.analyse(0, &rec);
+    let kinds: Vec<&str> = results.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["limit_cycle_0", "shape", "limit_cycle_1"]);
+    let mut keys = std::collections::BTreeMap::new();
+    for (_, r) in results {
+        for (key, v) in r.unwrap() {
+            assert!(keys.insert(key.clone(), v).is_none(), "{key} reported twice");
+        }
+    }
+    assert!(keys["amplitude_error_0"] < 1e-9, "{keys:?}");
+    assert!((keys["amplitude_error_1"] - 0.25).abs() < 1e-9, "{keys:?}");
+    assert!(keys.contains_key("shape_error") && !keys.contains_key("amplitude_error"));
+}
