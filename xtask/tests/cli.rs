@@ -65,3 +65,51 @@ fn bad_files() {
     rejects(&["robustness", &path("bad.toml"), "--out", &path("rob")], &["bad.toml"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A network pinned at the one-spike-per-step limit is reported: eta = 10^12 on the linear
+/// example fires in ~97 % of the steps; the run warns in one line per run part and lists the
+/// warnings in summary.json, while the shipped example (~20 % of its steps) stays quiet.
+#[test]
+fn a_network_pinned_at_the_spike_cap_is_reported() {
+    let dir = std::env::temp_dir().join(format!("ebn-capped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/linear.toml")).unwrap();
+    let edit = |eta: &str| {
+        example
+            .lines()
+            .map(|l| {
+                if l.starts_with("rule =") {
+                    format!("rule = {{ kind = \"local\", eta = {eta} }}")
+                } else if l.starts_with("trials =") {
+                    "trials = 3".to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (eta, pinned) in [("1e12", true), ("10.0", false)] {
+        let file = dir.join(format!("eta{eta}.toml"));
+        std::fs::write(&file, edit(eta)).unwrap();
+        let out_dir = dir.join(format!("out{eta}"));
+        let (code, err) =
+            xtask(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--fresh", "--quiet"]);
+        assert_eq!(code, 0, "{err}");
+        let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
+        let capped = summary["tests"]["driven"]["capped_fraction"].as_f64().unwrap();
+        let listed = summary["warnings"].as_array().unwrap().len();
+        if pinned {
+            assert!(capped > 0.9, "capped fraction {capped}");
+            assert_eq!(warnings.len(), 2, "training and test: {err}");
+            assert!(warnings.iter().all(|w| w.contains("spike cap")), "{err}");
+            assert_eq!(listed, 2);
+        } else {
+            assert!(capped < 0.5, "capped fraction {capped}");
+            assert!(warnings.is_empty() && listed == 0, "{err}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -93,6 +93,27 @@ pub fn mean_rate(spikes: &SpikeTrain, duration: f64) -> Result<f64> {
     Ok(population_rate(spikes, duration)? / spikes.n as f64)
 }
 
+/// Fraction of the `steps` steps of a run (time step `dt`) whose spike count reached `cap`,
+/// the most the spike policy allows per step (1 for the paper's rule). Spikes carry the end
+/// time of their step, t = (n + 1) dt, so the step of a spike is round(t / dt) - 1.
+pub fn capped_fraction(spikes: &SpikeTrain, dt: f64, steps: u64, cap: usize) -> Result<f64> {
+    if steps == 0 || !(dt > 0.0) {
+        return Err(Error::degenerate("capped fraction", "a run of no steps"));
+    }
+    let (mut capped, mut run, mut last) = (0u64, 0usize, None);
+    for t in &spikes.times {
+        let step = (t / dt).round() as u64;
+        if Some(step) == last {
+            run += 1;
+        } else {
+            last = Some(step);
+            run = 1;
+        }
+        capped += u64::from(run == cap);
+    }
+    Ok(capped as f64 / steps as f64)
+}
+
 /// Pearson correlation of two equal-length samples (e.g. learned and closed-form weights,
 /// entry by entry).
 pub fn correlation(a: &[f64], b: &[f64]) -> Result<f64> {
@@ -118,6 +139,17 @@ pub fn correlation(a: &[f64], b: &[f64]) -> Result<f64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn capped_fraction_counts_steps_at_the_cap() {
+        // 10 steps of 1 ms; spikes at the ends of steps 0, 0, 3, 5, 5, 5.
+        let spikes =
+            SpikeTrain { n: 4, times: vec![1e-3, 1e-3, 4e-3, 6e-3, 6e-3, 6e-3], neurons: vec![0, 1, 2, 0, 1, 3] };
+        assert_eq!(super::capped_fraction(&spikes, 1e-3, 10, 1).unwrap(), 0.3);
+        assert_eq!(super::capped_fraction(&spikes, 1e-3, 10, 2).unwrap(), 0.2);
+        assert_eq!(super::capped_fraction(&spikes, 1e-3, 10, 3).unwrap(), 0.1);
+        assert!(super::capped_fraction(&spikes, 1e-3, 0, 1).is_err());
+    }
+
     use super::*;
 
     fn trace(values: &[f64]) -> Trace {

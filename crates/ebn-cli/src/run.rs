@@ -43,6 +43,11 @@ pub fn default_out(kind: &str, file: &Path) -> PathBuf {
     PathBuf::from("target").join(kind).join(stem)
 }
 
+/// Fraction of steps at the spike cap above which a run is reported as pinned at the spike
+/// policy's limit (project choice: the shipped examples spend 10-30 % of their steps with a
+/// spike, a network driven to saturation by a huge learning rate 100 %).
+pub const CAPPED_WARNING: f64 = 0.5;
+
 /// Default interval between checkpoints.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
@@ -80,6 +85,7 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
     let training_wall = start.elapsed().as_secs_f64();
 
     let mut summary = Map::new();
+    let mut warnings: Vec<String> = Vec::new();
     summary.insert("experiment".into(), json!(stem));
     summary.insert("seed".into(), json!(config.seed));
     if let Some(t) = &config.training {
@@ -105,6 +111,23 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
         if let Some(r) = weight_correlation(&experiment, &network)? {
             tr["weight_correlation"] = json!(r);
         }
+        let capped = &training.capped_fraction;
+        if !capped.is_empty() {
+            write_atomic(&out.join("capped_fraction.csv"), series_csv("capped_fraction", "trial", capped).as_bytes())?;
+            // The last tenth of the trials (at least one): what the trained network does.
+            let tail = &capped[capped.len() - capped.len().div_ceil(10)..];
+            let last = tail.iter().sum::<f64>() / tail.len() as f64;
+            tr["capped_fraction_last_tenth"] = json!(last);
+            tr["capped_fraction_max"] = json!(capped.iter().fold(0.0f64, |m, v| m.max(*v)));
+            if last > CAPPED_WARNING {
+                warnings.push(format!(
+                    "training: {:.0} % of the steps of the last trials at the spike cap ({} per step): the network is \
+                     pinned at the spike policy's limit (learning rate too high, or a target too fast for N)",
+                    100.0 * last,
+                    network.spike_cap()
+                ));
+            }
+        }
         summary.insert("training".into(), tr);
     }
     let mut tests = Map::new();
@@ -112,6 +135,18 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
         let t0 = Instant::now();
         let rec = experiment.run_test(&mut network, k)?;
         let mut m = test_measures(&rec)?;
+        let steps = (test.duration / config.network.dt).round() as u64;
+        let capped = analysis::capped_fraction(&rec.spikes, config.network.dt, steps, network.spike_cap())?;
+        m.insert("capped_fraction".into(), json!(capped));
+        if capped > CAPPED_WARNING {
+            warnings.push(format!(
+                "test {}: {:.0} % of the steps at the spike cap ({} per step): the network is pinned at the spike \
+                 policy's limit",
+                test.name,
+                100.0 * capped,
+                network.spike_cap()
+            ));
+        }
         for (kind, result) in experiment.analyse(k, &rec) {
             let values = match result {
                 Ok(values) => values.into_iter().map(|(key, v)| (key, json!(v))).collect(),
@@ -134,6 +169,10 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
         tests.insert(test.name.clone(), Value::Object(m));
     }
     summary.insert("tests".into(), Value::Object(tests));
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    summary.insert("warnings".into(), json!(warnings));
     let summary = Value::Object(summary);
     write_atomic(&out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     write_atomic(&out.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;

@@ -650,6 +650,13 @@ impl<M: NeuronModel> Network<M> {
     pub fn slow_weights(&self) -> &SlowWeights {
         &self.slow
     }
+    /// The most spikes one step can hold: the neuron model's spike policy
+    /// ([`NeuronModel::max_spikes_per_step`], 1 for the paper's rule). A network that fires
+    /// this many in most steps is pinned at the policy's limit (its readout cannot move
+    /// faster, whatever the weights ask).
+    pub fn spike_cap(&self) -> usize {
+        self.max_spikes
+    }
     /// The feedback gain K in force (1/s).
     pub fn feedback_gain(&self) -> f64 {
         self.feedback_gain

@@ -250,6 +250,10 @@ pub struct TrainingState {
     /// The learning rule's own state after the last completed trial (empty for rules
     /// without state, such as the paper's).
     pub rule_state: Vec<f64>,
+    /// Fraction of the steps of each completed trial at the spike cap
+    /// ([`RunStats::capped_fraction`]); empty for the trials of a file older than format
+    /// version 3, which did not record it.
+    pub capped_fraction: Vec<f64>,
 }
 
 /// A built experiment: validated components ready to train and test networks.
@@ -617,6 +621,7 @@ impl Experiment {
         let error = stats.normalised_error();
         state.trials_done += 1;
         state.learning_curve.push(error);
+        state.capped_fraction.push(stats.capped_fraction());
         state.redraws += redraws;
         state.rule_state = network.rule_state();
         Ok(error)
@@ -740,12 +745,22 @@ pub struct RunStats {
     pub target_sq: f64,
     /// Number of spikes.
     pub spikes: u64,
+    /// Number of steps run.
+    pub steps: u64,
+    /// Steps whose spike count reached the network's [`Network::spike_cap`] (for the paper's
+    /// one-spike rule: steps with a spike).
+    pub capped_steps: u64,
 }
 
 impl RunStats {
     /// sum ||e||^2 / sum ||x||^2 (MODEL.md §7); +inf if the target was identically 0.
     pub fn normalised_error(&self) -> f64 {
         if self.target_sq > 0.0 { self.error_sq / self.target_sq } else { f64::INFINITY }
+    }
+
+    /// Fraction of the steps at the spike cap (0 for a run of no steps).
+    pub fn capped_fraction(&self) -> f64 {
+        if self.steps > 0 { self.capped_steps as f64 / self.steps as f64 } else { 0.0 }
     }
 }
 
@@ -764,7 +779,8 @@ pub fn simulate<M: NeuronModel>(
     let dt = network.config().dt;
     let t0 = network.time();
     let mut c = vec![0.0; x.len()];
-    let mut stats = RunStats::default();
+    let mut stats = RunStats { steps, ..RunStats::default() };
+    let cap = network.spike_cap();
     for n in 0..steps {
         command.next(&mut c);
         if recorder.due(n) {
@@ -772,7 +788,9 @@ pub fn simulate<M: NeuronModel>(
         }
         teacher.integrator.step(teacher.system, x, &c, dt);
         let t_spike = t0 + (n + 1) as f64 * dt;
-        for &k in network.step(&c, Some(x)) {
+        let fired = network.step(&c, Some(x));
+        stats.capped_steps += u64::from(fired.len() >= cap);
+        for &k in fired {
             recorder.spike(t_spike, k);
             stats.spikes += 1;
         }

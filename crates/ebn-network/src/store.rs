@@ -6,7 +6,7 @@
 //! ```text
 //! offset  size  field
 //! 0       8     magic "EBNLEARN"
-//! 8       4     format version (currently 2; version 1 files are read too)
+//! 8       4     format version (currently 3; versions 1 and 2 are read too)
 //! 12      4     kind: 1 = trained network, 2 = training checkpoint
 //! 16      8     payload length in bytes
 //! 24      8     FNV-1a 64-bit hash of the payload
@@ -20,7 +20,8 @@
 //! without the fork) is an [`Error::UnknownKind`] naming it.
 //!
 //! Version 2 added the learning rule's own state to the training state (version 1 files
-//! load with an empty one).
+//! load with an empty one); version 3 the fraction of each trial's steps at the spike cap
+//! (older files load with an empty list: those trials did not record it).
 //! Loading checks, in order: length, magic, version, kind, payload length, hash, decoding,
 //! and finally that the configuration builds and the weights fit the network. Every failure
 //! is a typed [`Error`], never a panic.
@@ -32,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"EBNLEARN";
 /// The file-format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER_LEN: usize = 32;
 /// Upper bound on the payload a file may claim (1 GiB); larger claims are rejected before
 /// any allocation.
@@ -84,9 +85,33 @@ struct PayloadV1 {
 impl From<PayloadV1> for Payload {
     fn from(p: PayloadV1) -> Self {
         let TrainingStateV1 { trials_done, learning_curve, redraws } = p.state;
+        let state = TrainingStateV2 { trials_done, learning_curve, redraws, rule_state: Vec::new() };
+        PayloadV2 { config_json: p.config_json, state, weights: p.weights }.into()
+    }
+}
+
+/// The training state of format version 2 (before the spike-cap fraction).
+#[derive(Serialize, Deserialize)]
+struct TrainingStateV2 {
+    trials_done: usize,
+    learning_curve: Vec<f64>,
+    redraws: usize,
+    rule_state: Vec<f64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PayloadV2 {
+    config_json: String,
+    state: TrainingStateV2,
+    weights: StoredWeights,
+}
+
+impl From<PayloadV2> for Payload {
+    fn from(p: PayloadV2) -> Self {
+        let TrainingStateV2 { trials_done, learning_curve, redraws, rule_state } = p.state;
         Self {
             config_json: p.config_json,
-            state: TrainingState { trials_done, learning_curve, redraws, rule_state: Vec::new() },
+            state: TrainingState { trials_done, learning_curve, redraws, rule_state, capped_fraction: Vec::new() },
             weights: p.weights,
         }
     }
@@ -147,7 +172,7 @@ fn decode(bytes: &[u8], kind: FileKind) -> Result<(ExperimentConfig, TrainingSta
     let word = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
     let long = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
     let version = word(8);
-    if version != FORMAT_VERSION && version != 1 {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(Error::Version { found: version, supported: FORMAT_VERSION });
     }
     let found_kind = word(12);
@@ -165,10 +190,10 @@ fn decode(bytes: &[u8], kind: FileKind) -> Result<(ExperimentConfig, TrainingSta
     if payload_checksum(body) != long(24) {
         return Err(Error::Corrupt("checksum mismatch (the file was modified or damaged)".into()));
     }
-    let decoded = if version == 1 {
-        decode_payload::<PayloadV1>(body).map(|(p, used)| (Payload::from(p), used))
-    } else {
-        decode_payload::<Payload>(body)
+    let decoded = match version {
+        1 => decode_payload::<PayloadV1>(body).map(|(p, used)| (Payload::from(p), used)),
+        2 => decode_payload::<PayloadV2>(body).map(|(p, used)| (Payload::from(p), used)),
+        _ => decode_payload::<Payload>(body),
     };
     let (payload, used) = decoded.map_err(|e| Error::Corrupt(format!("decoding: {e}")))?;
     if used != body.len() {
