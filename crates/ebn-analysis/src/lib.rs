@@ -97,7 +97,7 @@ pub fn mean_rate(spikes: &SpikeTrain, duration: f64) -> Result<f64> {
 /// the most the spike policy allows per step (1 for the paper's rule). Spikes carry the end
 /// time of their step, t = (n + 1) dt, so the step of a spike is round(t / dt) - 1.
 pub fn capped_fraction(spikes: &SpikeTrain, dt: f64, steps: u64, cap: usize) -> Result<f64> {
-    if steps == 0 || !(dt > 0.0) {
+    if steps == 0 || dt.is_nan() || dt <= 0.0 {
         return Err(Error::degenerate("capped fraction", "a run of no steps"));
     }
     let (mut capped, mut run, mut last) = (0u64, 0usize, None);
