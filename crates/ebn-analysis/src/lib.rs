@@ -9,7 +9,7 @@ pub use dynamics::{
     upward_crossings,
 };
 use ebn_core::{Error, Result, SpikeTrain, Trace};
-pub use spikes::{PerNeuron, fano_factors, isi_cv, median, readout_trial_sd};
+pub use spikes::{PerNeuron, fano_factors, isi_cv, isi_cv2, median, readout_trial_sd};
 pub use vector_field::learned_vector_field;
 
 fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {

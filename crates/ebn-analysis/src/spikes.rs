@@ -60,6 +60,36 @@ pub fn isi_cv(spikes: &SpikeTrain, min_spikes: usize) -> Result<PerNeuron> {
     per_neuron(values, "ISI CV")
 }
 
+/// Local irregularity CV2 of each neuron (Holt, Softky, Koch & Douglas 1996, J Neurophysiol
+/// 75:1806): the mean over successive interval pairs of 2 |I_(k+1) - I_k| / (I_(k+1) + I_k).
+/// Unlike the CV it compares only neighbouring intervals, so slow changes of rate (a
+/// command that modulates the firing) do not count as irregularity. Poisson trains have
+/// CV2 1, regular ones 0. Neurons with fewer than `min_spikes` spikes (at least 3, i.e. one
+/// interval pair) are excluded and counted.
+pub fn isi_cv2(spikes: &SpikeTrain, min_spikes: usize) -> Result<PerNeuron> {
+    let min_spikes = min_spikes.max(3);
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); spikes.n];
+    for (t, i) in spikes.times.iter().zip(&spikes.neurons) {
+        times[*i as usize].push(*t);
+    }
+    let values = times
+        .iter()
+        .map(|ts| {
+            if ts.len() < min_spikes {
+                return None;
+            }
+            let isi: Vec<f64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+            let pairs: Vec<f64> = isi
+                .windows(2)
+                .filter(|w| w[0] + w[1] > 0.0)
+                .map(|w| 2.0 * (w[1] - w[0]).abs() / (w[1] + w[0]))
+                .collect();
+            (!pairs.is_empty()).then(|| pairs.iter().sum::<f64>() / pairs.len() as f64)
+        })
+        .collect();
+    per_neuron(values, "ISI CV2")
+}
+
 /// Fano factor of each neuron's spike count across repeated trials: the counts in windows
 /// of `window` seconds over `duration` seconds; in each window, variance across trials
 /// (unbiased, n - 1) / mean across trials; averaged over the windows where the mean count is
@@ -172,6 +202,25 @@ mod tests {
         let trials: Vec<SpikeTrain> = (0..100).map(|k| poisson(20, 20.0, 10.0, 100 + k)).collect();
         let fano = fano_factors(&trials, 1.0, 10.0).unwrap();
         assert!((fano.median - 1.0).abs() < 0.1, "{}", fano.median);
+    }
+
+    #[test]
+    fn cv2_is_one_for_poisson_and_ignores_slow_rate_changes() {
+        // Poisson: E[2|I2 - I1| / (I1 + I2)] = 1 for independent exponential intervals;
+        // 2000 pairs per neuron, median over 20 within 5 %.
+        let cv2 = isi_cv2(&poisson(20, 20.0, 100.0, 2), 3).unwrap();
+        assert!((cv2.median - 1.0).abs() < 0.05, "{}", cv2.median);
+        // A regular train whose rate jumps from 10 to 40 Hz halfway: CV ~0.6 (a rate change
+        // looks like irregularity), CV2 ~0.02 (one interval pair in 250 differs).
+        let mut s = SpikeTrain::new(1);
+        let mut t = 0.0;
+        for k in 0..250 {
+            t += if k < 50 { 0.1 } else { 0.025 };
+            s.push(t, 0);
+        }
+        let (cv, cv2) = (isi_cv(&s, 3).unwrap().median, isi_cv2(&s, 3).unwrap().median);
+        assert!(cv > 0.5, "CV {cv}");
+        assert!(cv2 < 0.02, "CV2 {cv2}");
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub struct Variability {
     pub recs: Vec<Recording>,
     /// ISI CV per neuron (first repeat; neurons with fewer than 5 spikes excluded).
     pub cv: analysis::PerNeuron,
+    /// Local irregularity CV2 per neuron (Holt et al. 1996; first repeat, same exclusion).
+    pub cv2: analysis::PerNeuron,
     /// Fano factor of spike counts in 100 ms windows, across repeats.
     pub fano: analysis::PerNeuron,
     /// Trial-to-trial SD of x_hat, absolute and relative to the pooled SD of x.
@@ -130,6 +132,7 @@ pub fn variability(
     let readout_sd = analysis::readout_trial_sd(&readouts)?;
     Ok(Variability {
         cv: analysis::isi_cv(&trains[0], 5)?,
+        cv2: analysis::isi_cv2(&trains[0], 5)?,
         fano: analysis::fano_factors(&trains, FANO_WINDOW, duration)?,
         readout_sd,
         readout_sd_rel: readout_sd / analysis::pooled_std(&recs[0].x)?,

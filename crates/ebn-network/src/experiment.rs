@@ -140,13 +140,14 @@ pub enum InitialState {
 /// factor that falls from 1 to `final_scale` at the last trial, linearly or in one step
 /// (MODEL.md §7: without it the error drifts back up at the end of training).
 ///
-/// Annealing K is the spec's convention (§7, "K and eta annealed") and the default; it is
-/// safe only while K times the factor stays above the teacher's local expansion rate (the
-/// largest eigenvalue of the symmetric part of its Jacobian over the trained region):
-/// below it the error dynamics de/dt = f(x) - f(x_hat) - K e + ... stop contracting, x_hat
-/// leaves x, and the rule learns f at the wrong states (docs/MODEL.md "Annealing and the
-/// feedback gain"; van der Pol at K 5 -> 1 unlearns its cycle). `feedback = false` anneals
-/// eta alone, K stays at its full value.
+/// By default only eta is annealed (MODEL.md §7). Annealing K too (`feedback = true`, this
+/// project's behaviour before format version 3) is safe only while K times the factor stays
+/// above the rate at which the teacher's flow separates nearby states: with Psi evaluated at
+/// x_hat the error obeys de/dt = f(x) - f(x_hat) - K e - W~ Psi(x_hat), so once K is below
+/// the expansion rate of f (van der Pol: up to mu x speed = 6.6 /s at x = 0) e stops
+/// contracting, x_hat leaves x, and the rule learns f at the wrong states (docs/MODEL.md and
+/// docs/REPRODUCTION.md "Annealing and the feedback gain": van der Pol at K 5 -> 1 unlearns
+/// its cycle, learning curve 0.005 -> 0.22).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Anneal {
@@ -154,16 +155,12 @@ pub struct Anneal {
     pub start: f64,
     /// Factor at the last trial, in [0, 1].
     pub final_scale: f64,
-    /// Whether K is annealed with eta (default true, the spec's convention).
-    #[serde(default = "yes")]
+    /// Whether K is annealed with eta (default false: K keeps its value).
+    #[serde(default)]
     pub feedback: bool,
     /// How the factor falls (default linear).
     #[serde(default)]
     pub shape: AnnealShape,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// How an [`Anneal`] factor goes from 1 to `final_scale`.
@@ -178,9 +175,9 @@ pub enum AnnealShape {
 }
 
 impl Anneal {
-    /// Annealing of eta and K, linear, from trial `start * trials` to `final_scale`.
+    /// Annealing of eta alone, linear, from trial `start * trials` to `final_scale`.
     pub fn linear(start: f64, final_scale: f64) -> Self {
-        Self { start, final_scale, feedback: true, shape: AnnealShape::Linear }
+        Self { start, final_scale, feedback: false, shape: AnnealShape::Linear }
     }
 
     /// The factor for trial `k` of `n`.
@@ -431,21 +428,41 @@ impl Experiment {
 
     /// Runs the analyses of test `index` on its recording: (kind, its numbers or why not).
     ///
-    /// When a kind appears more than once in a test, each instance's keys (and its kind in
-    /// the first element) carry a suffix so that none overwrites another in a summary:
-    /// `_<component>` if the instances have distinct `component` parameters (two
-    /// `limit_cycle`s on x and y give `amplitude_error_0` and `amplitude_error_1`), else
-    /// `_<position in the test's list>`. A kind that appears once keeps its plain keys.
+    /// When a kind appears more than once in a test and its instances report the same key,
+    /// those keys (and the instance's kind in the first element) carry a suffix so that
+    /// none overwrites another in a summary: `_<component>` if the instances have distinct
+    /// `component` parameters (two `limit_cycle`s on x and y give `amplitude_error_0` and
+    /// `amplitude_error_1`), else `_<position in the test's list>`. Keys that are already
+    /// distinct (two `nrmse_horizon`s with their own `key`) and kinds that appear once keep
+    /// their plain names.
     pub fn analyse(&self, index: usize, recording: &Recording) -> Vec<(String, Result<Measures>)> {
         let suffixes = self.key_suffixes.get(index).map_or(&[][..], |s| s.as_slice());
-        self.analyses(index)
+        let results: Vec<(String, Result<Measures>)> =
+            self.analyses(index).iter().map(|(kind, a)| (kind.clone(), a.analyse(recording))).collect();
+        // How many instances of the same kind report each key.
+        let shared = |kind: &str, key: &str| {
+            results
+                .iter()
+                .filter(|(k, r)| k == kind && r.as_ref().is_ok_and(|m| m.iter().any(|(name, _)| name == key)))
+                .count()
+                > 1
+        };
+        results
             .iter()
             .zip(suffixes)
-            .map(|((kind, a), suffix)| {
-                let result = a
-                    .analyse(recording)
-                    .map(|values| values.into_iter().map(|(key, v)| (format!("{key}{suffix}"), v)).collect());
-                (format!("{kind}{suffix}"), result)
+            .map(|((kind, result), suffix)| {
+                let named = match result {
+                    Ok(values) => Ok(values
+                        .iter()
+                        .map(
+                            |(key, v)| {
+                                if shared(kind, key) { (format!("{key}{suffix}"), *v) } else { (key.clone(), *v) }
+                            },
+                        )
+                        .collect()),
+                    Err(e) => Err(e.clone()),
+                };
+                (format!("{kind}{suffix}"), named)
             })
             .collect()
     }

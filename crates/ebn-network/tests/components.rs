@@ -294,6 +294,13 @@ fn analyses_of_one_kind_in_one_test_keep_separate_keys() {
             spec
         })
         .collect();
+    // Two of a kind whose keys differ already keep them.
+    for (horizon, key) in [(0.5, "early"), (1.0, "late")] {
+        let mut spec = Spec::new("nrmse_horizon");
+        spec.params.insert("horizon".into(), horizon.into());
+        spec.params.insert("key".into(), key.into());
+        config.tests[0].analyses.push(spec);
+    }
     let exp = Experiment::build(&config).unwrap();
     let times: Vec<f64> = (0..5000).map(|k| k as f64 * 1e-3).collect();
     let trace = |ay: f64| ebn_core::Trace {
@@ -314,7 +321,7 @@ fn analyses_of_one_kind_in_one_test_keep_separate_keys() {
     };
     let results = exp.analyse(0, &rec);
     let kinds: Vec<&str> = results.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(kinds, ["limit_cycle_0", "shape", "limit_cycle_1"]);
+    assert_eq!(kinds, ["limit_cycle_0", "shape", "limit_cycle_1", "nrmse_horizon_3", "nrmse_horizon_4"]);
     let mut keys = std::collections::BTreeMap::new();
     for (_, r) in results {
         for (key, v) in r.unwrap() {
@@ -324,4 +331,5 @@ fn analyses_of_one_kind_in_one_test_keep_separate_keys() {
     assert!(keys["amplitude_error_0"] < 1e-9, "{keys:?}");
     assert!((keys["amplitude_error_1"] - 0.25).abs() < 1e-9, "{keys:?}");
     assert!(keys.contains_key("shape_error") && !keys.contains_key("amplitude_error"));
+    assert!(keys.contains_key("early") && keys.contains_key("late"), "{keys:?}");
 }

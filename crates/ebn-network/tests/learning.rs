@@ -314,15 +314,16 @@ fn annealing_schedule() {
     assert_eq!(&factors[..5], &[1.0; 5]);
     assert!((factors[9] - 0.1).abs() < 1e-15);
     assert!(factors[5..].windows(2).all(|w| w[1] < w[0]), "{factors:?}");
-    assert_eq!(a.feedback_factor(7, 10), a.factor(7, 10), "the spec's default anneals K with eta");
+    assert!((0..10).all(|k| a.feedback_factor(k, 10) == 1.0), "by default K is not annealed");
+    let with_k = ebn_network::Anneal { feedback: true, ..a };
+    assert_eq!(with_k.feedback_factor(7, 10), a.factor(7, 10), "K annealed with eta on request");
 
-    let step = ebn_network::Anneal { shape: ebn_network::AnnealShape::Step, feedback: false, ..a };
+    let step = ebn_network::Anneal { shape: ebn_network::AnnealShape::Step, ..a };
     let factors: Vec<f64> = (0..10).map(|k| step.factor(k, 10)).collect();
     assert_eq!(factors, [1.0, 1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.1, 0.1]);
-    assert!((0..10).all(|k| step.feedback_factor(k, 10) == 1.0), "K is not annealed");
 
     let parsed: ebn_network::Anneal = toml::from_str("start = 0.8\nfinal_scale = 0.2").unwrap();
-    assert_eq!(parsed, ebn_network::Anneal::linear(0.8, 0.2), "old files keep their meaning");
+    assert_eq!(parsed, ebn_network::Anneal::linear(0.8, 0.2), "without the new keys: eta alone, linearly");
 }
 
 #[test]

@@ -299,10 +299,12 @@ mod tests {
             "linear" => &["test_nrmse", "weight_correlation", "first_trial_error", "last_trial_error"],
             "bistable" => &["test_nrmse", "attractor_agreement"],
             "pendulum" => &["test_nrmse"],
-            "variability" => &["median_isi_cv", "median_fano", "mean_rate_hz", "readout_trial_to_trial_sd"],
+            "variability" => {
+                &["median_isi_cv", "median_isi_cv2", "median_fano", "mean_rate_hz", "readout_trial_to_trial_sd"]
+            }
             "robustness" => &["nrmse_by_fraction_killed", "nrmse_by_noise"],
             "efficiency" => &["nrmse_by_n", "spikes_by_n"],
-            "vanderpol" => &["period_error", "amplitude_error", "mean_rate_hz"],
+            "vanderpol" => &["period_error", "amplitude_error", "amplitude_error_y", "mean_rate_hz"],
             "lorenz" => &["nrmse_at_0p25s", "lobe_switches_teacher", "lobe_switches_network"],
             other => panic!("no key list for figure {other}"),
         }

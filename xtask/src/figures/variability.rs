@@ -21,6 +21,19 @@ pub const SPEC: Spec = Spec {
     run,
 };
 
+/// The constant command of the second protocol (units of x per second, on v): the training
+/// command's standard deviation (600 x 0.05 = 30), held, so that x sits at the fixed point
+/// -A^(-1) c and the neurons fire at constant rates. Project choice.
+const CONSTANT_COMMAND: [f64; 2] = [30.0, 0.0];
+
+/// Quantiles (10, 25, 50, 75, 90 %) of the defined per-neuron values: the distribution.
+fn quantiles(p: &analysis::PerNeuron) -> serde_json::Value {
+    let mut v: Vec<f64> = p.values.iter().flatten().copied().collect();
+    v.sort_by(f64::total_cmp);
+    let q = |f: f64| v.get(((v.len() - 1) as f64 * f).round() as usize).copied();
+    json!({ "p10": q(0.1), "p25": q(0.25), "p50": q(0.5), "p75": q(0.75), "p90": q(0.9), "neurons": v.len() })
+}
+
 /// Membrane noise of the repeats (units of x per sqrt(s)); project choice, docs/ROBUSTNESS.md.
 const SIGMA_V: f64 = 1e-3;
 
@@ -36,14 +49,40 @@ fn run(ctx: &Ctx) -> Result<Output> {
         .lambda_v;
     let v_sd = SIGMA_V / (2.0 * lambda_v).sqrt();
     let v = variability(ebn_network::builtins(), &config, &weights, SIGMA_V, repeats)?;
+    // The same network under a constant command (no rate modulation): what is left of the
+    // variability is irregularity, not the command's bursts.
+    let mut constant = config.clone();
+    let test = &mut constant.tests[0];
+    test.command =
+        ebn_network::Spec::tagged(&ebn_network::dynamics::CommandConfig::Pulses(ebn_network::dynamics::Pulses {
+            pulses: vec![ebn_network::dynamics::Pulse {
+                start: 0.0,
+                duration: test.duration,
+                amplitude: CONSTANT_COMMAND.to_vec(),
+            }],
+        }));
+    let c = variability(ebn_network::builtins(), &constant, &weights, SIGMA_V, repeats)?;
     let n = config.network.n;
     let first = &v.recs[0];
 
     // Data: per-neuron statistics, every repeat's spikes and readout.
-    let mut per_neuron = String::from("neuron,rate_hz,isi_cv,fano\n");
+    let mut per_neuron = String::from(
+        "neuron,rate_hz,isi_cv,isi_cv2,fano,constant_rate_hz,constant_isi_cv,constant_isi_cv2,constant_fano\n",
+    );
     for i in 0..n {
         let opt = |o: Option<f64>| o.map_or(String::new(), |x| x.to_string());
-        let _ = writeln!(per_neuron, "{i},{},{},{}", v.rates[i], opt(v.cv.values[i]), opt(v.fano.values[i]));
+        let _ = writeln!(
+            per_neuron,
+            "{i},{},{},{},{},{},{},{},{}",
+            v.rates[i],
+            opt(v.cv.values[i]),
+            opt(v.cv2.values[i]),
+            opt(v.fano.values[i]),
+            c.rates[i],
+            opt(c.cv.values[i]),
+            opt(c.cv2.values[i]),
+            opt(c.fano.values[i])
+        );
     }
     ctx.write("per_neuron.csv", &per_neuron)?;
     let mut spikes = String::from("repeat,t,neuron\n");
@@ -100,7 +139,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let finite = |p: &analysis::PerNeuron| p.values.iter().flatten().copied().collect::<Vec<f64>>();
     let mean_rate = analysis::mean_rate(&first.spikes, first.duration)?;
     let figure = Figure {
-        cols: 3,
+        cols: 4,
         panels: vec![
             Labeled {
                 title: format!("readout v of {} repeats, same command", v.recs.len()),
@@ -131,6 +170,16 @@ fn run(ctx: &Ctx) -> Result<Output> {
                 },
             },
             Labeled {
+                title: format!("ISI CV2 per neuron (median {:.2}; constant command {:.2})", v.cv2.median, c.cv2.median),
+                x: "local irregularity CV2 (Holt et al. 1996)".into(),
+                y: "neurons".into(),
+                panel: Panel::Histogram {
+                    values: finite(&v.cv2),
+                    bins: 20,
+                    reference: Some((1.0, "Poisson (1)".into())),
+                },
+            },
+            Labeled {
                 title: format!("Fano factor, {:.0} ms counts (median {:.2})", FANO_WINDOW * 1e3, v.fano.median),
                 x: "variance / mean of the spike count".into(),
                 y: "neurons".into(),
@@ -152,7 +201,21 @@ fn run(ctx: &Ctx) -> Result<Output> {
     Ok(Output {
         summary: json!({
             "median_isi_cv": v.cv.median,
+            "median_isi_cv2": v.cv2.median,
             "median_fano": v.fano.median,
+            "isi_cv_quantiles": quantiles(&v.cv),
+            "isi_cv2_quantiles": quantiles(&v.cv2),
+            "fano_quantiles": quantiles(&v.fano),
+            "constant_command": {
+                "command": CONSTANT_COMMAND,
+                "median_isi_cv": c.cv.median,
+                "median_isi_cv2": c.cv2.median,
+                "median_fano": c.fano.median,
+                "isi_cv_quantiles": quantiles(&c.cv),
+                "isi_cv2_quantiles": quantiles(&c.cv2),
+                "fano_quantiles": quantiles(&c.fano),
+                "mean_rate_hz": analysis::mean_rate(&c.recs[0].spikes, c.recs[0].duration)?,
+            },
             "mean_rate_hz": mean_rate,
             "readout_trial_to_trial_sd": v.readout_sd_rel,
             "readout_trial_to_trial_sd_abs": v.readout_sd,
