@@ -1,6 +1,8 @@
-//! Why is the learned van der Pol cycle flattened in y? A diagnosis (docs/LEARNING.md).
+//! Why was the learned van der Pol cycle flattened in y? A diagnosis (docs/LEARNING.md,
+//! docs/REPRODUCTION.md; the example before issue 12 had y 30 % low, the current one 0.5 %).
 //!
-//! Trains examples/vanderpol.toml, then compares the learned vector field
+//! Trains the file named by FILE (default examples/vanderpol.toml; the flattened example is
+//! `git show dbca096:examples/vanderpol.toml`), then compares the learned vector field
 //! f_hat = W Psi(x) - lambda x with the true f along the teacher's cycle, and runs the network
 //! with the least-squares weights W* (lambda x + f(x) = W* Psi(x) fitted over the cycle and a
 //! box around it) instead of the learned ones: if the least-squares network keeps the right
@@ -18,7 +20,8 @@ use ebn_network::{Experiment, ExperimentConfig, TrainingState};
 use faer::linalg::solvers::Solve;
 
 fn main() {
-    let text = std::fs::read_to_string("examples/vanderpol.toml").unwrap();
+    let file = std::env::var("FILE").unwrap_or_else(|_| "examples/vanderpol.toml".into());
+    let text = std::fs::read_to_string(&file).unwrap();
     let mut config = ExperimentConfig::from_toml(&text).unwrap();
     let env = |name: &str| std::env::var(name).ok();
     let number = |name: &str| env(name).map(|v| v.parse::<f64>().expect("a number"));
