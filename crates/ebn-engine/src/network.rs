@@ -387,6 +387,11 @@ impl<M: NeuronModel> Network<M> {
         Ok(())
     }
 
+    /// The multiplier of the rule's learning rate in force.
+    pub fn rate_scale(&self) -> f64 {
+        self.rate_scale
+    }
+
     /// Advances the network by one step (see the type's documentation for the order of
     /// sub-steps). `command` is c_n (length J); `target` is the teacher's x_(n+1), or `None`
     /// when there is no teacher (then e = 0: no feedback and no learning). Returns the neurons

@@ -307,6 +307,32 @@ fn every_shipped_example_parses_and_builds() {
     assert!(seen >= 1, "no examples found in {}", dir.display());
 }
 
+/// The defect of issue 12, caught at the protocol: in the annealed trials of the shipped van
+/// der Pol file the rate falls and K stays at its full value (K annealed to 1 /s unlearned the
+/// cycle: below the teacher's expansion rate the error stops contracting); `feedback = true`
+/// lowers K with eta on request.
+#[test]
+fn annealing_lowers_the_rate_and_keeps_the_feedback_gain() {
+    let mut cfg = ExperimentConfig::from_toml(include_str!("../../../examples/vanderpol.toml")).unwrap();
+    let t = cfg.training.as_mut().unwrap();
+    t.trials = 5;
+    t.trial_duration = 0.01;
+    let k = cfg.network.feedback_gain;
+    for (feedback, expected_k) in [(false, k), (true, k * 0.03)] {
+        cfg.training.as_mut().unwrap().anneal.as_mut().unwrap().feedback = feedback;
+        let mut exp = Experiment::build(&cfg).unwrap();
+        let mut net = exp.initial_network().unwrap();
+        let mut state = Default::default();
+        for trial in 0..5 {
+            exp.train_trial(&mut net, &mut state).unwrap();
+            // start = 0.8: trial 4 is the annealed one (step to 0.03).
+            let (rate, gain) = if trial == 4 { (0.03, expected_k) } else { (1.0, k) };
+            assert_eq!(net.rate_scale(), rate, "trial {trial}");
+            assert!((net.feedback_gain() - gain).abs() < 1e-12, "trial {trial}: K = {}", net.feedback_gain());
+        }
+    }
+}
+
 #[test]
 fn annealing_schedule() {
     let a = ebn_network::Anneal::linear(0.5, 0.1);
