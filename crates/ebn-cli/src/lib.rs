@@ -259,13 +259,17 @@ pub fn non_negative_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Checks experiment files (all of `examples/` when `files` is empty).
+/// Checks experiment files (all of `examples/` and `examples/reference/` when `files` is
+/// empty).
 pub fn check(files: Vec<PathBuf>, registry: &Registry) -> anyhow::Result<()> {
     let files = if files.is_empty() {
-        let mut all: Vec<PathBuf> = std::fs::read_dir("examples")?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
+        let mut all: Vec<PathBuf> = Vec::new();
+        for dir in ["examples", "examples/reference"] {
+            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            all.extend(
+                entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")),
+            );
+        }
         all.sort();
         all
     } else {
