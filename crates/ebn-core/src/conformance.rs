@@ -157,7 +157,9 @@ pub fn basis(basis: &dyn Basis) {
 
 /// [`NeuronModel`]: with no input the voltages do not grow; a neuron is selected only if its
 /// voltage exceeds its threshold, never one with an infinite threshold, and none when every
-/// voltage is below threshold.
+/// voltage is below threshold; an inhibitory fast-weight column
+/// ([`NeuronModel::receive_fast`]) never raises another neuron's voltage, neither at once nor
+/// over the following steps (a model with synapses delivers it late).
 pub fn neuron_model<M: NeuronModel>(model: &M, dt: f64) {
     model.validate(dt).expect("the model must accept the dt it is tested at");
     assert!(model.max_spikes_per_step() >= 1, "a spike policy allows at least one spike per step");
@@ -178,9 +180,23 @@ pub fn neuron_model<M: NeuronModel>(model: &M, dt: f64) {
                 prop_assert!(before[k] > thresholds[k], "neuron {k} fired below threshold");
                 // Being told of the spike must not break the state.
                 let mut told = state.clone();
+                let column: Vec<f64> = cells.iter().map(|c| -0.5 * c.1).collect();
+                model.receive_fast(&mut told, k, &column, &thresholds);
                 model.on_spike(&mut told, k);
                 prop_assert_eq!(model.voltages(&told).len(), n);
                 prop_assert!(model.voltages(&told).iter().all(|v| v.is_finite()));
+                // Fast inhibition (a column of negative weights) never raises the voltages,
+                // at once or as its synaptic charge arrives over the next steps.
+                for _ in 0..3 {
+                    model.integrate(&mut told, &vec![0.0; n], dt);
+                }
+                let v_now = model.voltages(&told);
+                for (i, (a, b)) in v_now.iter().zip(&before).enumerate() {
+                    prop_assert!(
+                        i == k || *a <= b.max(0.0) + 1e-12,
+                        "neuron {i} rose from {b} to {a} after an inhibitory spike"
+                    );
+                }
             }
             None => prop_assert!(
                 before.iter().zip(&thresholds).all(|(v, t)| v <= t),

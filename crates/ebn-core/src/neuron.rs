@@ -18,9 +18,11 @@ use std::fmt::Debug;
 /// 2. membrane noise and perturbations, through [`voltages_mut`](Self::voltages_mut);
 /// 3. the spike loop, at most [`max_spikes_per_step`](Self::max_spikes_per_step) times:
 ///    [`select_spike`](Self::select_spike) names a neuron k (or none, which ends the loop);
-///    the network applies the fast-weight column of k to every voltage and its trace, then
-///    calls [`on_spike`](Self::on_spike) with k, so that the model can keep per-neuron spike
-///    state (refractoriness, adaptation).
+///    the network applies the fast-weight column of k to every voltage (or, for a model whose
+///    [`filters_fast_input`](Self::filters_fast_input) is true, hands the column to
+///    [`receive_fast`](Self::receive_fast)) and raises k's trace, then calls
+///    [`on_spike`](Self::on_spike) with k, so that the model can keep per-neuron spike state
+///    (refractoriness, adaptation).
 ///
 /// With the defaults (one spike per step, nothing kept per spike) this is the authors'
 /// greedy rule. A fork with another neuron implements this trait and runs
@@ -58,6 +60,26 @@ pub trait NeuronModel: Clone + Debug + Send + Sync {
     /// that returns more is asked again after each spike, on the voltages that spike left.
     fn max_spikes_per_step(&self) -> usize {
         1
+    }
+
+    /// Whether the fast connections reach this model through its own synapses
+    /// ([`receive_fast`](Self::receive_fast)) instead of being added to the voltages at once
+    /// (the EBN's instantaneous synapses; the default, `false`). Asked once, when the network
+    /// is built.
+    fn filters_fast_input(&self) -> bool {
+        false
+    }
+
+    /// Neuron `k` has fired; `column` is its fast-weight column Omega_f[:, k] (one value per
+    /// neuron; `column[k]` is the reset -(||D_k||^2 + mu)) and `thresholds` the thresholds in
+    /// use. Called instead of adding `column` to the voltages when
+    /// [`filters_fast_input`](Self::filters_fast_input) is true; the default adds it, which is
+    /// the instantaneous synapse.
+    fn receive_fast(&self, state: &mut Self::State, k: usize, column: &[f64], thresholds: &[f64]) {
+        let _ = (k, thresholds);
+        for (v, w) in self.voltages_mut(state).iter_mut().zip(column) {
+            *v += w;
+        }
     }
 }
 
@@ -107,6 +129,10 @@ pub trait ErasedNeuron: Debug + Send + Sync {
     fn on_spike(&self, state: &mut dyn NeuronState, k: usize);
     /// See [`NeuronModel::max_spikes_per_step`].
     fn max_spikes_per_step(&self) -> usize;
+    /// See [`NeuronModel::filters_fast_input`].
+    fn filters_fast_input(&self) -> bool;
+    /// See [`NeuronModel::receive_fast`].
+    fn receive_fast(&self, state: &mut dyn NeuronState, k: usize, column: &[f64], thresholds: &[f64]);
 }
 
 fn state_of<M: NeuronModel + 'static>(s: &dyn NeuronState) -> &M::State
@@ -156,6 +182,12 @@ where
     }
     fn max_spikes_per_step(&self) -> usize {
         NeuronModel::max_spikes_per_step(self)
+    }
+    fn filters_fast_input(&self) -> bool {
+        NeuronModel::filters_fast_input(self)
+    }
+    fn receive_fast(&self, state: &mut dyn NeuronState, k: usize, column: &[f64], thresholds: &[f64]) {
+        NeuronModel::receive_fast(self, state_of_mut::<M>(state), k, column, thresholds);
     }
 }
 
@@ -211,5 +243,11 @@ impl NeuronModel for DynNeuron {
     }
     fn max_spikes_per_step(&self) -> usize {
         self.0.max_spikes_per_step()
+    }
+    fn filters_fast_input(&self) -> bool {
+        self.0.filters_fast_input()
+    }
+    fn receive_fast(&self, state: &mut DynState, k: usize, column: &[f64], thresholds: &[f64]) {
+        self.0.receive_fast(state.0.as_mut(), k, column, thresholds);
     }
 }

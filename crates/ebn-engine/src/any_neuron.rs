@@ -110,4 +110,15 @@ impl NeuronModel for AnyNeuron {
             Self::Dyn(m) => m.max_spikes_per_step(),
         }
     }
+
+    fn filters_fast_input(&self) -> bool {
+        match self {
+            Self::Ebn(m) => m.filters_fast_input(),
+            Self::Dyn(m) => m.filters_fast_input(),
+        }
+    }
+
+    fn receive_fast(&self, state: &mut AnyState, k: usize, column: &[f64], thresholds: &[f64]) {
+        both!(self, state, |m, s| m.receive_fast(s, k, column, thresholds), ())
+    }
 }

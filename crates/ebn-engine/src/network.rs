@@ -79,6 +79,9 @@ pub struct Network<M: NeuronModel = AnyNeuron> {
     /// Neurons that fired in the current step, in order.
     spikes: Vec<usize>,
     max_spikes: usize,
+    /// The fast-weight column of a spike, for a model that filters its fast input
+    /// ([`NeuronModel::filters_fast_input`]); empty otherwise.
+    fast_column: Vec<f64>,
     noise: Rng,
     r: Vec<f64>,
     x_hat: Vec<f64>,
@@ -172,6 +175,7 @@ impl<M: NeuronModel> Network<M> {
         let drive_len = basis.drive_len();
         let slow = SlowWeights::zeros(config.slow_weights, n, j, nb);
         let max_spikes = neuron.max_spikes_per_step().max(1);
+        let fast_column = if neuron.filters_fast_input() { vec![0.0; n] } else { Vec::new() };
         let mut net = Self {
             state: neuron.init_state(n, &mut seeds.rng(Stream::NeuronState)),
             neuron,
@@ -185,6 +189,7 @@ impl<M: NeuronModel> Network<M> {
             perturbations: Vec::new(),
             spikes: Vec::with_capacity(max_spikes.min(4 * n)),
             max_spikes,
+            fast_column,
             noise: seeds.rng(Stream::Noise),
             r: vec![0.0; n],
             x_hat: vec![0.0; j],
@@ -551,19 +556,38 @@ impl<M: NeuronModel> Network<M> {
     /// returns `None` encodes the current voltages greedily (MODEL.md §3).
     pub fn fire(&mut self) -> Option<usize> {
         let k = self.neuron.select_spike(&self.state, &self.thresholds)?;
-        let v = self.neuron.voltages_mut(&mut self.state);
         let dk = self.d.column(k);
-        match (&self.fast_dense, self.config.fast_weights) {
-            (Some(omega_f), _) => {
-                for (vi, w) in v.iter_mut().zip(omega_f.col_as_slice(k)) {
-                    *vi += w;
+        if self.fast_column.is_empty() {
+            // Instantaneous synapses: the column goes straight onto the voltages.
+            let v = self.neuron.voltages_mut(&mut self.state);
+            match (&self.fast_dense, self.config.fast_weights) {
+                (Some(omega_f), _) => {
+                    for (vi, w) in v.iter_mut().zip(omega_f.col_as_slice(k)) {
+                        *vi += w;
+                    }
+                }
+                (None, FastForm::ResetOnly) => v[k] -= coding::dot(dk, dk) + self.config.mu,
+                (None, _) => {
+                    self.d.project(dk, v, true);
+                    v[k] -= self.config.mu;
                 }
             }
-            (None, FastForm::ResetOnly) => v[k] -= coding::dot(dk, dk) + self.config.mu,
-            (None, _) => {
-                self.d.project(dk, v, true);
-                v[k] -= self.config.mu;
+        } else {
+            // The model's own synapses: it receives the column (the same values).
+            let column = &mut self.fast_column;
+            match (&self.fast_dense, self.config.fast_weights) {
+                (Some(omega_f), _) => column.copy_from_slice(omega_f.col_as_slice(k)),
+                (None, FastForm::ResetOnly) => {
+                    column.fill(0.0);
+                    column[k] = -(coding::dot(dk, dk) + self.config.mu);
+                }
+                (None, _) => {
+                    column.fill(0.0);
+                    self.d.project(dk, column, true);
+                    column[k] -= self.config.mu;
+                }
             }
+            self.neuron.receive_fast(&mut self.state, k, &self.fast_column, &self.thresholds);
         }
         self.r[k] += 1.0;
         for (x, d) in self.x_hat.iter_mut().zip(dk) {

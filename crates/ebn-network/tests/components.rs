@@ -333,3 +333,94 @@ fn analyses_of_one_kind_in_one_test_keep_separate_keys() {
     assert!(keys.contains_key("shape_error") && !keys.contains_key("amplitude_error"));
     assert!(keys.contains_key("early") && keys.contains_key("late"), "{keys:?}");
 }
+
+/// The built-in neuron models, as files name them.
+const NEURON_KINDS: [&str; 5] = [
+    r#"{ kind = "ebn", lambda_v = 10.0 }"#,
+    r#"{ kind = "ebn_multi_spike", lambda_v = 10.0, max_spikes = 8 }"#,
+    r#"{ kind = "refractory", lambda_v = 10.0, tau_ref = 2e-3 }"#,
+    r#"{ kind = "synaptic_lif", lambda_v = 10.0, tau_s = 2e-3 }"#,
+    r#"{ kind = "synaptic_lif", lambda_v = 10.0, tau_s = 2e-3, reset = "soft", max_spikes = 16 }"#,
+];
+
+fn smoke_linear(neuron: &str) -> ExperimentConfig {
+    let text = include_str!("../../../examples/linear.toml")
+        .replace("neuron = { lambda_v = 10.0 }", &format!("neuron = {neuron}"))
+        .replace("trials = 50", "trials = 6")
+        .replace("trial_duration = 1.5", "trial_duration = 0.3")
+        .replace("duration = 3.0", "duration = 0.5");
+    assert!(text.contains(&format!("neuron = {neuron}")), "the example's neuron line has changed");
+    ExperimentConfig::from_toml(&text).unwrap()
+}
+
+/// Every built-in neuron model runs the whole protocol from a file: trains, checkpoints at
+/// trial 3 and resumes bit-identically, and its trained network saves, loads and tests
+/// identically.
+#[test]
+fn every_built_in_neuron_model_trains_resumes_and_reloads_bit_identically() {
+    for neuron in NEURON_KINDS {
+        let config = smoke_linear(neuron);
+        let train = |from: Option<Vec<u8>>| {
+            let mut exp = Experiment::build(&config).unwrap();
+            let (mut net, mut state) = match from {
+                None => (exp.initial_network().unwrap(), ebn_network::TrainingState::default()),
+                Some(bytes) => {
+                    let cp = ebn_network::Checkpoint::from_bytes(&bytes).unwrap();
+                    (exp.resume(cp.weights.to_weights().unwrap(), &cp.state).unwrap(), cp.state)
+                }
+            };
+            let mut checkpoint = None;
+            while state.trials_done < 6 {
+                exp.train_trial(&mut net, &mut state).unwrap();
+                if state.trials_done == 3 && checkpoint.is_none() {
+                    let cp = ebn_network::Checkpoint {
+                        config: config.clone(),
+                        state: state.clone(),
+                        weights: ebn_network::StoredWeights::from_weights(net.slow_weights()),
+                    };
+                    checkpoint = Some(cp.to_bytes().unwrap());
+                }
+            }
+            let rec = exp.run_test(&mut net, 0).unwrap();
+            (state, net.slow_weights().clone(), checkpoint, rec)
+        };
+        let (whole, weights, checkpoint, rec) = train(None);
+        assert!(whole.learning_curve.iter().all(|e| e.is_finite()), "{neuron}: {:?}", whole.learning_curve);
+        assert!(!rec.spikes.is_empty(), "{neuron}: the test fired no spike");
+        let (resumed, resumed_weights, _, resumed_rec) = train(checkpoint);
+        assert_eq!(whole, resumed, "{neuron}: training state after resuming");
+        assert_eq!(weights, resumed_weights, "{neuron}: weights after resuming");
+        assert_eq!(rec, resumed_rec, "{neuron}: test after resuming");
+
+        let trained = ebn_network::TrainedNetwork {
+            config: config.clone(),
+            weights: ebn_network::StoredWeights::from_weights(&weights),
+            training: whole,
+        };
+        let loaded = ebn_network::TrainedNetwork::from_bytes(&trained.to_bytes().unwrap()).unwrap();
+        assert_eq!(loaded, trained, "{neuron}");
+        let mut exp = Experiment::build(&loaded.config).unwrap();
+        let mut net = loaded.network().unwrap();
+        assert_eq!(exp.run_test(&mut net, 0).unwrap(), rec, "{neuron}: the loaded network tests differently");
+    }
+}
+
+/// With tau_s = 0 and the soft reset the synaptic LIF neuron is the EBN neuron: the same
+/// spikes and readout, bit for bit (dense fast weights, where both add the same column).
+#[test]
+fn the_synaptic_lif_neuron_at_tau_s_zero_is_the_ebn_neuron() {
+    let run = |neuron: &str| {
+        let mut config = smoke_linear(neuron);
+        config.network.fast_weights = ebn_network::FastForm::Dense;
+        let mut exp = Experiment::build(&config).unwrap();
+        let mut net = exp.initial_network().unwrap();
+        let mut state = ebn_network::TrainingState::default();
+        exp.train_trial(&mut net, &mut state).unwrap();
+        (state, exp.run_test(&mut net, 0).unwrap())
+    };
+    let ebn = run(NEURON_KINDS[0]);
+    assert!(ebn.1.spikes.len() > 100);
+    assert_eq!(run(r#"{ kind = "synaptic_lif", lambda_v = 10.0, tau_s = 0.0, reset = "soft" }"#), ebn);
+    // The hard reset forgets the overshoot: another network.
+    assert_ne!(run(r#"{ kind = "synaptic_lif", lambda_v = 10.0, tau_s = 0.0 }"#).1, ebn.1);
+}

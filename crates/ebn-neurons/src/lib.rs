@@ -2,7 +2,7 @@
 
 mod models;
 
-pub use models::{EbnMultiSpike, MAX_SPIKES_PER_STEP, Refractory, RefractoryState};
+pub use models::{EbnMultiSpike, MAX_SPIKES_PER_STEP, Refractory, RefractoryState, Reset, SynapticLif, SynapticState};
 
 use ebn_core::{Error, NeuronModel, Registry, Result, Rng, check};
 use serde::{Deserialize, Serialize};
@@ -131,11 +131,13 @@ pub(crate) fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
 }
 
 /// Registers the neuron models of this crate: `ebn` ([`EbnNeuron`], the default of the
-/// neuron slot), `ebn_multi_spike` ([`EbnMultiSpike`]) and `refractory` ([`Refractory`]).
+/// neuron slot), `ebn_multi_spike` ([`EbnMultiSpike`]), `refractory` ([`Refractory`]) and
+/// `synaptic_lif` ([`SynapticLif`]).
 pub fn register(registry: &mut Registry) {
     registry.add_neuron::<EbnNeuron>("ebn");
     registry.add_neuron::<EbnMultiSpike>("ebn_multi_spike");
     registry.add_neuron::<Refractory>("refractory");
+    registry.add_neuron::<SynapticLif>("synaptic_lif");
     registry.set_default(ebn_core::Category::Neuron, "ebn");
 }
 
@@ -149,6 +151,9 @@ mod tests {
         ebn_core::conformance::neuron_model(&EbnNeuron { lambda_v: 50.0 }, 1e-3);
         ebn_core::conformance::neuron_model(&EbnMultiSpike { lambda_v: 10.0, max_spikes: 8 }, 1e-4);
         ebn_core::conformance::neuron_model(&Refractory { lambda_v: 10.0, tau_ref: 2e-3 }, 1e-4);
+        for (tau_s, reset) in [(0.0, Reset::Hard), (2e-3, Reset::Hard), (5e-3, Reset::Soft)] {
+            ebn_core::conformance::neuron_model(&SynapticLif { lambda_v: 10.0, tau_s, reset, max_spikes: 4 }, 1e-4);
+        }
     }
 
     #[test]
