@@ -72,6 +72,16 @@ pub enum Panel {
         /// A reference value drawn as a vertical line, with its legend entry.
         reference: Option<(f64, String)>,
     },
+    /// Grouped bars: one group per category on the x axis, one bar per series in each group
+    /// (a missing or non-positive value on a log axis is left out).
+    Bars {
+        /// The categories, in order (the x tick labels).
+        groups: Vec<String>,
+        /// (legend entry, one value per group, colour).
+        series: Vec<(String, Vec<f64>, RGBColor)>,
+        /// Logarithmic y axis.
+        log_y: bool,
+    },
 }
 
 /// A panel with its letter, title and axis labels.
@@ -311,6 +321,7 @@ fn draw_panel<DB: DrawingBackend>(p: &Labeled, title: &str, area: &DrawingArea<D
                 legend(&mut chart, label, SeriesLabelPosition::UpperRight)?;
             }
         }
+        Panel::Bars { groups, series, log_y } => draw_bars(p, title, area, groups, series, *log_y)?,
         Panel::Scatter { points } => {
             let ((x0, x1), (y0, y1)) = bounds(points.iter().copied());
             let (lo, hi) = (x0.min(y0), x1.max(y1));
@@ -323,6 +334,75 @@ fn draw_panel<DB: DrawingBackend>(p: &Labeled, title: &str, area: &DrawingArea<D
                 .draw_series(points.iter().map(|p| Circle::new(*p, 2, ShapeStyle::from(&INK.mix(0.5)).filled())))
                 .map_err(err)?;
         }
+    }
+    Ok(())
+}
+
+/// Grouped bars (see [`Panel::Bars`]); the legend goes above the bars, in headroom.
+fn draw_bars<DB: DrawingBackend>(
+    p: &Labeled,
+    title: &str,
+    area: &DrawingArea<DB, Shift>,
+    groups: &[String],
+    series: &[(String, Vec<f64>, RGBColor)],
+    log_y: bool,
+) -> Result<()> {
+    let label = (FONT, 15).into_font();
+    let values = || series.iter().flat_map(|s| s.1.iter().copied()).filter(|v| v.is_finite() && (!log_y || *v > 0.0));
+    let (lo, hi) = values().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (1e-3, 1.0) };
+    let n_groups = groups.len().max(1);
+    let width = 0.8 / series.len().max(1) as f64;
+    // Legend rows above the tallest bar.
+    let rows = series.len() as f64;
+    let x_range = -0.5..n_groups as f64 - 0.5;
+    let names = |v: &f64| {
+        let k = v.round();
+        if (v - k).abs() < 1e-6 && k >= 0.0 {
+            groups.get(k as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    macro_rules! bars {
+        ($chart:expr, $base:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .light_line_style(TRANSPARENT)
+                .disable_x_mesh()
+                .x_labels(n_groups)
+                .x_desc(p.x.as_str())
+                .y_desc(p.y.as_str())
+                .x_label_formatter(&names)
+                .y_label_formatter(&|v| tick(v))
+                .label_style(label.clone())
+                .axis_desc_style(label.clone())
+                .draw()
+                .map_err(err)?;
+            for (k, (name, v, color)) in series.iter().enumerate() {
+                let style = ShapeStyle::from(&color.mix(0.8)).filled();
+                chart
+                    .draw_series(v.iter().enumerate().filter(|(_, y)| y.is_finite() && (!log_y || **y > 0.0)).map(
+                        |(g, y)| {
+                            let x0 = g as f64 - 0.4 + k as f64 * width;
+                            Rectangle::new([(x0, $base), (x0 + width, *y)], style)
+                        },
+                    ))
+                    .map_err(err)?
+                    .label(name.clone())
+                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], style));
+            }
+            legend(&mut chart, label.clone(), SeriesLabelPosition::UpperRight)?;
+        }};
+    }
+    if log_y {
+        let (bottom, top) = (lo * 0.5, hi * (hi / (lo * 0.5)).max(10.0).powf(0.15 * rows));
+        bars!(builder(area, title).build_cartesian_2d(x_range, (bottom..top).log_scale()).map_err(err)?, bottom);
+    } else {
+        let top = hi.max(0.0) * (1.0 + 0.2 * rows) + f64::EPSILON;
+        let bottom = lo.min(0.0);
+        bars!(builder(area, title).build_cartesian_2d(x_range, bottom..top).map_err(err)?, 0.0);
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod coding;
 mod efficiency;
 mod linear;
 mod lorenz;
+mod neurons;
 mod pendulum;
 mod robustness;
 mod vanderpol;
@@ -72,6 +73,7 @@ pub const REGISTRY: &[Spec] = &[
     efficiency::SPEC,
     vanderpol::SPEC,
     lorenz::SPEC,
+    neurons::SPEC,
 ];
 
 pub fn list() {
