@@ -308,6 +308,12 @@ mod tests {
             "efficiency" => &["nrmse_by_n", "spikes_by_n"],
             "vanderpol" => &["period_error", "amplitude_error", "amplitude_error_y", "mean_rate_hz"],
             "lorenz" => &["nrmse_at_0p25s", "lobe_switches_teacher", "lobe_switches_network"],
+            "neurons" => &[
+                "synaptic_nrmse_hard_all_fire",
+                "synaptic_nrmse_soft_one_per_step",
+                "slew_nrmse",
+                "slew_spikes_per_second",
+            ],
             other => panic!("no key list for figure {other}"),
         }
     }
