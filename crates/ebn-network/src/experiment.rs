@@ -113,6 +113,12 @@ pub struct TrainingConfig {
     /// neurons are revived at the end of each trial.
     #[serde(default)]
     pub perturbations: Vec<Spec>,
+    /// The error-feedback gain K during training (1/s), if it differs from the network's
+    /// `feedback_gain`; 0 learns without feedback, as plain PES in Nengo does: the rule still
+    /// sees e, but e no longer steers the network toward the teacher (docs/RULES.md measures
+    /// what the feedback buys). Annealing with `feedback = true` scales this value.
+    #[serde(default)]
+    pub feedback_gain: Option<f64>,
 }
 
 /// Initial state of the teacher in each training trial.
@@ -347,6 +353,9 @@ impl Experiment {
                     }
                 }
                 check::in_range("training.dropout", t.dropout, 0.0, 0.95)?;
+                if let Some(k) = t.feedback_gain {
+                    check::non_negative("training.feedback_gain", k)?;
+                }
                 if let Some(a) = &t.anneal {
                     check::in_range("training.anneal.start", a.start, 0.0, 1.0)?;
                     check::in_range("training.anneal.final_scale", a.final_scale, 0.0, 1.0)?;
@@ -603,7 +612,7 @@ impl Experiment {
             return Err(Error::invalid("trial", trial, format!("< training.trials = {}", training.trials)));
         }
         let (x0, mut stream, redraws) = self.draw_trial(&training, trial);
-        let k_full = self.config.network.feedback_gain;
+        let k_full = training.feedback_gain.unwrap_or(self.config.network.feedback_gain);
         let scale = training.anneal.map_or(1.0, |a| a.factor(trial, training.trials));
         let k_scale = training.anneal.map_or(1.0, |a| a.feedback_factor(trial, training.trials));
         network.reset_state_with(&mut self.seeds.indexed(Stream::NeuronState, trial as u64));

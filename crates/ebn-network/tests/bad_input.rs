@@ -28,6 +28,7 @@ fn experiment() -> ExperimentConfig {
             dropout: 0.0,
             bound: None,
             perturbations: vec![],
+            feedback_gain: None,
         }),
         tests: vec![TestConfig {
             name: "t".into(),

@@ -31,6 +31,7 @@ fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
             dropout: 0.0,
             bound: None,
             perturbations: vec![],
+            feedback_gain: None,
         }),
         tests: vec![TestConfig {
             name: "driven".into(),

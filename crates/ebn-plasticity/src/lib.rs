@@ -1,11 +1,23 @@
 #![doc = include_str!("../README.md")]
 
-use ebn_core::{LearningSignal, PlasticityRule, Registry, Result, RuleSetup, SlowWeights, check};
+mod local;
+mod rls;
+mod robust;
+
+pub use local::{LocalRule, NoLearning};
+pub use rls::{MAX_RLS_BASIS, Rls};
+pub use robust::{RobustLocal, Safeguard};
+
+use ebn_core::{PlasticityRule, Registry, Result};
 use serde::{Deserialize, Serialize};
 
-/// Registers the rules of this crate: `none` and `local` (the kinds of [`RuleConfig`]).
+/// Every kind of [`RuleConfig`], as named in files.
+pub const KINDS: [&str; 7] =
+    ["none", "local", "local_sigma", "local_e_mod", "local_dead_zone", "local_projection", "rls"];
+
+/// Registers the rules of this crate (the kinds of [`RuleConfig`], listed in [`KINDS`]).
 pub fn register(registry: &mut Registry) {
-    for kind in ["none", "local"] {
+    for kind in KINDS {
         registry.add_rule_spec(kind, |spec, field| spec.parse_tagged::<RuleConfig>(field)?.build());
     }
 }
@@ -27,6 +39,57 @@ pub enum RuleConfig {
         /// Learning rate per basis function, eta N_b.
         eta: f64,
     },
+    /// The paper's rule with sigma-modification (leakage): dW/dt = eta e Psi^T - sigma W
+    /// ([`RobustLocal`]).
+    LocalSigma {
+        /// Learning rate per basis function.
+        eta: f64,
+        /// Leak rate (1/s).
+        sigma: f64,
+    },
+    /// The paper's rule with e-modification: dW/dt = eta e Psi^T - sigma ||e|| W.
+    LocalEMod {
+        /// Learning rate per basis function.
+        eta: f64,
+        /// Leak per unit of error norm (1/(s x)).
+        sigma: f64,
+    },
+    /// The paper's rule with a continuous dead zone: nothing learned while ||e|| <= threshold,
+    /// e shrunk by the threshold above it.
+    LocalDeadZone {
+        /// Learning rate per basis function.
+        eta: f64,
+        /// Error norm below which nothing is learned (units of x).
+        threshold: f64,
+    },
+    /// The paper's rule with parameter projection onto ||W||_F <= bound (factored weights).
+    LocalProjection {
+        /// Learning rate per basis function.
+        eta: f64,
+        /// Radius of the ball of W (x per second per unit of Psi).
+        bound: f64,
+    },
+    /// Recursive least squares / FORCE ([`Rls`]): not local.
+    Rls {
+        /// Rate gamma (1/s); 1 makes each update an exact weighted least-squares step on e.
+        gamma: f64,
+        /// Prior: P(0) = I / alpha (s Psi^2).
+        alpha: f64,
+        /// Forgetting rate (1/s); 0 keeps all data.
+        #[serde(default)]
+        forgetting: f64,
+        /// One update every `every` steps (FORCE's update interval); default 1.
+        #[serde(default = "one")]
+        every: u32,
+        /// Rate of the regressor's filter (1/s): 0 (default) regresses e on Psi as plain
+        /// FORCE does; lambda + K regresses it on Psi filtered like the error (see [`Rls`]).
+        #[serde(default)]
+        filter: f64,
+    },
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl RuleConfig {
@@ -35,110 +98,16 @@ impl RuleConfig {
         Ok(match *self {
             Self::None => Box::new(NoLearning),
             Self::Local { eta } => Box::new(LocalRule::new(eta)?),
+            Self::LocalSigma { eta, sigma } => Box::new(RobustLocal::new(eta, Safeguard::Sigma { sigma })?),
+            Self::LocalEMod { eta, sigma } => Box::new(RobustLocal::new(eta, Safeguard::EMod { sigma })?),
+            Self::LocalDeadZone { eta, threshold } => {
+                Box::new(RobustLocal::new(eta, Safeguard::DeadZone { threshold })?)
+            }
+            Self::LocalProjection { eta, bound } => Box::new(RobustLocal::new(eta, Safeguard::Projection { bound })?),
+            Self::Rls { gamma, alpha, forgetting, every, filter } => {
+                Box::new(Rls::new(gamma, alpha, forgetting, every, filter)?)
+            }
         })
-    }
-}
-
-/// Fixed slow weights: the rule that never changes anything.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct NoLearning;
-
-impl PlasticityRule for NoLearning {
-    fn bind(&mut self, _setup: &RuleSetup) -> Result<()> {
-        Ok(())
-    }
-    fn update(&mut self, _signal: &LearningSignal<'_>, _weights: &mut SlowWeights) {}
-    fn is_active(&self) -> bool {
-        false
-    }
-}
-
-/// The local plasticity rule of Alemi, Machens, Denève & Slotine (2018), MODEL.md §6:
-///
-/// ```text
-/// d Omega_s[i][j] / dt = eta [D^T e]_i Psi_j(r)
-/// ```
-///
-/// **Why it is local**: [D^T e]_i is the feedback current that neuron i itself receives
-/// (it enters V_i as K [D^T e]_i), and Psi_j(r) is the j-th presynaptic (dendritic) input of
-/// the synapse: each synapse changes by (its postsynaptic neuron's feedback) x (its
-/// presynaptic activity).
-///
-/// **Why it converges** (Sanner & Slotine 1992): writing Omega_s = D^T W, the student
-/// dx_hat/dt = -lambda x_hat + W Psi + c + K e, and W* with lambda x + f(x) = W* Psi(x), the
-/// Lyapunov function ||e||^2 / 2 + tr(W~^T W~) / (2 eta), W~ = W - W*, has derivative
-/// -(lambda + K) ||e||^2 <= 0 under dW/dt = eta e Psi^T, which is the rule above with D^T
-/// taken out. With a persistently exciting command, W -> W*.
-///
-/// **Forms**: synapse-level, Omega_s += dt eta s (D^T e) Psi^T (N x N_b per step); factored,
-/// W += dt eta s e Psi^T (J x N_b per step), with s the protocol's `rate_scale`. Started
-/// from the same weights (Omega_s = D^T W), the two stay equal.
-///
-/// **Integration**: forward Euler at the network's dt, using e_(n+1) and Psi(r_(n+1))
-/// (MODEL.md §8, sub-step 5).
-///
-/// **Units**: W is in units of x per second per unit of Psi (Psi is dimensionless for tanh
-/// bases, in spikes for the identity basis) and e in units of x, so eta is in
-/// 1 / (s^2 Psi^2). The configured `eta` is per basis function: [`PlasticityRule::bind`]
-/// divides it by N_b (MODEL.md §6), from code as from a file.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LocalRule {
-    eta: f64,
-    raw: f64,
-}
-
-impl LocalRule {
-    /// The rule with learning rate `eta` per basis function (>= 0, finite).
-    pub fn new(eta: f64) -> Result<Self> {
-        check::non_negative("eta", eta)?;
-        Ok(Self { eta, raw: 0.0 })
-    }
-
-    /// The learning rate per basis function.
-    pub fn eta(&self) -> f64 {
-        self.eta
-    }
-
-    /// The raw rate eta / N_b in force (0 before binding).
-    pub fn raw_eta(&self) -> f64 {
-        self.raw
-    }
-}
-
-impl PlasticityRule for LocalRule {
-    fn bind(&mut self, setup: &RuleSetup) -> Result<()> {
-        self.raw = self.eta / setup.n_basis.max(1) as f64;
-        Ok(())
-    }
-
-    fn dense_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
-        Some(signal.dt * self.raw * signal.rate_scale)
-    }
-
-    fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
-        let gain = signal.dt * self.raw * signal.rate_scale;
-        match weights {
-            // Omega_s[:, b] += gain Psi_b (D^T e): one axpy of length N per basis function.
-            SlowWeights::Dense(omega) => {
-                for (b, psi) in signal.psi.iter().enumerate() {
-                    axpy(gain * psi, signal.feedback, omega.col_as_slice_mut(b));
-                }
-            }
-            // W^T[:, j] += gain e_j Psi: one axpy of length N_b per dimension.
-            SlowWeights::Factored(wt) => {
-                for (j, e) in signal.error.iter().enumerate() {
-                    axpy(gain * e, signal.psi, wt.col_as_slice_mut(j));
-                }
-            }
-        }
-    }
-}
-
-/// y += a x.
-#[inline]
-fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
     }
 }
 
@@ -151,7 +120,7 @@ impl From<RuleConfig> for ebn_core::Spec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebn_core::{Mat, WeightForm};
+    use ebn_core::{LearningSignal, Mat, RuleSetup, SlowWeights, WeightForm};
 
     #[test]
     fn rules_conform() {

@@ -12,6 +12,7 @@ mod lorenz;
 mod neurons;
 mod pendulum;
 mod robustness;
+mod rules;
 mod vanderpol;
 mod variability;
 
@@ -74,6 +75,7 @@ pub const REGISTRY: &[Spec] = &[
     vanderpol::SPEC,
     lorenz::SPEC,
     neurons::SPEC,
+    rules::SPEC,
 ];
 
 pub fn list() {
@@ -314,6 +316,7 @@ mod tests {
                 "slew_nrmse",
                 "slew_spikes_per_second",
             ],
+            "rules" => &["drift_test_ratio_vanderpol", "drift_test_ratio_lorenz"],
             other => panic!("no key list for figure {other}"),
         }
     }
