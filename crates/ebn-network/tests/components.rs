@@ -194,11 +194,13 @@ fn the_registry_resolves_defaults_lists_kinds_and_accepts_new_ones() {
         assert!(!registry.kinds(category).is_empty(), "{category}");
     }
     // An unknown kind names the slot and every known kind.
-    let err = registry.rule(&Spec::new("rls"), "network.rule").unwrap_err();
+    let err = registry.rule(&Spec::new("bcm"), "network.rule").unwrap_err();
     match &err {
         Error::UnknownKind { field, known, .. } => {
             assert_eq!(field, "network.rule");
-            assert_eq!(known, &["local".to_string(), "none".to_string()]);
+            let mut expected: Vec<String> = ebn_network::plasticity::KINDS.iter().map(|k| k.to_string()).collect();
+            expected.sort();
+            assert_eq!(known, &expected);
         }
         other => panic!("{other}"),
     }
