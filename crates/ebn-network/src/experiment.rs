@@ -602,6 +602,36 @@ impl Experiment {
         unreachable!("the attempt loop only ends by returning")
     }
 
+    /// The teacher's initial state and command stream of training trial `trial`, drawn as
+    /// [`Experiment::train_trial`] draws them (redraws included), for protocols that drive
+    /// something else than a [`Network`] with the same teacher (learning the code,
+    /// [`crate::code`]).
+    pub fn training_inputs(&mut self, trial: usize) -> Result<(Vec<f64>, Box<dyn CommandStream>)> {
+        let training =
+            self.config.training.clone().ok_or_else(|| Error::Unsupported("no [training] section".into()))?;
+        let (x0, stream, _) = self.draw_trial(&training, trial);
+        Ok((x0, stream))
+    }
+
+    /// The teacher's initial state and command stream of test `index` (repeat 0), as
+    /// [`Experiment::run_test`] draws them.
+    pub fn test_inputs(&self, index: usize) -> Result<(Vec<f64>, Box<dyn CommandStream>)> {
+        let test = self.config.tests.get(index).ok_or_else(|| {
+            Error::invalid("test index", index, format!("< number of tests = {}", self.config.tests.len()))
+        })?;
+        let dt = self.config.network.dt;
+        let stream_index = TEST_STREAM_OFFSET + index as u64;
+        let stream =
+            self.test_commands[index].realise(dt, test.duration, self.seeds.indexed(Stream::Command, stream_index));
+        let x0 = test.initial_state.clone().unwrap_or_else(|| vec![0.0; self.teacher.dim()]);
+        Ok((x0, stream))
+    }
+
+    /// Advances the teacher's state `x` by one time step under the command `c`.
+    pub fn step_teacher(&mut self, x: &mut [f64], c: &[f64]) {
+        self.integrator.step(self.teacher.as_ref(), x, c, self.config.network.dt);
+    }
+
     /// Runs training trial `state.trials_done` on `network` and records its error (and the
     /// rule's state after it).
     pub fn train_trial<M: NeuronModel>(&mut self, network: &mut Network<M>, state: &mut TrainingState) -> Result<f64> {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod code;
 mod experiment;
 pub mod presets;
 mod store;

@@ -6,6 +6,7 @@
 
 mod bistable;
 mod coding;
+mod decoder;
 mod efficiency;
 mod linear;
 mod lorenz;
@@ -76,6 +77,7 @@ pub const REGISTRY: &[Spec] = &[
     lorenz::SPEC,
     neurons::SPEC,
     rules::SPEC,
+    decoder::SPEC,
 ];
 
 pub fn list() {
@@ -315,6 +317,16 @@ mod tests {
                 "synaptic_nrmse_soft_one_per_step",
                 "slew_nrmse",
                 "slew_spikes_per_second",
+            ],
+            "decoder" => &[
+                "coding_nrmse_before",
+                "coding_nrmse_after",
+                "coding_nrmse_efficient",
+                "rate_hz_before",
+                "rate_hz_after",
+                "rate_hz_efficient",
+                "test_nrmse_learned_code",
+                "test_nrmse_fixed_decoder",
             ],
             "rules" => &["drift_test_ratio_vanderpol", "drift_test_ratio_lorenz"],
             other => panic!("no key list for figure {other}"),
