@@ -10,6 +10,7 @@ macro_rules! outln {
 }
 
 pub mod longrun;
+pub mod npz;
 pub mod output;
 pub mod robustness;
 pub mod run;

@@ -1,6 +1,7 @@
-//! Writing results: CSV for traces and spikes (read by Python, R and spreadsheets), JSON for
-//! summaries. Files are written to a temporary name, flushed to disk and renamed, so an
-//! interrupted run never leaves a half-written file.
+//! Writing results: CSV for traces and spikes (read by Python, R and spreadsheets), each with
+//! a `.npz` of its columns beside it (`numpy.load`, [`crate::npz`]), JSON for summaries.
+//! Files are written to a temporary name, flushed to disk and renamed, so an interrupted run
+//! never leaves a half-written file.
 
 use anyhow::{Context, Result};
 use ebn_network::core::{Recording, Trace};
@@ -9,8 +10,18 @@ use std::io::Write as _;
 use std::path::Path;
 
 /// Writes `contents` to `path` atomically: a temporary file in the same directory, synced,
-/// then renamed over `path`.
+/// then renamed over `path`. A `.csv` file gets its columns also as `<name>.npz` beside it
+/// (written first, so that a CSV never exists without its arrays).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    if path.extension().is_some_and(|e| e == "csv") {
+        let text = std::str::from_utf8(contents).with_context(|| format!("{}: not UTF-8", path.display()))?;
+        let npz = crate::npz::csv_to_npz(text).with_context(|| format!("{} as .npz", path.display()))?;
+        write_file(&path.with_extension("npz"), &npz)?;
+    }
+    write_file(path, contents)
+}
+
+fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     let mut file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;

@@ -454,7 +454,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
         let k = trials_to_twice_final(&p.curve);
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},\"{}\"",
+            "\"{}\",{},{},{},{},{},{},{},\"{}\"",
             meta.1,
             meta.2,
             SYSTEMS[*s].0,
@@ -470,7 +470,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let mut curves = String::from("rule,system,trial,normalised_error\n");
     for (rule, s, p) in &table {
         for (k, e) in p.curve.iter().enumerate() {
-            let _ = writeln!(curves, "{},{},{},{e}", label(*rule), SYSTEMS[*s].0, k + 1);
+            let _ = writeln!(curves, "\"{}\",{},{},{e}", label(*rule), SYSTEMS[*s].0, k + 1);
         }
     }
     ctx.write("learning_curves.csv", &curves)?;
@@ -480,14 +480,14 @@ fn run(ctx: &Ctx) -> Result<Output> {
         for (trial, main, second, w) in &d.tests {
             let _ = writeln!(
                 drift_csv,
-                "{},{},{trial},{},{main},{second},{w}",
+                "{},\"{}\",{trial},{},{main},{second},{w}",
                 d.system,
                 label(d.rule),
                 *trial as f64 * d.trial_duration
             );
         }
         for (k, e) in d.state.learning_curve.iter().enumerate() {
-            let _ = writeln!(drift_curves, "{},{},{},{e}", d.system, label(d.rule), k + 1);
+            let _ = writeln!(drift_curves, "{},\"{}\",{},{e}", d.system, label(d.rule), k + 1);
         }
     }
     ctx.write("drift.csv", &drift_csv)?;
