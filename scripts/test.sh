@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: the Rust workspace, then the Python tests against the binaries it
-# built. Python packages go into a virtual environment under target/ (nothing is installed
-# system-wide); only python3 with its venv module is needed.
+# The whole test suite: the Rust workspace; then the Python package (built by maturin into a
+# virtual environment under target/, with numpy, pytest and cffconvert from PyPI; nothing is
+# installed system-wide; only python3 with its venv module is needed) and the Python tests,
+# which also run the command line the workspace built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root="$PWD"
+target="${CARGO_TARGET_DIR:-$root/target}"
 cargo test --workspace
-venv="target/python-venv"
+venv="$target/python-venv"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy pytest cffconvert
-EBN_XTASK="$PWD/target/debug/xtask" "$venv/bin/python" -m pytest -q python/tests
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy pytest cffconvert "maturin>=1.5,<2"
+(cd python && VIRTUAL_ENV="$venv" CARGO_TARGET_DIR="$target" "$venv/bin/maturin" develop --release --quiet)
+EBN_XTASK="$target/debug/xtask" "$venv/bin/python" -m pytest -q python/tests

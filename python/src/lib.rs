@@ -1,0 +1,230 @@
+//! Python bindings of ebn-learn (module `ebn._ebn`, re-exported by the `ebn` package): build an
+//! experiment from a TOML file, TOML text or a dict; train it (with a progress bar), test it,
+//! and get every recording as NumPy arrays; save and load trained networks in the project's
+//! file format. Errors become Python exceptions carrying the same message: `ValueError` for a
+//! bad configuration or file content, `OSError` for a file that cannot be read or written.
+//!
+//! The GIL is released while the network trains or runs a test, so other Python threads go
+//! on meanwhile.
+
+use ebn_network::analysis;
+use ebn_network::core::Recording;
+use ebn_network::{Experiment as Built, ExperimentConfig, Network, StoredWeights, TrainedNetwork, TrainingState};
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// An experiment: its configuration, its network (trained or not) and its learning curve.
+/// (Behind a mutex: Python may share the object between threads; the components of a
+/// network are `Send`, not `Sync`.)
+#[pyclass(module = "ebn")]
+struct Experiment {
+    inner: std::sync::Mutex<Inner>,
+}
+
+struct Inner {
+    config: ExperimentConfig,
+    built: Built,
+    network: Network,
+    state: TrainingState,
+}
+
+impl Experiment {
+    fn from_config(config: ExperimentConfig) -> PyResult<Self> {
+        let built = Built::build(&config).map_err(value_error)?;
+        let network = built.initial_network().map_err(value_error)?;
+        Ok(Self::wrap(Inner { config, built, network, state: TrainingState::default() }))
+    }
+
+    fn wrap(inner: Inner) -> Self {
+        Self { inner: std::sync::Mutex::new(inner) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while the lock was held cannot leave a half-updated network that Python
+        // could see (the call raised), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A 2-D float64 array (rows x cols) from row-major data.
+fn matrix<'py>(py: Python<'py>, data: Vec<f64>, rows: usize, cols: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    PyArray1::from_vec(py, data).reshape([rows, cols])
+}
+
+fn recording_dict<'py>(py: Python<'py>, rec: &Recording) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    let n = rec.times.len();
+    out.set_item("t", PyArray1::from_vec(py, rec.times.clone()))?;
+    for (name, trace) in [("x", &rec.x), ("x_hat", &rec.x_hat), ("c", &rec.command), ("v", &rec.voltages)] {
+        if name == "v" && trace.dim == 0 {
+            continue;
+        }
+        out.set_item(name, matrix(py, trace.data.clone(), n, trace.dim)?)?;
+    }
+    if !rec.voltage_neurons.is_empty() {
+        let neurons: Vec<i64> = rec.voltage_neurons.iter().map(|&i| i as i64).collect();
+        out.set_item("v_neurons", PyArray1::from_vec(py, neurons))?;
+    }
+    out.set_item("spike_times", PyArray1::from_vec(py, rec.spikes.times.clone()))?;
+    let neurons: Vec<i64> = rec.spikes.neurons.iter().map(|&i| i64::from(i)).collect();
+    out.set_item("spike_neurons", PyArray1::from_vec(py, neurons))?;
+    out.set_item("duration", rec.duration)?;
+    out.set_item("nrmse", analysis::nrmse(&rec.x, &rec.x_hat).map_err(value_error)?)?;
+    Ok(out)
+}
+
+#[pymethods]
+impl Experiment {
+    /// The experiment of a TOML file (e.g. `examples/linear.toml`).
+    #[staticmethod]
+    fn from_file(path: std::path::PathBuf) -> PyResult<Self> {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| value_error(format!("{}: {e}", path.display())))
+    }
+
+    /// The experiment of TOML text.
+    #[staticmethod]
+    fn from_toml(text: &str) -> PyResult<Self> {
+        Self::from_config(ExperimentConfig::from_toml(text).map_err(value_error)?)
+    }
+
+    /// The experiment of a dict with the structure of the TOML files (JSON-compatible
+    /// values); an unknown or missing key raises `ValueError` naming it.
+    #[staticmethod]
+    fn from_dict(py: Python<'_>, config: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let json: String = py.import("json")?.call_method1("dumps", (config,))?.extract()?;
+        let config: ExperimentConfig = serde_json::from_str(&json).map_err(value_error)?;
+        Self::from_config(config)
+    }
+
+    /// The configuration as a dict (what `from_dict` takes).
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let json = serde_json::to_string(&self.lock().config).map_err(value_error)?;
+        py.import("json")?.call_method1("loads", (json,))
+    }
+
+    /// Trains the remaining trials (all of them for a fresh experiment), with a progress bar
+    /// on stderr if `progress`; returns the learning curve (normalised error per trial).
+    #[pyo3(signature = (progress = true))]
+    fn train<'py>(&self, py: Python<'py>, progress: bool) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let mut guard = self.lock();
+        let trials = guard.config.training.as_ref().map_or(0, |t| t.trials);
+        let Inner { built, network, state, .. } = &mut *guard;
+        let result: Result<(), String> = py.detach(|| {
+            let bar = if progress {
+                indicatif::ProgressBar::new((trials - state.trials_done.min(trials)) as u64)
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            while state.trials_done < trials {
+                let error = built.train_trial(network, state).map_err(|e| e.to_string())?;
+                if !error.is_finite() {
+                    return Err(format!("training diverged at trial {} (normalised error {error})", state.trials_done));
+                }
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            Ok(())
+        });
+        result.map_err(value_error)?;
+        Ok(PyArray1::from_vec(py, guard.state.learning_curve.clone()))
+    }
+
+    /// Runs test `index` (K = 0, no learning) and returns its recording: `t` (n,), `x`,
+    /// `x_hat`, `c` (n, J), `v` (n, k) when voltages are recorded, `spike_times` (m,) and
+    /// `spike_neurons` (m,) int64, `duration`, and `nrmse`.
+    #[pyo3(signature = (index = 0))]
+    fn test<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyDict>> {
+        let mut guard = self.lock();
+        let Inner { built, network, .. } = &mut *guard;
+        let rec = py.detach(|| built.run_test(network, index)).map_err(value_error)?;
+        recording_dict(py, &rec)
+    }
+
+    /// The learning curve so far.
+    fn learning_curve<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_vec(py, self.lock().state.learning_curve.clone())
+    }
+
+    /// Trials trained so far.
+    fn trials_done(&self) -> usize {
+        self.lock().state.trials_done
+    }
+
+    /// The decoder D, (J, N).
+    fn decoder<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let guard = self.lock();
+        let d = guard.network.decoder();
+        let data = (0..d.nrows()).flat_map(|r| (0..d.ncols()).map(move |c| d[(r, c)])).collect();
+        matrix(py, data, d.nrows(), d.ncols())
+    }
+
+    /// The slow weights as stored: Omega_s (N, N_b) for the dense form, W (J, N_b) for the
+    /// factored form.
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let stored = StoredWeights::from_weights(self.lock().network.slow_weights());
+        // Stored column-major; the factored form stores W^T.
+        let m = |r: usize, c: usize| stored.data[c * stored.rows + r];
+        let (rows, cols, data): (usize, usize, Vec<f64>) = match stored.form {
+            ebn_network::core::WeightForm::Dense => (
+                stored.rows,
+                stored.cols,
+                (0..stored.rows).flat_map(|r| (0..stored.cols).map(move |c| m(r, c))).collect(),
+            ),
+            ebn_network::core::WeightForm::Factored => (
+                stored.cols,
+                stored.rows,
+                (0..stored.cols).flat_map(|c| (0..stored.rows).map(move |r| m(r, c))).collect(),
+            ),
+        };
+        matrix(py, data, rows, cols)
+    }
+
+    /// Saves the trained network in the project's file format (`network.ebn`, as
+    /// `cargo xtask run` writes it).
+    fn save(&self, path: std::path::PathBuf) -> PyResult<()> {
+        let guard = self.lock();
+        let trained = TrainedNetwork {
+            config: guard.config.clone(),
+            weights: StoredWeights::from_weights(guard.network.slow_weights()),
+            training: guard.state.clone(),
+        };
+        let bytes = trained.to_bytes().map_err(value_error)?;
+        std::fs::write(&path, bytes).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))
+    }
+
+    /// Loads a trained network file (from `save` or `cargo xtask run`).
+    #[staticmethod]
+    fn load(path: std::path::PathBuf) -> PyResult<Self> {
+        let bytes = std::fs::read(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+        let trained =
+            TrainedNetwork::from_bytes(&bytes).map_err(|e| value_error(format!("{}: {e}", path.display())))?;
+        let built = Built::build(&trained.config).map_err(value_error)?;
+        let network = trained.network().map_err(value_error)?;
+        Ok(Self::wrap(Inner { config: trained.config, built, network, state: trained.training }))
+    }
+
+    fn __repr__(&self) -> String {
+        let g = self.lock();
+        let trials = g.config.training.as_ref().map_or(0, |t| t.trials);
+        format!(
+            "Experiment(target={}, n={}, rule={}, trials {}/{})",
+            g.config.target.kind, g.config.network.n, g.config.network.rule.kind, g.state.trials_done, trials
+        )
+    }
+}
+
+/// The Rust core of the `ebn` package.
+#[pymodule]
+fn _ebn(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Experiment>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
