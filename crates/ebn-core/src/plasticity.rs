@@ -59,6 +59,73 @@ pub struct RuleSetup {
 /// matrix of recursive least squares, eligibility traces); it exposes it through
 /// [`state`](Self::state) and [`set_state`](Self::set_state), and checkpoints save and restore
 /// it, so that a resumed training run stays bit-identical.
+///
+/// # Implementing and registering a rule
+///
+/// A rule with its own parameters and state (a running mean of ||e||, saved in checkpoints),
+/// registered under a kind and built from a [`crate::Spec`] as an experiment file names it
+/// (`rule = { kind = "scaled_by_mean_error", eta = 5.0 }`):
+///
+/// ```
+/// use ebn_core::{
+///     LearningSignal, Mat, PlasticityRule, Registry, Result, RuleSetup, SlowWeights, Spec, WeightForm, check,
+/// };
+/// use serde::Deserialize;
+///
+/// #[derive(Debug, Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Params { eta: f64 }
+///
+/// /// dW/dt = eta_raw e Psi^T / (1 + m), m a running mean of ||e|| (time constant 1 s).
+/// #[derive(Debug)]
+/// struct Normalised { raw: f64, eta: f64, mean: f64 }
+///
+/// impl PlasticityRule for Normalised {
+///     fn bind(&mut self, setup: &RuleSetup) -> Result<()> {
+///         if setup.form == WeightForm::Dense {
+///             return Err(ebn_core::Error::Unsupported("factored weights only".into()));
+///         }
+///         self.raw = self.eta / setup.n_basis as f64; // the rate is per basis function
+///         Ok(())
+///     }
+///     fn update(&mut self, s: &LearningSignal<'_>, weights: &mut SlowWeights) {
+///         let norm = s.error.iter().map(|e| e * e).sum::<f64>().sqrt();
+///         self.mean += s.dt * (norm - self.mean);
+///         if let SlowWeights::Factored(wt) = weights {
+///             for (j, e) in s.error.iter().enumerate() {
+///                 let g = s.dt * self.raw * s.rate_scale * e / (1.0 + self.mean);
+///                 for (w, p) in wt.col_as_slice_mut(j).iter_mut().zip(s.psi) {
+///                     *w += g * p;
+///                 }
+///             }
+///         }
+///     }
+///     fn state(&self) -> Vec<f64> { vec![self.mean] }
+///     fn set_state(&mut self, state: &[f64]) -> Result<()> {
+///         check::same_len("rule state", 1, state.len())?;
+///         self.mean = state[0];
+///         Ok(())
+///     }
+/// }
+///
+/// let mut registry = Registry::new();
+/// registry.add_rule("scaled_by_mean_error", |p: Params| -> Result<Box<dyn PlasticityRule>> {
+///     Ok(Box::new(Normalised { raw: 0.0, eta: check::non_negative("eta", p.eta)?, mean: 0.0 }))
+/// });
+/// let mut rule = registry.rule(&Spec::new("scaled_by_mean_error").with("eta", 4.0), "network.rule")?;
+/// rule.bind(&RuleSetup { form: WeightForm::Factored, n: 3, dim: 1, n_basis: 2 })?;
+/// let (d, mut w) = (Mat::zeros(1, 3), SlowWeights::zeros(WeightForm::Factored, 3, 1, 2));
+/// let signal = LearningSignal {
+///     error: &[0.5], feedback: &[0.0; 3], psi: &[1.0, -1.0], target: &[0.5], readout: &[0.0],
+///     traces: &[0.0; 3], voltages: &[0.0; 3], spikes: &[], decoder: &d, t: 0.0, rate_scale: 1.0, dt: 0.1,
+/// };
+/// rule.update(&signal, &mut w);
+/// assert!(w.matrix()[(0, 0)] > 0.0 && w.matrix()[(1, 0)] < 0.0);
+/// assert_eq!(rule.state(), vec![0.05]); // saved in checkpoints, restored on resume
+/// // A parameter the rule does not have is an error naming it.
+/// assert!(registry.rule(&Spec::new("scaled_by_mean_error").with("etta", 4.0), "network.rule").is_err());
+/// # Ok::<(), ebn_core::Error>(())
+/// ```
 pub trait PlasticityRule: Debug + Send + Sync {
     /// Binds the rule to the network's sizes and weight form, once, when the network is
     /// built; errors if it cannot act on them (a rule that is not of the form `(D^T a) b^T`

@@ -144,6 +144,39 @@ pub trait Observer {
 
 /// An analysis of a test recording: named numbers (period errors, attractor agreement...)
 /// that go into the test's summary besides the NRMSE.
+///
+/// Implemented and registered under a kind, it is named in a test of an experiment file
+/// (`analyses = [{ kind = "peak", component = 0 }]`):
+///
+/// ```
+/// use ebn_core::{Analysis, Recording, Registry, Result, Spec, Trace};
+/// use serde::Deserialize;
+///
+/// /// The largest |x_hat_j| of the test.
+/// #[derive(Debug, Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Peak { component: usize }
+///
+/// impl Analysis for Peak {
+///     fn analyse(&self, rec: &Recording) -> Result<Vec<(String, f64)>> {
+///         if self.component >= rec.x_hat.dim {
+///             return Err(ebn_core::Error::invalid("component", self.component, format!("< J = {}", rec.x_hat.dim)));
+///         }
+///         let peak = (0..rec.x_hat.len()).map(|k| rec.x_hat.sample(k)[self.component].abs()).fold(0.0, f64::max);
+///         Ok(vec![("peak".into(), peak)])
+///     }
+/// }
+///
+/// let mut registry = Registry::new();
+/// registry.add_analysis("peak", |p: Peak| -> Result<Box<dyn Analysis>> { Ok(Box::new(p)) });
+/// let analysis = registry.analysis(&Spec::new("peak").with("component", 0), "test[0].analyses[0]")?;
+/// let mut rec = Recording { x_hat: Trace::new(1), ..Recording::default() };
+/// for v in [0.1, -0.7, 0.3] {
+///     rec.x_hat.push(&[v]);
+/// }
+/// assert_eq!(analysis.analyse(&rec)?, vec![("peak".to_string(), 0.7)]);
+/// # Ok::<(), ebn_core::Error>(())
+/// ```
 pub trait Analysis: std::fmt::Debug + Send + Sync {
     /// Runs the analysis; an error (data that do not define the quantity) is reported in the
     /// summary under `<kind>_error` instead of the numbers.
