@@ -216,7 +216,8 @@ impl Experiment {
         let trials = g.config.training.as_ref().map_or(0, |t| t.trials);
         format!(
             "Experiment(target={}, n={}, rule={}, trials {}/{})",
-            g.config.target.kind, g.config.network.n, g.config.network.rule.kind, g.state.trials_done, trials
+            g.config.target.as_ref().map_or("recorded data", |t| t.kind.as_str()),
+            g.config.network.n, g.config.network.rule.kind, g.state.trials_done, trials
         )
     }
 }

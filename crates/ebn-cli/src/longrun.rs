@@ -12,7 +12,7 @@
 use crate::output::write_atomic;
 use anyhow::{Context, Result};
 use ebn_network::core::{Observer, SeedStreams, Stream};
-use ebn_network::{Experiment, Registry, Teacher, simulate};
+use ebn_network::{Registry, Teacher, simulate};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -64,19 +64,20 @@ pub fn longrun(opts: &Options, registry: &Registry) -> Result<Value> {
     let trained = crate::run::trained_network(&opts.file, &opts.out.join("trained"), registry)?;
     let mut config = trained.config.clone();
     let test = config.tests.first().cloned().context("the experiment needs a [[test]]")?;
-    let mut command = test.command.clone();
+    let mut command = test.command.clone().context("longrun needs a first [[test]] with a command (not a replay)")?;
     // The built-in filtered noise stays on for the whole run (a windowed command would
     // switch off after the first fraction of 10^4 s).
     if command.kind == "filtered_noise" {
         command.params.insert("windows".into(), json!([[0.0, 1.0]]));
     }
-    config.tests[0].command = command.clone();
+    config.tests[0].command = Some(command.clone());
     // Validates the configuration and builds the network with the trained weights.
-    let exp = Experiment::build_in(&config, registry)?;
+    let exp = crate::run::build(&config, registry)?;
     let mut net = exp.resume(trained.weights.to_weights()?, &trained.training)?;
     let dt = config.network.dt;
     let j = config.network.dim;
-    let teacher_system = registry.target(&config.target, "target")?;
+    let target = config.target.as_ref().context("longrun needs a [target] vector field")?;
+    let teacher_system = registry.target(target, "target")?;
     let mut integrator = registry.integrator(&config.integrator, "integrator")?;
     let signal = registry.command(&command, "test[0].command", j)?;
     let mut stream = signal.realise(dt, opts.seconds, SeedStreams::new(config.seed).indexed(Stream::Command, 1 << 50));

@@ -6,7 +6,7 @@ use anyhow::Result;
 use ebn_network::analysis;
 use ebn_network::core::{Recording, SeedStreams, Stream};
 use ebn_network::perturb::PerturbationConfig;
-use ebn_network::{Experiment, ExperimentConfig, FastForm, Registry, StoredWeights, TrainedNetwork};
+use ebn_network::{ExperimentConfig, FastForm, Registry, StoredWeights, TrainedNetwork};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -42,7 +42,7 @@ pub fn nrmse_with(
     weights: &StoredWeights,
     kill: Option<(f64, u64)>,
 ) -> Result<f64> {
-    let mut exp = Experiment::build_in(config, registry)?;
+    let mut exp = crate::run::build(config, registry)?;
     let mut net = exp.network_with(weights.to_weights()?)?;
     if let Some((fraction, draw)) = kill {
         let rng = SeedStreams::new(config.seed).indexed(Stream::Perturbation, draw);
@@ -121,7 +121,7 @@ pub fn variability(
     let recs: Vec<Recording> = (0..repeats)
         .into_par_iter()
         .map(|k| {
-            let mut exp = Experiment::build_in(&cfg, registry)?;
+            let mut exp = crate::run::build(&cfg, registry)?;
             let mut net = exp.network_with(weights.to_weights()?)?;
             Ok(exp.run_test_repeat(&mut net, 0, k)?)
         })

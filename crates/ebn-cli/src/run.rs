@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 pub fn trained_network(file: &Path, dir: &Path, registry: &Registry) -> Result<TrainedNetwork> {
     let config = load(file, registry)?;
     if config.training.is_none() {
-        let net = Experiment::build_in(&config, registry)?.initial_network()?;
+        let net = build(&config, registry)?.initial_network()?;
         let weights = StoredWeights::from_weights(net.slow_weights());
         return Ok(TrainedNetwork { config, weights, training: Default::default() });
     }
@@ -65,12 +65,55 @@ pub struct RunOptions {
     pub checkpoint_every: Duration,
 }
 
-/// Reads and validates an experiment file (its components resolved through `registry`).
+/// Reads and validates an experiment file (its components resolved through `registry`). A
+/// `[data]` file is resolved against the experiment file's folder and its digest recorded in
+/// the configuration (so that a checkpoint never resumes on a changed recording).
 pub fn load(file: &Path, registry: &Registry) -> Result<ExperimentConfig> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let config = ExperimentConfig::from_toml(&text).with_context(|| format!("in {}", file.display()))?;
-    Experiment::build_in(&config, registry).with_context(|| format!("in {}", file.display()))?;
+    let mut config = ExperimentConfig::from_toml(&text).with_context(|| format!("in {}", file.display()))?;
+    if let Some(data) = &mut config.data {
+        let path = Path::new(&data.file);
+        if path.is_relative() {
+            let base = file.parent().unwrap_or(Path::new(""));
+            data.file = base.join(path).to_string_lossy().into_owned();
+        }
+    }
+    build(&config, registry).with_context(|| format!("in {}", file.display()))?;
+    if let Some(data) = &mut config.data
+        && data.digest.is_none()
+    {
+        data.digest = Some(ebn_network::data::digest(&read_data(data)?.0));
+    }
     Ok(config)
+}
+
+fn read_data(data: &ebn_network::data::DataConfig) -> Result<(Vec<u8>, &str)> {
+    let bytes =
+        std::fs::read(&data.file).with_context(|| format!("reading the recording data.file = {}", data.file))?;
+    Ok((bytes, &data.file))
+}
+
+/// Builds an experiment through `registry`, reading its `[data]` recording if it has one.
+pub fn build(config: &ExperimentConfig, registry: &Registry) -> Result<Experiment> {
+    let data = match &config.data {
+        None => None,
+        Some(d) => {
+            let (bytes, name) = read_data(d)?;
+            let recording = ebn_network::data::RecordedData::parse(name, &bytes, d, config.network.dim)
+                .with_context(|| format!("in the recording {name}"))?;
+            if let Some(expected) = &d.digest {
+                let found = ebn_network::data::digest(&bytes);
+                if &found != expected {
+                    bail!(
+                        "the recording {name} changed since this experiment was set up (digest {found}, recorded \
+                         {expected}): rerun with --fresh, or restore the file"
+                    );
+                }
+            }
+            Some(recording)
+        }
+    };
+    Ok(Experiment::build_with_data(config, registry, data)?)
 }
 
 /// Trains (resuming from a checkpoint), tests and writes every output; returns the summary.
@@ -79,7 +122,7 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
     let stem = opts.file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment").to_string();
     let out = opts.out.clone().unwrap_or_else(|| default_out("experiments", &opts.file));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let mut experiment = Experiment::build_in(&config, registry)?;
+    let mut experiment = build(&config, registry)?;
     let start = Instant::now();
     let (mut network, training) = train(&mut experiment, &out, opts, registry)?;
     let training_wall = start.elapsed().as_secs_f64();
@@ -193,7 +236,7 @@ fn test_measures(rec: &Recording) -> Result<Map<String, Value>> {
 /// For a linear target with the identity basis: the correlation of the learned Omega_s with
 /// the closed form D^T (A + lambda I) D.
 fn weight_correlation(experiment: &Experiment, network: &Network) -> Result<Option<f64>> {
-    let Some(a) = experiment.teacher().linear_matrix() else {
+    let Some(a) = experiment.teacher().and_then(|t| t.linear_matrix()) else {
         return Ok(None);
     };
     if !network.basis().is_identity() {

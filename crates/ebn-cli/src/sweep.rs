@@ -5,7 +5,7 @@
 
 use crate::output::write_atomic;
 use anyhow::{Context, Result, bail};
-use ebn_network::{Experiment, ExperimentConfig, Registry, TrainingState, analysis};
+use ebn_network::{ExperimentConfig, Registry, TrainingState, analysis};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -59,7 +59,7 @@ pub fn point_config(text: &str, seed: u64, param: Option<(&str, &str)>) -> Resul
 
 /// Trains and tests one configuration.
 pub fn run_point(config: &ExperimentConfig, registry: &Registry) -> Result<(f64, Vec<f64>, f64)> {
-    let mut exp = Experiment::build_in(config, registry)?;
+    let mut exp = crate::run::build(config, registry)?;
     let mut net = exp.initial_network()?;
     let mut state = TrainingState::default();
     for _ in 0..config.training.as_ref().map_or(0, |t| t.trials) {

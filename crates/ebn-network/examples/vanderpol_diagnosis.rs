@@ -39,7 +39,7 @@ fn main() {
         training.anneal = None;
     }
     if let Some(v) = number("CMD") {
-        training.command.set("amplitude", [0.0, v]);
+        training.command.as_mut().expect("the example has a training command").set("amplitude", [0.0, v]);
     }
     if env("MU0").is_some() {
         config.network.mu = 0.0;
@@ -56,7 +56,7 @@ fn main() {
         exp.train_trial(&mut net, &mut st).unwrap();
     }
     // Teacher cycle.
-    let sys = ebn_network::builtins().target(&config.target, "target").unwrap();
+    let sys = ebn_network::builtins().target(config.target.as_ref().expect("a target"), "target").unwrap();
     let mut rk = ebn_dynamics::Rk4::default();
     let mut x = vec![1.0, 0.0];
     let dt = 1e-4;

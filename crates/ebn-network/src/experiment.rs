@@ -1,5 +1,6 @@
 //! Experiments: a teacher, a network, a training protocol and tests (MODEL.md §7).
 
+use crate::data::{DataConfig, RecordedData, Segment};
 use ebn_core::{
     Analysis, CommandSignal, CommandStream, Error, Integrator, NeuronModel, Observer, PerturbationSetup, Recording,
     Registry, Result, SeedStreams, SlowWeights, Spec, StoredWeights, Stream, TargetSystem, check,
@@ -27,13 +28,21 @@ pub enum InitialWeights {
 /// Every component (target, integrator, commands, neuron, basis, rule, perturbations,
 /// analyses) is a [`Spec`], `kind = "..."` plus its parameters, resolved through a
 /// [`Registry`] when the experiment is built: a fork's kinds work like the built-in ones.
+///
+/// The teacher is a vector field (`[target]`), a recording (`[data]`, [`crate::data`]), or
+/// both: training replays the recording if `data.train` is set, a test replays it if it has a
+/// `start`; everything else needs the target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
     /// Master seed; every random stream derives from it.
     pub seed: u64,
-    /// The teacher system.
-    pub target: Spec,
+    /// The teacher system: needed unless training and every test replay `[data]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Spec>,
+    /// A recorded teacher trajectory (its arrays are read by the front end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataConfig>,
     /// The teacher's integrator (default `rk4`).
     #[serde(default = "default_integrator")]
     pub integrator: Spec,
@@ -89,8 +98,10 @@ pub struct TrainingConfig {
     pub trials: usize,
     /// Duration of each trial (s).
     pub trial_duration: f64,
-    /// The training command (realisation k for trial k).
-    pub command: Spec,
+    /// The training command (realisation k for trial k); absent when training replays
+    /// `[data]` (its recorded command is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Spec>,
     /// Initial state of the teacher in each trial.
     #[serde(default)]
     pub initial_state: InitialState,
@@ -213,11 +224,18 @@ pub struct TestConfig {
     pub name: String,
     /// Duration (s).
     pub duration: f64,
-    /// The command (a fresh realisation, not one used in training).
-    pub command: Spec,
-    /// Initial state of teacher and (by preloading) network; default 0.
+    /// The command (a fresh realisation, not one used in training); absent for a test that
+    /// replays `[data]` (its recorded command is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Spec>,
+    /// Initial state of teacher and (by preloading) network; default 0. Not for a test that
+    /// replays `[data]` (it starts from the recorded state).
     #[serde(default)]
     pub initial_state: Option<Vec<f64>>,
+    /// Time in the recording (`[data]`, s) from which this test replays it: teacher, initial
+    /// state and command are the recorded ones. Absent: the test runs the `[target]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<f64>,
     /// Analyses to run on the recording, besides the NRMSE.
     #[serde(default)]
     pub analyses: Vec<Spec>,
@@ -265,10 +283,12 @@ pub struct Experiment {
     config: ExperimentConfig,
     registry: Registry,
     seeds: SeedStreams,
-    teacher: Box<dyn TargetSystem>,
+    teacher: Option<Box<dyn TargetSystem>>,
+    data: Option<RecordedData>,
     integrator: Box<dyn Integrator>,
     training_command: Option<Box<dyn CommandSignal>>,
-    test_commands: Vec<Box<dyn CommandSignal>>,
+    /// Per test, its command signal (none for a test that replays the recording).
+    test_commands: Vec<Option<Box<dyn CommandSignal>>>,
     analyses: Vec<Vec<(String, Box<dyn Analysis>)>>,
     /// Per test and analysis, the suffix of its keys ("" unless its kind repeats in the test).
     key_suffixes: Vec<Vec<String>>,
@@ -325,10 +345,46 @@ impl Experiment {
     /// Validates the whole configuration and builds its components through `registry` (a
     /// fork's registry: the built-ins plus its own kinds). Components made in code are
     /// handed in by registering them under a kind (a closure may capture them).
+    ///
+    /// A configuration with a `[data]` section needs its recording:
+    /// [`Experiment::build_with_data`].
     pub fn build_in(config: &ExperimentConfig, registry: &Registry) -> Result<Self> {
-        let teacher = registry.target(&config.target, "target")?;
-        let j = teacher.dim();
-        check::same_len("network.dim (the target's dimension)", j, config.network.dim)?;
+        Self::build_with_data(config, registry, None)
+    }
+
+    /// [`Experiment::build_in`] with the recording that the configuration's `[data]` section
+    /// names, read by the caller ([`RecordedData::parse`] of the file's bytes).
+    pub fn build_with_data(config: &ExperimentConfig, registry: &Registry, data: Option<RecordedData>) -> Result<Self> {
+        let teacher = config.target.as_ref().map(|t| registry.target(t, "target")).transpose()?;
+        let j = config.network.dim;
+        if let Some(teacher) = &teacher {
+            check::same_len("network.dim (the target's dimension)", teacher.dim(), j)?;
+        }
+        let data = match (&config.data, data) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(Error::Unsupported(
+                    "a recording was given but the configuration has no [data] section".into(),
+                ));
+            }
+            (Some(d), None) => {
+                return Err(Error::Unsupported(format!(
+                    "the configuration replays the recording {} ([data]): build it with the recording's arrays \
+                     (Experiment::build_with_data; the command line and the Python package read the file)",
+                    d.file
+                )));
+            }
+            (Some(_), Some(data)) => {
+                check::same_len("data.x (components, the network's dim)", j, data.dim())?;
+                Some(data)
+            }
+        };
+        let needs_target = |what: &str| {
+            Error::Unsupported(format!("{what} needs a [target] vector field (or a recording to replay: [data])"))
+        };
+        if teacher.is_none() && config.slow_weights == InitialWeights::ClosedForm {
+            return Err(needs_target("slow_weights = \"closed_form\""));
+        }
         check::non_negative("preload.duration", config.preload.duration)?;
         check::non_negative("preload.gain", config.preload.gain)?;
         let training_command = match &config.training {
@@ -337,6 +393,33 @@ impl Experiment {
                 check::nonzero("training.trials", t.trials)?;
                 check::positive("training.trial_duration", t.trial_duration)?;
                 check_steps("training.trial_duration", t.trial_duration, config.network.dt)?;
+                let replayed = config.data.as_ref().and_then(|d| d.train);
+                if let (Some([a, b]), Some(data)) = (replayed, &data) {
+                    check::finite("data.train[0]", a)?;
+                    data.check_segment("data.train", a, b - a)?;
+                    if b - a < t.trial_duration {
+                        return Err(Error::invalid(
+                            "data.train",
+                            format!("[{a}, {b}]"),
+                            format!("a range at least one trial long ({} s)", t.trial_duration),
+                        ));
+                    }
+                    let forbid = |field: &str, set: bool| {
+                        if set {
+                            Err(Error::Unsupported(format!(
+                                "training.{field} with data.train: a replayed trial has the recording's initial \
+                                 state and command and cannot be redrawn"
+                            )))
+                        } else {
+                            Ok(())
+                        }
+                    };
+                    forbid("command", t.command.is_some())?;
+                    forbid("initial_state", t.initial_state != InitialState::Zero)?;
+                    forbid("bound", t.bound.is_some())?;
+                } else if teacher.is_none() {
+                    return Err(needs_target("[training] without data.train"));
+                }
                 match &t.initial_state {
                     InitialState::Zero => {}
                     InitialState::Fixed { x } => check_state("training.initial_state.x", j, x)?,
@@ -373,7 +456,13 @@ impl Experiment {
                         &format!("training.perturbations[{p}]"),
                     )?;
                 }
-                Some(registry.command(&t.command, "training.command", j)?)
+                match (&t.command, replayed) {
+                    (Some(command), None) => Some(registry.command(command, "training.command", j)?),
+                    (None, None) => {
+                        return Err(Error::invalid("training.command", "none", "a command (or data.train)"));
+                    }
+                    (_, Some(_)) => None,
+                }
             }
         };
         let mut test_commands = Vec::new();
@@ -386,7 +475,33 @@ impl Experiment {
             if let Some(x0) = &test.initial_state {
                 check_state(&field("initial_state"), j, x0)?;
             }
-            test_commands.push(registry.command(&test.command, &field("command"), j)?);
+            match (test.start, &data) {
+                (Some(start), Some(data)) => {
+                    check::finite(&field("start"), start)?;
+                    data.check_segment(&field("start"), start, test.duration)?;
+                    if test.command.is_some() || test.initial_state.is_some() {
+                        return Err(Error::Unsupported(format!(
+                            "{} with {}: a replayed test has the recording's command and initial state",
+                            field(if test.command.is_some() { "command" } else { "initial_state" }),
+                            field("start")
+                        )));
+                    }
+                    test_commands.push(None);
+                }
+                (Some(_), None) => {
+                    return Err(Error::Unsupported(format!("{} needs a [data] recording", field("start"))));
+                }
+                (None, _) => {
+                    if teacher.is_none() {
+                        return Err(needs_target(&format!("test[{k}] without a start in the recording")));
+                    }
+                    let command = test
+                        .command
+                        .as_ref()
+                        .ok_or_else(|| Error::invalid(field("command"), "none", "a command (or a start in [data])"))?;
+                    test_commands.push(Some(registry.command(command, &field("command"), j)?));
+                }
+            }
             let mut built = Vec::new();
             for (a, spec) in test.analyses.iter().enumerate() {
                 let place = field(&format!("analyses[{a}]"));
@@ -404,6 +519,7 @@ impl Experiment {
             registry: registry.clone(),
             seeds: SeedStreams::new(config.seed),
             teacher,
+            data,
             integrator: registry.integrator(&config.integrator, "integrator")?,
             training_command,
             test_commands,
@@ -508,9 +624,19 @@ impl Experiment {
         &self.config
     }
 
-    /// The teacher's vector field.
-    pub fn teacher(&self) -> &dyn TargetSystem {
-        self.teacher.as_ref()
+    /// The teacher's vector field (none for an experiment that only replays a recording).
+    pub fn teacher(&self) -> Option<&dyn TargetSystem> {
+        self.teacher.as_deref()
+    }
+
+    /// The recording the experiment replays, if it has a `[data]` section.
+    pub fn data(&self) -> Option<&RecordedData> {
+        self.data.as_ref()
+    }
+
+    /// The vector field, for the parts of the protocol that need one (validated at build).
+    fn vector_field(&self) -> Result<&dyn TargetSystem> {
+        self.teacher.as_deref().ok_or_else(|| Error::Unsupported("no [target] vector field".into()))
     }
 
     /// A fresh network with the experiment's initial slow weights, its components built
@@ -530,8 +656,10 @@ impl Experiment {
     fn with_initial_weights<M: NeuronModel>(&self, mut network: Network<M>) -> Result<Network<M>> {
         let cfg = &self.config;
         if cfg.slow_weights == InitialWeights::ClosedForm {
-            let a = self.teacher.linear_matrix().ok_or_else(|| {
-                Error::Unsupported(format!("closed-form weights need a linear target, not {}", cfg.target))
+            let teacher = self.vector_field()?;
+            let a = teacher.linear_matrix().ok_or_else(|| {
+                let kind = cfg.target.as_ref().map_or_else(String::new, ToString::to_string);
+                Error::Unsupported(format!("closed-form weights need a linear target, not {kind}"))
             })?;
             if !network.basis().is_identity() {
                 return Err(Error::Unsupported("closed-form weights need the identity basis".into()));
@@ -560,8 +688,10 @@ impl Experiment {
     /// 1, 2, ...) while the teacher leaves the bound. Returns (x0, command stream, redraws).
     fn draw_trial(&mut self, training: &TrainingConfig, trial: usize) -> (Vec<f64>, Box<dyn CommandStream>, usize) {
         let dt = self.config.network.dt;
-        let j = self.teacher.dim();
-        let signal = self.training_command.as_ref().expect("built with a training section");
+        let j = self.config.network.dim;
+        let (Some(signal), Some(teacher)) = (self.training_command.as_ref(), self.teacher.as_deref()) else {
+            unreachable!("built with a training command and a target unless training replays the recording")
+        };
         let steps = (training.trial_duration / dt).round() as u64;
         for attempt in 0u64.. {
             let index = ((trial as u64) << 16) | attempt.min(0xFFFF);
@@ -587,7 +717,7 @@ impl Experiment {
                             break;
                         }
                         stream.next(&mut c);
-                        self.integrator.step(self.teacher.as_ref(), &mut x, &c, dt);
+                        self.integrator.step(teacher, &mut x, &c, dt);
                         ok = inside(&x);
                     }
                     ok
@@ -602,13 +732,26 @@ impl Experiment {
         unreachable!("the attempt loop only ends by returning")
     }
 
+    /// The recorded window that training trial `trial` replays (`data.train` set).
+    fn replayed_trial(&self, training: &TrainingConfig, trial: usize) -> Option<Segment> {
+        let [a, b] = self.config.data.as_ref()?.train?;
+        let data = self.data.as_ref()?;
+        let windows = (((b - a) / training.trial_duration) + 1e-9).floor().max(1.0) as usize;
+        let start = a + (trial % windows) as f64 * training.trial_duration;
+        let steps = (training.trial_duration / self.config.network.dt).round() as usize;
+        Some(data.segment(start, steps, self.config.network.dt))
+    }
+
     /// The teacher's initial state and command stream of training trial `trial`, drawn as
     /// [`Experiment::train_trial`] draws them (redraws included), for protocols that drive
     /// something else than a [`Network`] with the same teacher (learning the code,
-    /// [`crate::code`]).
+    /// [`crate::code`]). Needs the vector field (not a replayed recording).
     pub fn training_inputs(&mut self, trial: usize) -> Result<(Vec<f64>, Box<dyn CommandStream>)> {
         let training =
             self.config.training.clone().ok_or_else(|| Error::Unsupported("no [training] section".into()))?;
+        if self.replayed_trial(&training, trial).is_some() {
+            return Err(Error::Unsupported("training_inputs of a replayed recording".into()));
+        }
         let (x0, stream, _) = self.draw_trial(&training, trial);
         Ok((x0, stream))
     }
@@ -621,15 +764,20 @@ impl Experiment {
         })?;
         let dt = self.config.network.dt;
         let stream_index = TEST_STREAM_OFFSET + index as u64;
-        let stream =
-            self.test_commands[index].realise(dt, test.duration, self.seeds.indexed(Stream::Command, stream_index));
-        let x0 = test.initial_state.clone().unwrap_or_else(|| vec![0.0; self.teacher.dim()]);
+        let signal = self.test_commands[index]
+            .as_ref()
+            .ok_or_else(|| Error::Unsupported(format!("test_inputs of test[{index}], which replays the recording")))?;
+        let stream = signal.realise(dt, test.duration, self.seeds.indexed(Stream::Command, stream_index));
+        let x0 = test.initial_state.clone().unwrap_or_else(|| vec![0.0; self.config.network.dim]);
         Ok((x0, stream))
     }
 
-    /// Advances the teacher's state `x` by one time step under the command `c`.
+    /// Advances the teacher's state `x` by one time step under the command `c` (no-op
+    /// without a vector field).
     pub fn step_teacher(&mut self, x: &mut [f64], c: &[f64]) {
-        self.integrator.step(self.teacher.as_ref(), x, c, self.config.network.dt);
+        if let Some(teacher) = self.teacher.as_deref() {
+            self.integrator.step(teacher, x, c, self.config.network.dt);
+        }
     }
 
     /// Runs training trial `state.trials_done` on `network` and records its error (and the
@@ -641,7 +789,18 @@ impl Experiment {
         if trial >= training.trials {
             return Err(Error::invalid("trial", trial, format!("< training.trials = {}", training.trials)));
         }
-        let (x0, mut stream, redraws) = self.draw_trial(&training, trial);
+        let replayed = self.replayed_trial(&training, trial);
+        let (x0, mut stream, redraws, replay) = match replayed {
+            Some(segment) => {
+                let x0 = segment.initial_state();
+                let (replay, stream) = segment.into_parts();
+                (x0, stream, 0, Some(replay))
+            }
+            None => {
+                let (x0, stream, redraws) = self.draw_trial(&training, trial);
+                (x0, stream, redraws, None)
+            }
+        };
         let k_full = training.feedback_gain.unwrap_or(self.config.network.feedback_gain);
         let scale = training.anneal.map_or(1.0, |a| a.factor(trial, training.trials));
         let k_scale = training.anneal.map_or(1.0, |a| a.feedback_factor(trial, training.trials));
@@ -664,14 +823,15 @@ impl Experiment {
         network.set_learning(true);
         let steps = (training.trial_duration / self.config.network.dt).round() as u64;
         let mut x = x0;
-        let stats = simulate(
-            network,
-            Teacher { system: self.teacher.as_ref(), integrator: self.integrator.as_mut() },
-            stream.as_mut(),
-            &mut x,
-            steps,
-            &mut Recorder::disabled(),
-        );
+        let mut recorder = Recorder::disabled();
+        let stats = match (replay, self.teacher.as_deref()) {
+            (Some(replay), _) => simulate(network, replay, stream.as_mut(), &mut x, steps, &mut recorder),
+            (None, Some(system)) => {
+                let teacher = Teacher { system, integrator: self.integrator.as_mut() };
+                simulate(network, teacher, stream.as_mut(), &mut x, steps, &mut recorder)
+            }
+            (None, None) => return Err(Error::Unsupported("no [target] vector field".into())),
+        };
         network.clear_run_perturbations();
         network.revive_all();
         let error = stats.normalised_error();
@@ -702,11 +862,22 @@ impl Experiment {
             Error::invalid("test index", index, format!("< number of tests = {}", self.config.tests.len()))
         })?;
         let dt = self.config.network.dt;
-        let j = self.teacher.dim();
+        let j = self.config.network.dim;
         let stream_index = TEST_STREAM_OFFSET + index as u64;
-        let mut stream =
-            self.test_commands[index].realise(dt, test.duration, self.seeds.indexed(Stream::Command, stream_index));
-        let mut x = test.initial_state.clone().unwrap_or_else(|| vec![0.0; j]);
+        let steps = (test.duration / dt).round() as u64;
+        let (mut stream, mut x, replay) = match (&self.test_commands[index], test.start, &self.data) {
+            (Some(signal), _, _) => {
+                let stream = signal.realise(dt, test.duration, self.seeds.indexed(Stream::Command, stream_index));
+                (stream, test.initial_state.clone().unwrap_or_else(|| vec![0.0; j]), None)
+            }
+            (None, Some(start), Some(data)) => {
+                let segment = data.segment(start, steps as usize, dt);
+                let x0 = segment.initial_state();
+                let (replay, stream) = segment.into_parts();
+                (stream, x0, Some(replay))
+            }
+            _ => unreachable!("a test without a command replays the recording (checked at build)"),
+        };
         let run = stream_index + (repeat << 24);
         network.reset_state_with(&mut self.seeds.indexed(Stream::NeuronState, run));
         network.reseed_noise(self.seeds.indexed(Stream::Noise, run));
@@ -718,16 +889,15 @@ impl Experiment {
         self.add_run_perturbations(network, &test.perturbations, run, &format!("test[{index}].perturbations"))?;
         network.set_feedback_gain(0.0)?;
         network.set_learning(false);
-        let steps = (test.duration / dt).round() as u64;
         let mut recorder = Recorder::new(&self.config.record, dt, j, self.config.network.n);
-        simulate(
-            network,
-            Teacher { system: self.teacher.as_ref(), integrator: self.integrator.as_mut() },
-            stream.as_mut(),
-            &mut x,
-            steps,
-            &mut recorder,
-        );
+        match (replay, self.teacher.as_deref()) {
+            (Some(replay), _) => simulate(network, replay, stream.as_mut(), &mut x, steps, &mut recorder),
+            (None, Some(system)) => {
+                let teacher = Teacher { system, integrator: self.integrator.as_mut() };
+                simulate(network, teacher, stream.as_mut(), &mut x, steps, &mut recorder)
+            }
+            (None, None) => unreachable!("a test without a recording has a target (checked at build)"),
+        };
         network.clear_run_perturbations();
         if let Some(saved) = saved {
             network.restore_damage(saved);
@@ -784,12 +954,26 @@ fn suffixes_of(built: &[(String, Box<dyn Analysis>)], specs: &[Spec]) -> Vec<Str
         .collect()
 }
 
+/// What moves the teacher's state x forward by one step of [`simulate`]: a vector field and
+/// its integrator ([`Teacher`]), or a recording replayed at the network's step
+/// ([`crate::data::Replay`]).
+pub trait Advance {
+    /// Advances `x` by one step of `dt` seconds under the command `c` (held over the step).
+    fn advance(&mut self, x: &mut [f64], c: &[f64], dt: f64);
+}
+
 /// A target system together with its integrator.
 pub struct Teacher<'a> {
     /// The vector field.
     pub system: &'a dyn TargetSystem,
     /// The integrator.
     pub integrator: &'a mut dyn Integrator,
+}
+
+impl Advance for Teacher<'_> {
+    fn advance(&mut self, x: &mut [f64], c: &[f64], dt: f64) {
+        self.integrator.step(self.system, x, c, dt);
+    }
 }
 
 /// Error sums of a run, for the learning curve.
@@ -826,7 +1010,7 @@ impl RunStats {
 /// every spike, stamped with the end of its step. Returns the error sums.
 pub fn simulate<M: NeuronModel>(
     network: &mut Network<M>,
-    teacher: Teacher<'_>,
+    mut teacher: impl Advance,
     command: &mut dyn CommandStream,
     x: &mut [f64],
     steps: u64,
@@ -842,7 +1026,7 @@ pub fn simulate<M: NeuronModel>(
         if recorder.due(n) {
             recorder.sample(t0 + n as f64 * dt, x, network.readout(), &c, network.voltages());
         }
-        teacher.integrator.step(teacher.system, x, &c, dt);
+        teacher.advance(x, &c, dt);
         let t_spike = t0 + (n + 1) as f64 * dt;
         let fired = network.step(&c, Some(x));
         stats.capped_steps += u64::from(fired.len() >= cap);

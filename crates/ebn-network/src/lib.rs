@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod code;
+pub mod data;
 mod experiment;
 pub mod presets;
 mod store;
@@ -11,8 +12,8 @@ pub use ebn_engine::{
     NetworkConfig, Overrides, RecordConfig, Recorder, builtin_registry, builtins, linear_slow_weights,
 };
 pub use experiment::{
-    Anneal, AnnealShape, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Preload, RunStats,
-    Teacher, TestConfig, TrainedNetwork, TrainingConfig, TrainingState, simulate,
+    Advance, Anneal, AnnealShape, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Preload,
+    RunStats, Teacher, TestConfig, TrainedNetwork, TrainingConfig, TrainingState, simulate,
 };
 pub use store::{Checkpoint, FORMAT_VERSION, FileKind, payload_checksum};
 

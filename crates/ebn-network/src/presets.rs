@@ -20,7 +20,8 @@ pub fn coding(seed: u64, duration: f64, form: WeightForm) -> ExperimentConfig {
     network.slow_weights = form;
     ExperimentConfig {
         seed,
-        target: TargetConfig::DampedOscillator.into(),
+        target: Some(TargetConfig::DampedOscillator.into()),
+        data: None,
         integrator: ebn_dynamics::IntegratorConfig::Rk4.into(),
         network,
         slow_weights: InitialWeights::ClosedForm,
@@ -29,8 +30,9 @@ pub fn coding(seed: u64, duration: f64, form: WeightForm) -> ExperimentConfig {
         tests: vec![TestConfig {
             name: "driven".into(),
             duration,
-            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()).into(),
+            command: Some(CommandConfig::FilteredNoise(FilteredNoise::paper_default()).into()),
             initial_state: None,
+            start: None,
             analyses: vec![],
             perturbations: vec![],
         }],

@@ -14,7 +14,8 @@ use ebn_neurons::EbnNeuron;
 fn experiment() -> ExperimentConfig {
     ExperimentConfig {
         seed: 0,
-        target: TargetConfig::DampedOscillator.into(),
+        target: Some(TargetConfig::DampedOscillator.into()),
+        data: None,
         integrator: Default::default(),
         network: NetworkConfig::paper(8, 2),
         slow_weights: InitialWeights::Zero,
@@ -22,7 +23,7 @@ fn experiment() -> ExperimentConfig {
         training: Some(TrainingConfig {
             trials: 2,
             trial_duration: 0.1,
-            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()).into(),
+            command: Some(CommandConfig::FilteredNoise(FilteredNoise::paper_default()).into()),
             initial_state: InitialState::Zero,
             anneal: None,
             dropout: 0.0,
@@ -33,8 +34,9 @@ fn experiment() -> ExperimentConfig {
         tests: vec![TestConfig {
             name: "t".into(),
             duration: 0.1,
-            command: CommandConfig::FilteredNoise(FilteredNoise::paper_default()).into(),
+            command: Some(CommandConfig::FilteredNoise(FilteredNoise::paper_default()).into()),
             initial_state: None,
+            start: None,
             analyses: vec![],
             perturbations: vec![],
         }],
@@ -121,15 +123,18 @@ fn dimension_mismatches() {
     c.training.as_mut().unwrap().initial_state = InitialState::Uniform { low: vec![0.0], high: vec![1.0, 1.0] };
     rejects(&c, "training.initial_state.low", "1");
     let mut c = experiment();
-    c.tests[0].command = CommandConfig::FilteredNoise(FilteredNoise {
-        amplitude: vec![1.0, 0.0, 0.0],
-        ..FilteredNoise::paper_default()
-    })
-    .into();
+    c.tests[0].command = Some(
+        CommandConfig::FilteredNoise(FilteredNoise {
+            amplitude: vec![1.0, 0.0, 0.0],
+            ..FilteredNoise::paper_default()
+        })
+        .into(),
+    );
     rejects(&c, "test[0].command.amplitude", "3");
     let mut c = experiment();
-    c.training.as_mut().unwrap().command =
-        CommandConfig::FilteredNoise(FilteredNoise { amplitude: vec![1.0], ..FilteredNoise::paper_default() }).into();
+    c.training.as_mut().unwrap().command = Some(
+        CommandConfig::FilteredNoise(FilteredNoise { amplitude: vec![1.0], ..FilteredNoise::paper_default() }).into(),
+    );
     rejects(&c, "training.command.amplitude", "1");
 }
 
@@ -205,7 +210,7 @@ fn zero_decoder_column() {
 fn closed_form_needs_a_linear_target_and_the_identity_basis() {
     let mut c = experiment();
     c.slow_weights = InitialWeights::ClosedForm;
-    c.target = TargetConfig::VanDerPol(Default::default()).into();
+    c.target = Some(TargetConfig::VanDerPol(Default::default()).into());
     assert!(matches!(Experiment::build(&c), Err(Error::Unsupported(_))));
     let mut c = experiment();
     c.slow_weights = InitialWeights::ClosedForm;

@@ -17,7 +17,8 @@ fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
     let command = CommandConfig::FilteredNoise(FilteredNoise::paper_default());
     ExperimentConfig {
         seed: 1,
-        target: TargetConfig::DampedOscillator.into(),
+        target: Some(TargetConfig::DampedOscillator.into()),
+        data: None,
         integrator: Default::default(),
         network,
         slow_weights: InitialWeights::Zero,
@@ -25,7 +26,7 @@ fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
         training: Some(TrainingConfig {
             trials,
             trial_duration: 1.5,
-            command: command.clone().into(),
+            command: Some(command.clone().into()),
             initial_state: InitialState::Zero,
             anneal: None,
             dropout: 0.0,
@@ -36,8 +37,9 @@ fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
         tests: vec![TestConfig {
             name: "driven".into(),
             duration: 1.5,
-            command: command.into(),
+            command: Some(command.into()),
             initial_state: None,
+            start: None,
             analyses: vec![],
             perturbations: vec![],
         }],

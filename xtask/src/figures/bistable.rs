@@ -23,10 +23,11 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let grid: Vec<Vec<f64>> = (0..=200).map(|k| vec![-1.0 + 0.01 * k as f64]).collect();
     let learned = analysis::learned_vector_field(net.basis(), net.slow_weights(), config.network.lambda, &grid)?;
     let mut truth = vec![0.0];
+    let teacher = exp.teacher().ok_or_else(|| anyhow::anyhow!("the bistable example has a [target]"))?;
     let mut field_csv = String::from("x,f_true,f_learned\n");
     let (mut true_pts, mut learned_pts) = (Vec::new(), Vec::new());
     for (x, f_hat) in grid.iter().zip(&learned) {
-        exp.teacher().vector_field(x, &mut truth);
+        teacher.vector_field(x, &mut truth);
         field_csv.push_str(&format!("{},{},{}\n", x[0], truth[0], f_hat[0]));
         true_pts.push((x[0], truth[0]));
         learned_pts.push((x[0], f_hat[0]));

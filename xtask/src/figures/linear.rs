@@ -21,7 +21,10 @@ fn run(ctx: &Ctx) -> Result<Output> {
     ctx.write("spikes.csv", &spikes_csv(&rec))?;
 
     let d = net.decoder();
-    let a = exp.teacher().linear_matrix().ok_or_else(|| anyhow::anyhow!("the example's target is linear"))?;
+    let a = exp
+        .teacher()
+        .and_then(|t| t.linear_matrix())
+        .ok_or_else(|| anyhow::anyhow!("the example's target is linear"))?;
     let SlowWeights::Dense(ideal) = linear_slow_weights(&a, d, config.network.lambda, WeightForm::Dense)? else {
         unreachable!("asked for the dense form")
     };

@@ -78,8 +78,9 @@ fn run(ctx: &Ctx) -> Result<Output> {
     // on for the whole test, so that the error before and after is measured under drive.
     let robust = &nets[0];
     let mut death_config = robust.config.clone();
-    let command = &mut death_config.tests[0].command;
-    if let Ok(CommandConfig::FilteredNoise(mut f)) = command.parse_tagged::<CommandConfig>("test[0].command") {
+    if let Some(command) = &mut death_config.tests[0].command
+        && let Ok(CommandConfig::FilteredNoise(mut f)) = command.parse_tagged::<CommandConfig>("test[0].command")
+    {
         f.windows = vec![[0.0, 1.0]];
         *command = CommandConfig::FilteredNoise(f).into();
     }

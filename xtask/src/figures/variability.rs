@@ -54,13 +54,13 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let mut constant = config.clone();
     let test = &mut constant.tests[0];
     test.command =
-        ebn_network::Spec::tagged(&ebn_network::dynamics::CommandConfig::Pulses(ebn_network::dynamics::Pulses {
+        Some(ebn_network::Spec::tagged(&ebn_network::dynamics::CommandConfig::Pulses(ebn_network::dynamics::Pulses {
             pulses: vec![ebn_network::dynamics::Pulse {
                 start: 0.0,
                 duration: test.duration,
                 amplitude: CONSTANT_COMMAND.to_vec(),
             }],
-        }));
+        })));
     let c = variability(ebn_network::builtins(), &constant, &weights, SIGMA_V, repeats)?;
     let n = config.network.n;
     let first = &v.recs[0];
