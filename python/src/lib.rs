@@ -34,9 +34,36 @@ struct Inner {
     state: TrainingState,
 }
 
+/// Builds an experiment, reading its `[data]` recording if it has one (a relative path is
+/// resolved against `base`, the experiment file's folder, and the file's digest is recorded
+/// in the configuration the first time, as the command line does).
+fn build(config: &mut ExperimentConfig, base: Option<&std::path::Path>) -> PyResult<Built> {
+    let Some(data) = config.data.as_mut() else {
+        return Built::build(config).map_err(value_error);
+    };
+    let path = std::path::Path::new(&data.file);
+    if let (true, Some(base)) = (path.is_relative(), base) {
+        data.file = base.join(path).to_string_lossy().into_owned();
+    }
+    let bytes = std::fs::read(&data.file).map_err(|e| PyOSError::new_err(format!("data.file = {}: {e}", data.file)))?;
+    let digest = ebn_network::data::digest(&bytes);
+    match &data.digest {
+        Some(expected) if *expected != digest => {
+            return Err(value_error(format!(
+                "the recording {} changed since this experiment was set up (digest {digest}, recorded {expected})",
+                data.file
+            )));
+        }
+        _ => data.digest = Some(digest),
+    }
+    let recording = ebn_network::data::RecordedData::parse(&data.file, &bytes, data, config.network.dim)
+        .map_err(|e| value_error(format!("{}: {e}", data.file)))?;
+    Built::build_with_data(config, ebn_network::builtins(), Some(recording)).map_err(value_error)
+}
+
 impl Experiment {
-    fn from_config(config: ExperimentConfig) -> PyResult<Self> {
-        let built = Built::build(&config).map_err(value_error)?;
+    fn from_config(mut config: ExperimentConfig, base: Option<&std::path::Path>) -> PyResult<Self> {
+        let built = build(&mut config, base)?;
         let network = built.initial_network().map_err(value_error)?;
         Ok(Self::wrap(Inner { config, built, network, state: TrainingState::default() }))
     }
@@ -86,13 +113,14 @@ impl Experiment {
     fn from_file(path: std::path::PathBuf) -> PyResult<Self> {
         let text =
             std::fs::read_to_string(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
-        Self::from_toml(&text).map_err(|e| value_error(format!("{}: {e}", path.display())))
+        let config = ExperimentConfig::from_toml(&text).map_err(|e| value_error(format!("{}: {e}", path.display())))?;
+        Self::from_config(config, path.parent())
     }
 
     /// The experiment of TOML text.
     #[staticmethod]
     fn from_toml(text: &str) -> PyResult<Self> {
-        Self::from_config(ExperimentConfig::from_toml(text).map_err(value_error)?)
+        Self::from_config(ExperimentConfig::from_toml(text).map_err(value_error)?, None)
     }
 
     /// The experiment of a dict with the structure of the TOML files (JSON-compatible
@@ -101,7 +129,7 @@ impl Experiment {
     fn from_dict(py: Python<'_>, config: &Bound<'_, PyDict>) -> PyResult<Self> {
         let json: String = py.import("json")?.call_method1("dumps", (config,))?.extract()?;
         let config: ExperimentConfig = serde_json::from_str(&json).map_err(value_error)?;
-        Self::from_config(config)
+        Self::from_config(config, None)
     }
 
     /// The configuration as a dict (what `from_dict` takes).
@@ -206,7 +234,8 @@ impl Experiment {
         let bytes = std::fs::read(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
         let trained =
             TrainedNetwork::from_bytes(&bytes).map_err(|e| value_error(format!("{}: {e}", path.display())))?;
-        let built = Built::build(&trained.config).map_err(value_error)?;
+        let mut config = trained.config.clone();
+        let built = build(&mut config, None)?;
         let network = trained.network().map_err(value_error)?;
         Ok(Self::wrap(Inner { config: trained.config, built, network, state: trained.training }))
     }

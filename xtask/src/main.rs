@@ -85,6 +85,17 @@ enum Command {
         #[arg(long)]
         corpus: Option<PathBuf>,
     },
+    /// Write the noisy van der Pol recording that examples/vanderpol_recorded.toml learns
+    /// from (the `recorded` figure's: 410 s at 1 kHz, state noise, 5 % measurement noise;
+    /// arrays t, x_0, x_1, c_0, c_1, x_clean_0, x_clean_1).
+    Data {
+        /// Master seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The .npz to write.
+        #[arg(long, default_value = "examples/data/vanderpol_noisy.npz")]
+        out: PathBuf,
+    },
     /// One benchmark case in this process (used by `bench`).
     #[command(hide = true)]
     BenchCase {
@@ -140,8 +151,22 @@ fn main() -> ExitCode {
         Command::Fuzz { inputs, seed, corpus } => fuzz::fuzz(inputs, seed, corpus.as_deref()).map(|s| {
             ebn_cli::outln!("{s}");
         }),
+        Command::Data { seed, out } => write_recording(seed, &out),
         Command::Bench { cases, python, out } => bench::bench(&cases, &python, out.as_deref()),
         Command::BenchCase { case, dir } => bench::run_case(case, &dir),
     };
     ebn_cli::report(result)
+}
+
+fn write_recording(seed: u64, out: &std::path::Path) -> anyhow::Result<()> {
+    use figures::recorded;
+    let mut config = ebn_network::ExperimentConfig::from_toml(recorded::VANDERPOL)?;
+    config.seed = seed;
+    let data = recorded::synthesize(&config, recorded::Layout::PAPER, seed)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    ebn_cli::output::write_atomic(out, &ebn_cli::npz::csv_to_npz(&data.csv())?)?;
+    eprintln!("wrote {} ({} samples)", out.display(), data.t.len());
+    Ok(())
 }

@@ -672,16 +672,12 @@ impl Experiment {
 
     /// A network carrying the given slow weights (e.g. from a trained network file).
     pub fn network_with(&self, weights: SlowWeights) -> Result<Network> {
-        let mut network = Network::build_in(&self.config.network, self.seeds, &self.registry, Overrides::default())?;
-        network.set_slow_weights(weights)?;
-        Ok(network)
+        network_with(&self.config, &self.registry, weights)
     }
 
     /// A network resumed from a training state: its weights and the rule's own state.
     pub fn resume(&self, weights: SlowWeights, state: &TrainingState) -> Result<Network> {
-        let mut network = self.network_with(weights)?;
-        network.set_rule_state(&state.rule_state)?;
-        Ok(network)
+        resumed(&self.config, &self.registry, weights, state)
     }
 
     /// Draws the teacher's initial state and command for trial `trial`, redrawing (attempt
@@ -924,10 +920,35 @@ impl TrainedNetwork {
         self.network_in(builtins())
     }
 
-    /// The trained network, its components built through `registry`.
+    /// The trained network, its components built through `registry`. An experiment that
+    /// replays a recording is validated without it (the network does not need the data; its
+    /// tests do).
     pub fn network_in(&self, registry: &Registry) -> Result<Network> {
-        Experiment::build_in(&self.config, registry)?.resume(self.weights.to_weights()?, &self.training)
+        let weights = self.weights.to_weights()?;
+        if self.config.data.is_some() {
+            return resumed(&self.config, registry, weights, &self.training);
+        }
+        Experiment::build_in(&self.config, registry)?.resume(weights, &self.training)
     }
+}
+
+fn network_with(config: &ExperimentConfig, registry: &Registry, weights: SlowWeights) -> Result<Network> {
+    let mut network =
+        Network::build_in(&config.network, SeedStreams::new(config.seed), registry, Overrides::default())?;
+    network.set_slow_weights(weights)?;
+    Ok(network)
+}
+
+/// The network of `config` with trained `weights` and the rule's state of `state`.
+fn resumed(
+    config: &ExperimentConfig,
+    registry: &Registry,
+    weights: SlowWeights,
+    state: &TrainingState,
+) -> Result<Network> {
+    let mut network = network_with(config, registry, weights)?;
+    network.set_rule_state(&state.rule_state)?;
+    Ok(network)
 }
 
 /// The key suffixes of one test's analyses (see [`Experiment::analyse`]): "" for a kind that

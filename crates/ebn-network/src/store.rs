@@ -26,7 +26,7 @@
 //! and finally that the configuration builds and the weights fit the network. Every failure
 //! is a typed [`Error`], never a panic.
 
-use crate::experiment::{Experiment, ExperimentConfig, TrainedNetwork, TrainingState};
+use crate::experiment::{ExperimentConfig, TrainedNetwork, TrainingState};
 use ebn_core::{Error, Registry, Result, StoredWeights};
 use ebn_engine::builtins;
 use serde::{Deserialize, Serialize};
@@ -240,7 +240,10 @@ impl Checkpoint {
     /// [`Checkpoint::from_bytes`] with the components built through `registry`.
     pub fn from_bytes_in(bytes: &[u8], registry: &Registry) -> Result<Self> {
         let (config, state, weights) = decode(bytes, FileKind::Checkpoint)?;
-        Experiment::build_in(&config, registry)?.resume(weights.to_weights()?, &state)?;
+        // The same checks as a trained network's (a configuration that replays a recording
+        // is checked without it).
+        TrainedNetwork { config: config.clone(), weights: weights.clone(), training: state.clone() }
+            .network_in(registry)?;
         Ok(Self { config, state, weights })
     }
 }

@@ -12,6 +12,7 @@ mod linear;
 mod lorenz;
 mod neurons;
 mod pendulum;
+pub mod recorded;
 mod robustness;
 mod rules;
 mod vanderpol;
@@ -78,6 +79,7 @@ pub const REGISTRY: &[Spec] = &[
     neurons::SPEC,
     rules::SPEC,
     decoder::SPEC,
+    recorded::SPEC,
 ];
 
 pub fn list() {
@@ -317,6 +319,18 @@ mod tests {
                 "synaptic_nrmse_soft_one_per_step",
                 "slew_nrmse",
                 "slew_spikes_per_second",
+            ],
+            "recorded" => &[
+                "noise_floor_nrmse",
+                "driven_nrmse_data",
+                "driven_nrmse_field",
+                "driven_nrmse_clean_data",
+                "driven_nrmse_clean_field",
+                "driven_ratio_data_to_field",
+                "free_period_error_data",
+                "free_period_error_field",
+                "cycle_period_error_data",
+                "cycle_period_error_field",
             ],
             "decoder" => &[
                 "coding_nrmse_before",
