@@ -1,7 +1,7 @@
 """Type stubs of the Rust core (ebn._ebn)."""
 
 from os import PathLike
-from typing import Any, Dict, Union
+from typing import Any, Callable, Dict, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -42,3 +42,9 @@ class Experiment:
     @staticmethod
     def load(path: _Path) -> "Experiment":
         """Loads a trained network file (from save or `cargo xtask run`)."""
+
+def register_target(kind: str, f: Callable[[npt.NDArray[np.float64]], Sequence[float]], dim: int) -> None:
+    """Register a target system written in Python: f(x) -> dx/dt for a state of `dim`
+    components, named `kind` in configurations built afterwards (each evaluation is a Python
+    call: for exploration)."""
+    ...

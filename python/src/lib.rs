@@ -9,7 +9,10 @@
 
 use ebn_network::analysis;
 use ebn_network::core::Recording;
-use ebn_network::{Experiment as Built, ExperimentConfig, Network, StoredWeights, TrainedNetwork, TrainingState};
+use ebn_network::core::TargetSystem;
+use ebn_network::{
+    Experiment as Built, ExperimentConfig, Network, Registry, StoredWeights, TrainedNetwork, TrainingState,
+};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -17,6 +20,99 @@ use pyo3::types::PyDict;
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
+}
+
+/// The registry every experiment of this process is built with: the built-ins plus the
+/// target systems registered from Python ([`register_target`]).
+static REGISTRY: std::sync::LazyLock<std::sync::Mutex<Registry>> =
+    std::sync::LazyLock::new(|| std::sync::Mutex::new(ebn_network::builtins().clone()));
+
+fn registry() -> Registry {
+    REGISTRY.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
+
+/// The first exception a Python vector field raised (or the first bad value it returned);
+/// the run that met it stops calling Python and raises it when it returns.
+static TARGET_ERROR: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+
+fn take_target_error() -> Option<PyErr> {
+    TARGET_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+}
+
+/// A target system whose vector field is a Python callable f(x) -> dx/dt (x a float64 array
+/// of length J; any sequence of J numbers back). Each call takes the GIL: the cost of one
+/// Python call (plus an array) per evaluation, 4 per step with RK4 (docs/DATA.md measures it).
+struct PyTarget {
+    kind: String,
+    f: Py<PyAny>,
+    dim: usize,
+}
+
+impl std::fmt::Debug for PyTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PyTarget({}, dim {})", self.kind, self.dim)
+    }
+}
+
+impl TargetSystem for PyTarget {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn vector_field(&self, x: &[f64], dxdt: &mut [f64]) {
+        // The lock is never held while Python runs (another thread may hold the GIL and
+        // wait for it).
+        if TARGET_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some() {
+            dxdt.fill(f64::NAN);
+            return;
+        }
+        let result: PyResult<Vec<f64>> = Python::attach(|py| {
+            let value = self.f.call1(py, (PyArray1::from_slice(py, x),))?;
+            let v: Vec<f64> = value.extract(py).or_else(|_| value.call_method0(py, "tolist")?.extract(py))?;
+            if v.len() != self.dim || v.iter().any(|d| !d.is_finite()) {
+                return Err(PyValueError::new_err(format!(
+                    "target `{}`: f(x) must return {} finite numbers; got {v:?} at x = {x:?}",
+                    self.kind, self.dim
+                )));
+            }
+            Ok(v)
+        });
+        match result {
+            Ok(v) => dxdt.copy_from_slice(&v),
+            Err(e) => {
+                TARGET_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
+                dxdt.fill(f64::NAN);
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+/// Registers a target system written in Python under `kind`: `f(x)` returns dx/dt for a
+/// state x of `dim` components (the command is added by the integrator). Experiments built
+/// afterwards in this process may name it (`target = { kind = "..." }`). For exploration: each
+/// evaluation is a Python call.
+#[pyfunction]
+fn register_target(kind: &str, f: Py<PyAny>, dim: usize) -> PyResult<()> {
+    if dim == 0 {
+        return Err(value_error("dim: expected >= 1, got 0"));
+    }
+    if ebn_network::builtins().knows(ebn_network::core::Category::Target, kind) {
+        return Err(value_error(format!("`{kind}` is a built-in target kind; choose another name")));
+    }
+    let name = kind.to_string();
+    let f = std::sync::Arc::new(f);
+    REGISTRY.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add_target(
+        kind,
+        move |_: NoParams, _: &Registry| -> ebn_network::core::Result<Box<dyn TargetSystem>> {
+            let f = Python::attach(|py| f.clone_ref(py));
+            Ok(Box::new(PyTarget { kind: name.clone(), f, dim }))
+        },
+    );
+    Ok(())
 }
 
 /// An experiment: its configuration, its network (trained or not) and its learning curve.
@@ -39,7 +135,7 @@ struct Inner {
 /// in the configuration the first time, as the command line does).
 fn build(config: &mut ExperimentConfig, base: Option<&std::path::Path>) -> PyResult<Built> {
     let Some(data) = config.data.as_mut() else {
-        return Built::build(config).map_err(value_error);
+        return Built::build_in(config, &registry()).map_err(value_error);
     };
     let path = std::path::Path::new(&data.file);
     if let (true, Some(base)) = (path.is_relative(), base) {
@@ -58,7 +154,7 @@ fn build(config: &mut ExperimentConfig, base: Option<&std::path::Path>) -> PyRes
     }
     let recording = ebn_network::data::RecordedData::parse(&data.file, &bytes, data, config.network.dim)
         .map_err(|e| value_error(format!("{}: {e}", data.file)))?;
-    Built::build_with_data(config, ebn_network::builtins(), Some(recording)).map_err(value_error)
+    Built::build_with_data(config, &registry(), Some(recording)).map_err(value_error)
 }
 
 impl Experiment {
@@ -161,6 +257,9 @@ impl Experiment {
             bar.finish_and_clear();
             Ok(())
         });
+        if let Some(e) = take_target_error() {
+            return Err(e);
+        }
         result.map_err(value_error)?;
         Ok(PyArray1::from_vec(py, guard.state.learning_curve.clone()))
     }
@@ -172,7 +271,11 @@ impl Experiment {
     fn test<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyDict>> {
         let mut guard = self.lock();
         let Inner { built, network, .. } = &mut *guard;
-        let rec = py.detach(|| built.run_test(network, index)).map_err(value_error)?;
+        let rec = py.detach(|| built.run_test(network, index));
+        if let Some(e) = take_target_error() {
+            return Err(e);
+        }
+        let rec = rec.map_err(value_error)?;
         recording_dict(py, &rec)
     }
 
@@ -232,11 +335,12 @@ impl Experiment {
     #[staticmethod]
     fn load(path: std::path::PathBuf) -> PyResult<Self> {
         let bytes = std::fs::read(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
-        let trained =
-            TrainedNetwork::from_bytes(&bytes).map_err(|e| value_error(format!("{}: {e}", path.display())))?;
+        let registry = registry();
+        let trained = TrainedNetwork::from_bytes_in(&bytes, &registry)
+            .map_err(|e| value_error(format!("{}: {e}", path.display())))?;
         let mut config = trained.config.clone();
         let built = build(&mut config, None)?;
-        let network = trained.network().map_err(value_error)?;
+        let network = trained.network_in(&registry).map_err(value_error)?;
         Ok(Self::wrap(Inner { config: trained.config, built, network, state: trained.training }))
     }
 
@@ -246,7 +350,10 @@ impl Experiment {
         format!(
             "Experiment(target={}, n={}, rule={}, trials {}/{})",
             g.config.target.as_ref().map_or("recorded data", |t| t.kind.as_str()),
-            g.config.network.n, g.config.network.rule.kind, g.state.trials_done, trials
+            g.config.network.n,
+            g.config.network.rule.kind,
+            g.state.trials_done,
+            trials
         )
     }
 }
@@ -255,6 +362,7 @@ impl Experiment {
 #[pymodule]
 fn _ebn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Experiment>()?;
+    m.add_function(wrap_pyfunction!(register_target, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
