@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: the Rust workspace; then the Python package (built by maturin into a
-# virtual environment under target/, with numpy, pytest and cffconvert from PyPI; nothing is
+# virtual environment under target/, with numpy, pytest, cffconvert and nir from PyPI; nothing is
 # installed system-wide; only python3 with its venv module is needed) and the Python tests,
 # which also run the command line the workspace built.
 set -euo pipefail
@@ -12,6 +12,6 @@ venv="$target/python-venv"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy pytest cffconvert "maturin>=1.5,<2"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy pytest cffconvert nir "maturin>=1.5,<2"
 (cd python && VIRTUAL_ENV="$venv" CARGO_TARGET_DIR="$target" "$venv/bin/maturin" develop --release --quiet)
 EBN_XTASK="$target/debug/xtask" "$venv/bin/python" -m pytest -q python/tests

@@ -39,6 +39,10 @@ class Experiment:
         """The slow weights: W (J, N_b) in factored form, Omega_s (N, N_b) in dense form."""
     def save(self, path: _Path) -> None:
         """Saves the trained network (the project's .ebn format)."""
+    def nir_parameters(self) -> Dict[str, Any]:
+        """The parameters of the network's NIR graph (n, dim, dt, tau_mem, tau_trace, neuron,
+        v_threshold, v_reset (N,), encoder (N, J), fast, slow (N, N), readout (J, N));
+        ebn.nir.to_nir builds the graph. ValueError for what NIR cannot express."""
     @staticmethod
     def load(path: _Path) -> "Experiment":
         """Loads a trained network file (from save or `cargo xtask run`)."""

@@ -180,6 +180,12 @@ fn matrix<'py>(py: Python<'py>, data: Vec<f64>, rows: usize, cols: usize) -> PyR
     PyArray1::from_vec(py, data).reshape([rows, cols])
 }
 
+/// A faer matrix as a (rows, cols) float64 array.
+fn mat<'py>(py: Python<'py>, m: &ebn_network::core::Mat<f64>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let data = (0..m.nrows()).flat_map(|r| (0..m.ncols()).map(move |c| m[(r, c)])).collect();
+    matrix(py, data, m.nrows(), m.ncols())
+}
+
 fn recording_dict<'py>(py: Python<'py>, rec: &Recording) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
     let n = rec.times.len();
@@ -292,9 +298,29 @@ impl Experiment {
     /// The decoder D, (J, N).
     fn decoder<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let guard = self.lock();
-        let d = guard.network.decoder();
-        let data = (0..d.nrows()).flat_map(|r| (0..d.ncols()).map(move |c| d[(r, c)])).collect();
-        matrix(py, data, d.nrows(), d.ncols())
+        mat(py, guard.network.decoder())
+    }
+
+    /// The parameters of the network's NIR graph (`ebn_network::nir`; `ebn.nir.to_nir` builds
+    /// the graph from them): a dict of floats, a string and NumPy arrays. Raises ValueError
+    /// for what NIR cannot express (a tanh basis, a refractory neuron).
+    fn nir_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let guard = self.lock();
+        let g = ebn_network::nir::export(&guard.network, &registry()).map_err(value_error)?;
+        let dict = PyDict::new(py);
+        dict.set_item("n", g.n)?;
+        dict.set_item("dim", g.dim)?;
+        dict.set_item("dt", g.dt)?;
+        dict.set_item("tau_mem", g.tau_mem)?;
+        dict.set_item("tau_trace", g.tau_trace)?;
+        dict.set_item("neuron", g.neuron)?;
+        dict.set_item("v_threshold", PyArray1::from_vec(py, g.v_threshold))?;
+        dict.set_item("v_reset", PyArray1::from_vec(py, g.v_reset))?;
+        dict.set_item("encoder", mat(py, &g.encoder)?)?;
+        dict.set_item("fast", mat(py, &g.fast)?)?;
+        dict.set_item("slow", mat(py, &g.slow)?)?;
+        dict.set_item("readout", mat(py, &g.readout)?)?;
+        Ok(dict)
     }
 
     /// The slow weights as stored: Omega_s (N, N_b) for the dense form, W (J, N_b) for the

@@ -3,6 +3,7 @@
 pub mod code;
 pub mod data;
 mod experiment;
+pub mod nir;
 pub mod presets;
 mod store;
 
