@@ -27,6 +27,67 @@ use std::fmt::Debug;
 /// With the defaults (one spike per step, nothing kept per spike) this is the authors'
 /// greedy rule. A fork with another neuron implements this trait and runs
 /// `ebn_core::conformance::neuron_model`.
+///
+/// # Implementing and plugging in a neuron model
+///
+/// The EBN membrane integrated exactly (exponential Euler) instead of by forward Euler,
+/// registered as `ebn_exact` (`neuron = { kind = "ebn_exact", lambda_v = 10.0 }`). The
+/// struct is its own parameter set; the network uses it through [`DynNeuron`], as here:
+///
+/// ```
+/// use ebn_core::{DynNeuron, NeuronModel, Registry, Result, SeedStreams, Spec, Stream, check};
+/// use serde::{Deserialize, Serialize};
+///
+/// /// dV/dt = -lambda_v V + I, with I held over the step: V <- I/lambda_v + (V - I/lambda_v) e^(-lambda_v dt).
+/// #[derive(Debug, Clone, Serialize, Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct EbnExact { lambda_v: f64 }
+///
+/// impl NeuronModel for EbnExact {
+///     type State = Vec<f64>; // the voltages
+///     fn validate(&self, _dt: f64) -> Result<()> { check::positive("lambda_v", self.lambda_v).map(|_| ()) }
+///     fn init_state(&self, n: usize, _rng: &mut ebn_core::Rng) -> Vec<f64> { vec![0.0; n] }
+///     fn voltages<'a>(&self, v: &'a Vec<f64>) -> &'a [f64] { v }
+///     fn voltages_mut<'a>(&self, v: &'a mut Vec<f64>) -> &'a mut [f64] { v }
+///     fn integrate(&self, v: &mut Vec<f64>, input: &[f64], dt: f64) {
+///         let keep = (-self.lambda_v * dt).exp();
+///         for (v, i) in v.iter_mut().zip(input) {
+///             let rest = i / self.lambda_v;
+///             *v = rest + (*v - rest) * keep;
+///         }
+///     }
+///     fn select_spike(&self, v: &Vec<f64>, thresholds: &[f64]) -> Option<usize> {
+///         // The authors' rule: the neuron furthest above threshold, if any.
+///         let (k, excess) = v.iter().zip(thresholds).map(|(v, t)| v - t).enumerate()
+///             .fold((0, f64::NEG_INFINITY), |best, (k, e)| if e > best.1 { (k, e) } else { best });
+///         (excess > 0.0).then_some(k)
+///     }
+/// }
+///
+/// let mut registry = Registry::new();
+/// registry.add_neuron::<EbnExact>("ebn_exact");
+/// let model: DynNeuron = registry.neuron(&Spec::new("ebn_exact").with("lambda_v", 10.0), "network.neuron")?;
+/// model.validate(1e-4)?;
+/// let mut rng = SeedStreams::new(1).rng(Stream::NeuronState);
+/// let mut state = model.init_state(3, &mut rng);
+/// for _ in 0..1000 {
+///     model.integrate(&mut state, &[1.0, 2.0, 3.0], 1e-3); // 1 s
+/// }
+/// // The exact solution I/lambda_v (1 - e^(-lambda_v t)), whatever the step.
+/// let expected = |i: f64| i / 10.0 * (1.0 - (-10.0f64).exp());
+/// for (v, i) in model.voltages(&state).iter().zip([1.0, 2.0, 3.0]) {
+///     assert!((v - expected(i)).abs() < 1e-12);
+/// }
+/// assert_eq!(model.select_spike(&state, &[0.1, 0.15, 0.35]), Some(1));
+/// assert_eq!(model.select_spike(&state, &[1.0, 1.0, 1.0]), None);
+/// // Parameters are checked against dt when the network is built (validate), by name.
+/// let bad = registry.neuron(&Spec::new("ebn_exact").with("lambda_v", -1.0), "network.neuron")?;
+/// assert!(bad.validate(1e-4).unwrap_err().to_string().contains("lambda_v"));
+/// # Ok::<(), ebn_core::Error>(())
+/// ```
+///
+/// A model built into a network is checked against the conformance kit
+/// (`ebn_core::conformance::neuron_model`, feature `conformance`).
 pub trait NeuronModel: Clone + Debug + Send + Sync {
     /// Per-neuron state (at least the membrane voltages).
     type State: Clone + Debug + Send + Sync;

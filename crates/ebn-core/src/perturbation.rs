@@ -127,6 +127,62 @@ pub struct InputContext<'a> {
 /// input pulses...). Implementations decide from the step and time when to act and draw
 /// their randomness from their own stream, so adding one never changes any other random
 /// number.
+///
+/// # Implementing and plugging in a perturbation
+///
+/// A voltage kick to one neuron at one instant, registered as `kick` and scheduled in an
+/// experiment file's `[[test]]` (`perturbations = [{ kind = "kick", neuron = 3, at = 0.5,
+/// size = 0.01 }]`):
+///
+/// ```
+/// use ebn_core::{Error, Perturbation, PerturbationContext, PerturbationSetup, Mat, Registry, Result, SeedStreams,
+///     SlowWeights, Spec, Stream, WeightForm, check};
+/// use serde::Deserialize;
+///
+/// #[derive(Debug, Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Kick { neuron: usize, at: f64, size: f64, #[serde(skip)] done: bool }
+///
+/// impl Perturbation for Kick {
+///     fn apply(&mut self, ctx: &mut PerturbationContext<'_>) {
+///         if !self.done && ctx.t >= self.at && self.neuron < ctx.n_neurons() {
+///             ctx.voltages[self.neuron] += self.size;
+///             self.done = true;
+///         }
+///     }
+///     fn finished(&self, _t: f64) -> bool { self.done }
+/// }
+///
+/// let mut registry = Registry::new();
+/// registry.add_perturbation("kick", |k: Kick, setup: &PerturbationSetup<'_>, _rng| -> Result<Box<dyn Perturbation>> {
+///     let n = setup.decoder.ncols();
+///     if k.neuron >= n {
+///         return Err(Error::invalid("neuron", k.neuron, format!("an index below N = {n}")));
+///     }
+///     check::non_negative("at", k.at)?;
+///     Ok(Box::new(k))
+/// });
+/// let decoder = Mat::<f64>::zeros(2, 4);
+/// let setup = PerturbationSetup { decoder: &decoder, dt: 0.1 };
+/// let rng = SeedStreams::new(1).indexed(Stream::Perturbation, 0);
+/// let spec = Spec::new("kick").with("neuron", 2).with("at", 0.25).with("size", 0.5);
+/// let mut kick = registry.perturbation(&spec, "test.perturbations[0]", &setup, rng.clone())?;
+///
+/// // Drive it as the network does, step by step, over plain arrays.
+/// let (mut v, mut t, mut alive, mut r) = (vec![0.0; 4], vec![1.0; 4], vec![true; 4], vec![0.0; 4]);
+/// let base = t.clone();
+/// let mut w = SlowWeights::zeros(WeightForm::Factored, 4, 2, 4);
+/// for step in 0..5 {
+///     let mut ctx = PerturbationContext::new(step, 0.1, &mut v, &mut w, &mut t, &base, &mut alive, &mut r);
+///     kick.apply(&mut ctx);
+///     assert_eq!(kick.finished(ctx.t), step >= 3, "step {step}"); // t = 0.3 is the first >= 0.25
+/// }
+/// assert_eq!(v, [0.0, 0.0, 0.5, 0.0]);
+/// // A neuron the network does not have is an error naming the field.
+/// let bad = Spec::new("kick").with("neuron", 9).with("at", 0.0).with("size", 1.0);
+/// assert!(registry.perturbation(&bad, "p", &setup, rng).unwrap_err().to_string().contains("neuron"));
+/// # Ok::<(), ebn_core::Error>(())
+/// ```
 pub trait Perturbation: Debug + Send {
     /// Acts on the network at one step, after the membranes integrated their input.
     fn apply(&mut self, ctx: &mut PerturbationContext<'_>);

@@ -978,6 +978,49 @@ fn suffixes_of(built: &[(String, Box<dyn Analysis>)], specs: &[Spec]) -> Vec<Str
 /// What moves the teacher's state x forward by one step of [`simulate`]: a vector field and
 /// its integrator ([`Teacher`]), or a recording replayed at the network's step
 /// ([`crate::data::Replay`]).
+///
+/// # A teacher of one's own, and an observer of one's own
+///
+/// The damped oscillator's exact flow as the teacher, and an [`Observer`] that keeps spike
+/// counts and the worst error instead of a recording, around the `coding` figure's network
+/// (closed-form slow weights, no learning):
+///
+/// ```
+/// use ebn_network::core::{Observer, WeightForm};
+/// use ebn_network::dynamics::LinearSystem;
+/// use ebn_network::{Advance, Experiment, presets, simulate};
+///
+/// /// x <- exp(A dt) x + dt c: exact for A, first order in the command.
+/// struct Exact(LinearSystem);
+/// impl Advance for Exact {
+///     fn advance(&mut self, x: &mut [f64], c: &[f64], dt: f64) {
+///         let next = self.0.exp_action(dt, x);
+///         for ((x, n), c) in x.iter_mut().zip(next).zip(c) { *x = n + dt * c; }
+///     }
+/// }
+///
+/// /// Spikes per neuron and the largest |x - x_hat| over the samples.
+/// struct Tally { spikes: Vec<u64>, worst: f64 }
+/// impl Observer for Tally {
+///     fn due(&self, _step: u64) -> bool { true }
+///     fn sample(&mut self, _t: f64, x: &[f64], x_hat: &[f64], _c: &[f64], _v: &[f64]) {
+///         let e = x.iter().zip(x_hat).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+///         self.worst = self.worst.max(e);
+///     }
+///     fn spike(&mut self, _t: f64, neuron: usize) { self.spikes[neuron] += 1; }
+/// }
+///
+/// let exp = Experiment::build(&presets::coding(1, 0.5, WeightForm::Factored))?;
+/// let mut network = exp.initial_network()?;
+/// let (mut x, mut command) = exp.test_inputs(0)?;
+/// let mut tally = Tally { spikes: vec![0; 64], worst: 0.0 };
+/// let stats = simulate(&mut network, Exact(LinearSystem::damped_oscillator()), command.as_mut(), &mut x, 5000, &mut tally);
+/// assert_eq!(stats.spikes, tally.spikes.iter().sum::<u64>());
+/// assert!(stats.spikes > 100);
+/// // The network follows the exact flow (normalised error sum ||e||^2 / sum ||x||^2).
+/// assert!(stats.normalised_error() < 0.01, "{}", stats.normalised_error());
+/// # Ok::<(), ebn_network::core::Error>(())
+/// ```
 pub trait Advance {
     /// Advances `x` by one step of `dt` seconds under the command `c` (held over the step).
     fn advance(&mut self, x: &mut [f64], c: &[f64], dt: f64);
