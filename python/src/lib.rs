@@ -230,7 +230,14 @@ impl Experiment {
     #[staticmethod]
     fn from_dict(py: Python<'_>, config: &Bound<'_, PyDict>) -> PyResult<Self> {
         let json: String = py.import("json")?.call_method1("dumps", (config,))?.extract()?;
-        let config: ExperimentConfig = serde_json::from_str(&json).map_err(value_error)?;
+        // Through a JSON value, so that an error carries the key path (network.n), not a
+        // position in a string the user never wrote.
+        let value: serde_json::Value = serde_json::from_str(&json).map_err(value_error)?;
+        let config: ExperimentConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." { value_error(inner) } else { value_error(format!("{path}: {inner}")) }
+        })?;
         Self::from_config(config, None)
     }
 

@@ -49,6 +49,18 @@ def test_a_bad_dict_raises_an_exception_naming_the_field(tmp_path):
     config["network"]["n"] = 0
     with pytest.raises(ValueError, match="network.n"):
         ebn.Experiment.from_dict(config)
+    # A value of the wrong type: the exception names its key path, not a place in a string.
+    config["network"]["n"] = "sixty"
+    with pytest.raises(ValueError, match=r"^network\.n: invalid type: string"):
+        ebn.Experiment.from_dict(config)
+    config["network"]["n"] = 64
+    config["network"]["neuron"] = {"lambda_v": "fast"}
+    with pytest.raises(ValueError, match=r"`network\.neuron\.lambda_v` \(kind \"ebn\"\): invalid type"):
+        ebn.Experiment.from_dict(config)
+    config["network"]["neuron"] = {"lambda_v": 10.0}
+    config["test"][0]["duration"] = "long"
+    with pytest.raises(ValueError, match=r"^test\[0\]\.duration: invalid type"):
+        ebn.Experiment.from_dict(config)
     with pytest.raises(OSError):
         ebn.Experiment.from_file(tmp_path / "missing.toml")
 

@@ -72,19 +72,27 @@ impl Spec {
     /// Parses the parameters into the component's own type `P`. Errors name the slot
     /// (`field`), the kind and the offending key.
     pub fn parse<P: DeserializeOwned>(&self, field: &str) -> Result<P> {
-        P::deserialize(Value::Object(self.params.clone())).map_err(|e| self.parse_error(field, &e))
+        serde_path_to_error::deserialize(Value::Object(self.params.clone())).map_err(|e| self.parse_error(field, e))
     }
 
     /// Parses kind and parameters together into a `kind`-tagged enum `P`.
     pub fn parse_tagged<P: DeserializeOwned>(&self, field: &str) -> Result<P> {
         let mut all = self.params.clone();
         all.insert("kind".into(), Value::String(self.kind.clone()));
-        P::deserialize(Value::Object(all)).map_err(|e| self.parse_error(field, &e))
+        serde_path_to_error::deserialize(Value::Object(all)).map_err(|e| self.parse_error(field, e))
     }
 
-    fn parse_error(&self, field: &str, e: &serde_json::Error) -> Error {
-        let at = if field.is_empty() { String::new() } else { format!("`{field}` ") };
-        Error::Parse(format!("{at}(kind \"{}\"): {e}", self.kind))
+    /// The error names the slot and, when the parameter parser knows it, the key below it
+    /// (`network.neuron.lambda_v`), whatever the error (unknown key, wrong type, missing).
+    fn parse_error(&self, field: &str, e: serde_path_to_error::Error<serde_json::Error>) -> Error {
+        let key = e.path().to_string();
+        let path = match (field.is_empty(), key == ".") {
+            (true, true) => String::new(),
+            (true, false) => format!("`{key}` "),
+            (false, true) => format!("`{field}` "),
+            (false, false) => format!("`{field}.{key}` "),
+        };
+        Error::Parse(format!("{path}(kind \"{}\"): {}", self.kind, e.into_inner()))
     }
 }
 
@@ -175,6 +183,15 @@ mod tests {
         let s: Spec = serde_json::from_str(r#"{"kind": "duffing", "alpah": -1}"#).unwrap();
         let e = s.parse::<Duffing>("target").unwrap_err().to_string();
         assert!(e.contains("alpah") && e.contains("target") && e.contains("duffing"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key_below_the_slot() {
+        let s: Spec = serde_json::from_str(r#"{"kind": "duffing", "alpha": "soft"}"#).unwrap();
+        let e = s.parse::<Duffing>("target").unwrap_err().to_string();
+        assert!(e.starts_with("configuration: `target.alpha` (kind \"duffing\"): invalid type: string"), "{e}");
+        let e = s.parse::<Duffing>("").unwrap_err().to_string();
+        assert!(e.contains("`alpha` (kind"), "{e}");
     }
 
     #[test]
