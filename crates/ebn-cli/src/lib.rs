@@ -14,7 +14,9 @@ pub mod npz;
 pub mod output;
 pub mod robustness;
 pub mod run;
+pub mod signals;
 pub mod sweep;
+mod sweep_cmd;
 
 use clap::{Parser, Subcommand};
 use ebn_network::Registry;
@@ -22,6 +24,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The experiment commands, for any registry of components.
+// Parsed once per process: the size of the largest variant (sweep's options) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ExperimentCommand {
     /// Train and test the experiment described by a TOML file; write the learning curve, test
@@ -59,27 +63,72 @@ pub enum ExperimentCommand {
         #[arg(long, default_value_t = 1e-3)]
         sigma: f64,
     },
-    /// Train and test one experiment over several seeds (and optionally the values of one
-    /// parameter) in parallel; writes sweep.csv and sweep.json under --out (default
-    /// target/sweeps/STEM, STEM the file's name without extension). Results do not depend on --jobs.
+    /// Train and test one experiment over a grid: seeds and one parameter of an experiment
+    /// file (--seeds, --param, --values), or a sweep file (several parameters, cartesian and
+    /// zipped, derived seeds; docs/SWEEPS.md). Runs every point on this machine (resumable:
+    /// finished points are kept, a stopped one resumes from its checkpoint) and gathers
+    /// sweep.csv, sweep.npz and sweep.json under --out (default target/sweeps/STEM); or, with
+    /// --task-id, the points of one task of a job array (SLURM, HyperQueue), gathered later
+    /// with --gather. Results do not depend on --jobs or on how points are packed into tasks.
     Sweep {
-        /// The experiment file.
+        /// The experiment file, or a sweep file (a `[sweep]` table).
         file: PathBuf,
-        /// Seeds, e.g. `1-8` or `1,5,9`.
-        #[arg(long, default_value = "1-4", value_parser = parse_seeds)]
-        seeds: SeedList,
-        /// A dotted path in the file to vary, e.g. `network.sigma_v`.
+        /// Seeds of an experiment file, e.g. `1-8` or `1,5,9` (default 1-4).
+        #[arg(long, value_parser = parse_seeds)]
+        seeds: Option<SeedList>,
+        /// A dotted path in the experiment file to vary, e.g. `network.sigma_v`.
         #[arg(long, requires = "values")]
         param: Option<String>,
         /// The values of --param (TOML values, comma-separated).
         #[arg(long, value_delimiter = ',', requires = "param")]
         values: Vec<String>,
-        /// Threads.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
-        jobs: u32,
+        /// Threads (default: SLURM_CPUS_PER_TASK, else the machine's cores).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
         /// Output directory.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print the number of tasks and the points each runs (every point validated); run nothing.
+        #[arg(long, conflicts_with_all = ["gather", "task_id", "emit_sbatch"])]
+        dry_run: bool,
+        /// Run one task of a job array: its number, or, without one, SLURM_ARRAY_TASK_ID
+        /// (counted from SLURM_ARRAY_TASK_MIN in steps of SLURM_ARRAY_TASK_STEP) or HQ_TASK_ID.
+        #[arg(long, num_args = 0..=1, default_missing_value = "env", conflicts_with_all = ["gather", "fresh", "emit_sbatch"])]
+        task_id: Option<String>,
+        /// Points per array task (consecutive in grid order).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        tasks_per_job: u64,
+        /// Collect the finished points into sweep.csv, sweep.npz and sweep.json; list the
+        /// missing ones (exit status 1 if any).
+        #[arg(long, conflicts_with_all = ["fresh", "emit_sbatch"])]
+        gather: bool,
+        /// Write an sbatch script that runs the grid as a SLURM job array, and exit.
+        #[arg(long)]
+        emit_sbatch: Option<PathBuf>,
+        /// --time of each array task (with --emit-sbatch).
+        #[arg(long, default_value = "01:00:00", requires = "emit_sbatch")]
+        sbatch_time: String,
+        /// --mem of each array task (with --emit-sbatch).
+        #[arg(long, default_value = "2G", requires = "emit_sbatch")]
+        sbatch_mem: String,
+        /// --cpus-per-task (with --emit-sbatch; the points of a task share them).
+        #[arg(long, default_value_t = 1, requires = "emit_sbatch", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        sbatch_cpus: u32,
+        /// --partition (with --emit-sbatch).
+        #[arg(long, requires = "emit_sbatch")]
+        sbatch_partition: Option<String>,
+        /// Further sbatch options, e.g. `--sbatch-option=--account=lab` (with --emit-sbatch).
+        #[arg(long, requires = "emit_sbatch")]
+        sbatch_option: Vec<String>,
+        /// Remove the results of another sweep in --out and start over.
+        #[arg(long)]
+        fresh: bool,
+        /// Seconds between checkpoints of a training point (0: after every trial).
+        #[arg(long, default_value_t = 5.0, value_parser = non_negative_seconds)]
+        checkpoint_every: f64,
+        /// No progress bar and no per-point messages.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Run a trained network (trained first, or its finished checkpoint reused) for a long
     /// time with its teacher and K = 0, window by window: checks for NaN and growth, and
@@ -115,6 +164,7 @@ impl ExperimentCommand {
     pub fn execute(self, registry: &Registry) -> anyhow::Result<()> {
         match self {
             Self::Run { file, out, fresh, quiet, checkpoint_every } => {
+                signals::install()?;
                 let checkpoint_every = std::time::Duration::from_secs_f64(checkpoint_every);
                 let summary = run::run(&run::RunOptions { file, out, fresh, quiet, checkpoint_every }, registry)?;
                 outln!("{}", serde_json::to_string_pretty(&summary)?);
@@ -124,14 +174,58 @@ impl ExperimentCommand {
                 let s = robustness::robustness(&robustness::Options { file, out, variability_sigma: sigma }, registry)?;
                 outln!("{}", serde_json::to_string_pretty(&s)?);
             }
-            Self::Sweep { file, seeds, param, values, jobs, out } => {
-                let text =
-                    std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
-                let grid = param.as_deref().map(|p| (p, values.as_slice()));
-                let points = sweep::sweep(&text, &seeds.0, grid, jobs as usize, registry)?;
-                let out = out.unwrap_or_else(|| run::default_out("sweeps", &file));
-                let json = sweep::write(&points, param.as_deref(), &out)?;
-                outln!("{}", serde_json::to_string_pretty(&json)?);
+            Self::Sweep {
+                file,
+                seeds,
+                param,
+                values,
+                jobs,
+                out,
+                dry_run,
+                task_id,
+                tasks_per_job,
+                gather,
+                emit_sbatch,
+                sbatch_time,
+                sbatch_mem,
+                sbatch_cpus,
+                sbatch_partition,
+                sbatch_option,
+                fresh,
+                checkpoint_every,
+                quiet,
+            } => {
+                let flags_given = seeds.is_some() || param.is_some();
+                let seeds = seeds.map_or_else(|| (1..=4).collect(), |s| s.0);
+                let grid =
+                    sweep::Grid::load(&file, &seeds, param.as_deref().map(|p| (p, values.as_slice())), flags_given)?;
+                let opts = sweep_cmd::Options {
+                    out: out.unwrap_or_else(|| run::default_out("sweeps", &file)),
+                    jobs: sweep::threads(jobs, |k| std::env::var(k).ok()),
+                    per_task: usize::try_from(tasks_per_job)?,
+                    checkpoint_every: std::time::Duration::from_secs_f64(checkpoint_every),
+                    quiet,
+                };
+                let action = if dry_run {
+                    sweep_cmd::Action::DryRun
+                } else if let Some(path) = emit_sbatch {
+                    let sbatch = sweep::Sbatch {
+                        time: sbatch_time,
+                        mem: sbatch_mem,
+                        cpus: sbatch_cpus,
+                        partition: sbatch_partition,
+                        extra: sbatch_option,
+                        checkpoint_every,
+                    };
+                    sweep_cmd::Action::EmitSbatch(path, sbatch)
+                } else if gather {
+                    sweep_cmd::Action::Gather
+                } else if let Some(id) = task_id {
+                    sweep_cmd::Action::Task(id)
+                } else {
+                    sweep_cmd::Action::Local { fresh }
+                };
+                sweep_cmd::execute(&grid, &opts, action, registry)?;
             }
             Self::Longrun { file, seconds, window, out, quiet } => {
                 let out = out.unwrap_or_else(|| run::default_out("longrun", &file));
@@ -215,6 +309,10 @@ pub fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(i) = e.downcast_ref::<signals::Interrupted>() {
+                eprintln!("{i}");
+                return ExitCode::from(i.exit_status());
+            }
             eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }

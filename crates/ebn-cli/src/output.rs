@@ -23,7 +23,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 
 fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    // The process id keeps two processes writing the same file (two array tasks writing a
+    // sweep's marker) from sharing a temporary file; the last rename wins, whole.
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let mut file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     file.write_all(contents).with_context(|| format!("writing {}", tmp.display()))?;
     file.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;

@@ -71,6 +71,14 @@ pub struct RunOptions {
 pub fn load(file: &Path, registry: &Registry) -> Result<ExperimentConfig> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let mut config = ExperimentConfig::from_toml(&text).with_context(|| format!("in {}", file.display()))?;
+    resolve_data(&mut config, file);
+    build(&config, registry).with_context(|| format!("in {}", file.display()))?;
+    record_digest(&mut config)?;
+    Ok(config)
+}
+
+/// Resolves a relative `data.file` against the folder of the experiment file `file`.
+pub fn resolve_data(config: &mut ExperimentConfig, file: &Path) {
     if let Some(data) = &mut config.data {
         let path = Path::new(&data.file);
         if path.is_relative() {
@@ -78,13 +86,16 @@ pub fn load(file: &Path, registry: &Registry) -> Result<ExperimentConfig> {
             data.file = base.join(path).to_string_lossy().into_owned();
         }
     }
-    build(&config, registry).with_context(|| format!("in {}", file.display()))?;
+}
+
+/// Records the digest of the `[data]` recording in the configuration, if not yet there.
+pub fn record_digest(config: &mut ExperimentConfig) -> Result<()> {
     if let Some(data) = &mut config.data
         && data.digest.is_none()
     {
         data.digest = Some(ebn_network::data::digest(&read_data(data)?.0));
     }
-    Ok(config)
+    Ok(())
 }
 
 fn read_data(data: &ebn_network::data::DataConfig) -> Result<(Vec<u8>, &str)> {
@@ -253,20 +264,73 @@ fn weight_correlation(experiment: &Experiment, network: &Network) -> Result<Opti
 }
 
 /// Trains the experiment's network, resuming from `out/checkpoint.ebn` when it holds the same
-/// configuration, and checkpointing every few seconds. Without a training section, returns the
-/// initial network.
+/// configuration, and checkpointing every few seconds (and on SIGTERM or SIGINT, see
+/// [`crate::signals`]). Without a training section, returns the initial network.
 fn train(
     experiment: &mut Experiment,
     out: &Path,
     opts: &RunOptions,
     registry: &Registry,
 ) -> Result<(Network, TrainingState)> {
+    let control = Control {
+        checkpoint: out.join("checkpoint.ebn"),
+        fresh: opts.fresh,
+        checkpoint_every: opts.checkpoint_every,
+        stop: &crate::signals::requested,
+        progress: !opts.quiet,
+        log: &|line: &str| {
+            if !opts.quiet {
+                eprintln!("{line}")
+            }
+        },
+    };
+    let trained = train_resumable(experiment, &control, registry)?;
+    Ok((trained.network, trained.state))
+}
+
+/// How [`train_resumable`] checkpoints, stops and reports.
+pub struct Control<'a> {
+    /// The checkpoint file (read to resume, written atomically).
+    pub checkpoint: PathBuf,
+    /// Ignore an existing checkpoint.
+    pub fresh: bool,
+    /// Time between checkpoints (one is also written after the last trial and on a stop).
+    pub checkpoint_every: Duration,
+    /// Polled after every trial: `Some(signal)` checkpoints and returns
+    /// [`crate::signals::Interrupted`].
+    pub stop: &'a (dyn Fn() -> Option<i32> + Sync),
+    /// Show a progress bar (after two seconds, on a terminal).
+    pub progress: bool,
+    /// Where messages go (resuming, interrupted).
+    pub log: &'a (dyn Fn(&str) + Sync),
+}
+
+/// A finished training.
+pub struct Trained {
+    /// The trained network.
+    pub network: Network,
+    /// Its training state (learning curve...).
+    pub state: TrainingState,
+    /// The trial after which it resumed from a checkpoint, if it did.
+    pub resumed_after: Option<usize>,
+}
+
+/// Trains the experiment's network as [`Control`] says: resumes from the checkpoint when it
+/// holds the same configuration (refuses one of another configuration), checkpoints at trial
+/// boundaries, and on a stop request writes the checkpoint and returns
+/// [`crate::signals::Interrupted`]. Without a training section, returns the initial network.
+pub fn train_resumable(experiment: &mut Experiment, control: &Control<'_>, registry: &Registry) -> Result<Trained> {
     let config = experiment.config().clone();
     let Some(training) = config.training.clone() else {
-        return Ok((experiment.initial_network()?, TrainingState::default()));
+        return Ok(Trained {
+            network: experiment.initial_network()?,
+            state: TrainingState::default(),
+            resumed_after: None,
+        });
     };
-    let path = out.join("checkpoint.ebn");
-    let (mut network, mut state) = match (opts.fresh, std::fs::read(&path)) {
+    let path = &control.checkpoint;
+    let mut resumed_after = None;
+    let (mut network, mut state) = match (control.fresh, std::fs::read(path)) {
         (false, Ok(bytes)) => {
             let cp =
                 Checkpoint::from_bytes_in(&bytes, registry).with_context(|| format!("reading {}", path.display()))?;
@@ -276,18 +340,17 @@ fn train(
                     path.display()
                 );
             }
-            if !opts.quiet {
-                eprintln!("resuming from {} after trial {}", path.display(), cp.state.trials_done);
-            }
+            (control.log)(&format!("resuming from {} after trial {}", path.display(), cp.state.trials_done));
+            resumed_after = Some(cp.state.trials_done);
             (experiment.resume(cp.weights.to_weights()?, &cp.state)?, cp.state)
         }
         _ => (experiment.initial_network()?, TrainingState::default()),
     };
     // The bar stays hidden for the first two seconds (short runs print nothing), and for good
-    // with --quiet; indicatif draws nothing when stderr is not a terminal.
+    // without `progress`; indicatif draws nothing when stderr is not a terminal.
     let bar = ProgressBar::with_draw_target(Some(training.trials as u64), ProgressDrawTarget::hidden());
     let started = Instant::now();
-    let mut shown = opts.quiet;
+    let mut shown = !control.progress;
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:25}] {pos}/{len} trials {elapsed}, ~{eta} left, {msg}")
             .expect("valid template")
@@ -295,8 +358,22 @@ fn train(
     );
     bar.set_prefix("training");
     bar.set_position(state.trials_done as u64);
+    let save = |network: &Network, state: &TrainingState| -> Result<()> {
+        let cp = Checkpoint {
+            config: config.clone(),
+            state: state.clone(),
+            weights: StoredWeights::from_weights(network.slow_weights()),
+        };
+        write_atomic(path, &cp.to_bytes()?)
+    };
     let mut last_save = Instant::now();
     while state.trials_done < training.trials {
+        if let Some(signal) = (control.stop)() {
+            save(&network, &state)?;
+            bar.finish_and_clear();
+            let saved = format!("{} holds trial {} of {}", path.display(), state.trials_done, training.trials);
+            return Err(crate::signals::Interrupted { signal, saved }.into());
+        }
         let error = experiment.train_trial(&mut network, &mut state)?;
         if !error.is_finite() {
             bail!("training diverged at trial {} (normalised error {error})", state.trials_done);
@@ -307,18 +384,13 @@ fn train(
             bar.set_draw_target(ProgressDrawTarget::stderr());
             shown = true;
         }
-        if last_save.elapsed() >= opts.checkpoint_every || state.trials_done == training.trials {
-            let cp = Checkpoint {
-                config: config.clone(),
-                state: state.clone(),
-                weights: StoredWeights::from_weights(network.slow_weights()),
-            };
-            write_atomic(&path, &cp.to_bytes()?)?;
+        if last_save.elapsed() >= control.checkpoint_every || state.trials_done == training.trials {
+            save(&network, &state)?;
             last_save = Instant::now();
         }
     }
     bar.finish_and_clear();
-    Ok((network, state))
+    Ok(Trained { network, state, resumed_after })
 }
 
 #[cfg(test)]
