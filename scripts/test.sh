@@ -2,7 +2,7 @@
 # The whole test suite: the Rust workspace; then the Python package (built by maturin into a
 # virtual environment under target/, with numpy, pytest, cffconvert and nir from PyPI; nothing is
 # installed system-wide; only python3 with its venv module is needed) and the Python tests,
-# which also run the command line the workspace built.
+# which also run the command line the workspace built; then the SLURM test (scripts/slurm_test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -15,3 +15,6 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy pytest cffconvert nir "maturin>=1.5,<2"
 (cd python && VIRTUAL_ENV="$venv" CARGO_TARGET_DIR="$target" "$venv/bin/maturin" develop --release --quiet)
 EBN_XTASK="$target/debug/xtask" "$venv/bin/python" -m pytest -q python/tests
+# A sweep as a job array on a real single-node SLURM (installed with apt-get and started by the
+# script, stopped at its end; skipped with the reason where it cannot run: not root, no apt-get).
+bash scripts/slurm_test.sh
