@@ -358,12 +358,12 @@ pub fn non_negative_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Checks experiment files (all of `examples/` and `examples/reference/` when `files` is
-/// empty).
+/// Checks experiment files and sweep files (all of `examples/`, `examples/reference/` and
+/// `examples/sweeps/` when `files` is empty); a sweep file has every point built.
 pub fn check(files: Vec<PathBuf>, registry: &Registry) -> anyhow::Result<()> {
     let files = if files.is_empty() {
         let mut all: Vec<PathBuf> = Vec::new();
-        for dir in ["examples", "examples/reference"] {
+        for dir in ["examples", "examples/reference", "examples/sweeps"] {
             let Ok(entries) = std::fs::read_dir(dir) else { continue };
             all.extend(
                 entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")),
@@ -375,8 +375,15 @@ pub fn check(files: Vec<PathBuf>, registry: &Registry) -> anyhow::Result<()> {
         files
     };
     for f in &files {
-        run::load(f, registry)?;
-        outln!("ok  {}", f.display());
+        let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("reading {}: {e}", f.display()))?;
+        if sweep::is_sweep_file(&text) {
+            let grid = sweep::Grid::from_sweep_file(f, &text)?;
+            sweep::plan(&grid, &grid.hash()?, 1, registry).map_err(|e| e.context(format!("in {}", f.display())))?;
+            outln!("ok  {} (sweep of {} points)", f.display(), grid.len());
+        } else {
+            run::load(f, registry)?;
+            outln!("ok  {}", f.display());
+        }
     }
     Ok(())
 }
