@@ -142,6 +142,61 @@ pub trait NeuronModel: Clone + Debug + Send + Sync {
             *v += w;
         }
     }
+
+    /// [`integrate`](Self::integrate) followed by [`select_spike`](Self::select_spike), in one
+    /// pass over the neurons, with the input current given in parts ([`SplitInput`]) so that
+    /// it is computed where it is used instead of being written to an array and read back.
+    /// Returns `Some(first spike)` if the model does this, `None` (the default) if it does
+    /// not; the network then runs the separate calls, so a model without it loses nothing.
+    /// The network asks only on steps with no membrane noise and no perturbation (which act
+    /// between the two calls). A model that implements it must give exactly the voltages and
+    /// the spike of the separate calls on [`SplitInput::current`] (tested for the built-in
+    /// models, bit for bit).
+    fn integrate_and_select(
+        &self,
+        state: &mut Self::State,
+        input: &SplitInput<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        let _ = (state, input, thresholds, dt);
+        None
+    }
+}
+
+/// The input current of one step in parts: I_i = D^T z + extra, that is
+/// `(0.0 + D[0, i] z[0] + D[1, i] z[1] + ...) + extra[i]`, summed in that order (the order of
+/// the network's separate computation, so a fused loop gives the same bits).
+#[derive(Debug, Clone, Copy)]
+pub struct SplitInput<'a> {
+    /// The rows of D (one per component, each of length N), 1 to 3 of them.
+    pub rows: &'a [&'a [f64]],
+    /// z: the command, the feedback and (factored slow weights) W Psi, per component.
+    pub z: &'a [f64],
+    /// A current added after the projection (dense slow weights: Omega_s Psi), if any.
+    pub extra: Option<&'a [f64]>,
+}
+
+impl SplitInput<'_> {
+    /// I_i, computed as the network computes it.
+    #[inline(always)]
+    pub fn current(&self, i: usize) -> f64 {
+        let mut s = 0.0;
+        for (row, z) in self.rows.iter().zip(self.z) {
+            s += row[i] * z;
+        }
+        match self.extra {
+            Some(x) => s + x[i],
+            None => s,
+        }
+    }
+
+    /// The whole current, into `out` (length N).
+    pub fn write(&self, out: &mut [f64]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.current(i);
+        }
+    }
 }
 
 /// The state of a type-erased neuron population.
@@ -194,6 +249,14 @@ pub trait ErasedNeuron: Debug + Send + Sync {
     fn filters_fast_input(&self) -> bool;
     /// See [`NeuronModel::receive_fast`].
     fn receive_fast(&self, state: &mut dyn NeuronState, k: usize, column: &[f64], thresholds: &[f64]);
+    /// See [`NeuronModel::integrate_and_select`].
+    fn integrate_and_select(
+        &self,
+        state: &mut dyn NeuronState,
+        input: &SplitInput<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>>;
 }
 
 fn state_of<M: NeuronModel + 'static>(s: &dyn NeuronState) -> &M::State
@@ -249,6 +312,15 @@ where
     }
     fn receive_fast(&self, state: &mut dyn NeuronState, k: usize, column: &[f64], thresholds: &[f64]) {
         NeuronModel::receive_fast(self, state_of_mut::<M>(state), k, column, thresholds);
+    }
+    fn integrate_and_select(
+        &self,
+        state: &mut dyn NeuronState,
+        input: &SplitInput<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        NeuronModel::integrate_and_select(self, state_of_mut::<M>(state), input, thresholds, dt)
     }
 }
 
@@ -310,5 +382,14 @@ impl NeuronModel for DynNeuron {
     }
     fn receive_fast(&self, state: &mut DynState, k: usize, column: &[f64], thresholds: &[f64]) {
         self.0.receive_fast(state.0.as_mut(), k, column, thresholds);
+    }
+    fn integrate_and_select(
+        &self,
+        state: &mut DynState,
+        input: &SplitInput<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        self.0.integrate_and_select(state.0.as_mut(), input, thresholds, dt)
     }
 }

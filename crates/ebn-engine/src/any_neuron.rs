@@ -121,4 +121,15 @@ impl NeuronModel for AnyNeuron {
     fn receive_fast(&self, state: &mut AnyState, k: usize, column: &[f64], thresholds: &[f64]) {
         both!(self, state, |m, s| m.receive_fast(s, k, column, thresholds), ())
     }
+
+    #[inline]
+    fn integrate_and_select(
+        &self,
+        state: &mut AnyState,
+        input: &ebn_core::SplitInput<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        both!(self, state, |m, s| m.integrate_and_select(s, input, thresholds, dt), None)
+    }
 }

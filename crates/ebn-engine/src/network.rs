@@ -5,7 +5,8 @@ use crate::config::{FastForm, NetworkConfig};
 use crate::registry::builtins;
 use ebn_core::{
     Basis, BasisSetup, Error, InputContext, LearningSignal, Mat, NeuronModel, Perturbation, PerturbationContext,
-    PlasticityRule, Registry, Result, Rng, RuleSetup, SeedStreams, SlowWeights, Stream, WeightForm, check, coding,
+    PlasticityRule, Registry, Result, Rng, RuleSetup, SeedStreams, SlowWeights, SplitInput, Stream, WeightForm, check,
+    coding,
 };
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -410,85 +411,62 @@ impl<M: NeuronModel> Network<M> {
         for ((z, c), e) in self.z.iter_mut().zip(command).zip(&self.error) {
             *z = c + self.feedback_gain * e;
         }
-        match &self.slow {
-            SlowWeights::Factored(wt) => {
-                if self.slow_enabled {
-                    for (jj, z) in self.z.iter_mut().enumerate() {
-                        *z += coding::dot(wt.col_as_slice(jj), &self.psi);
-                    }
-                }
-                self.d.project(&self.z, &mut self.input, false);
-            }
-            SlowWeights::Dense(omega) => {
-                self.d.project(&self.z, &mut self.input, false);
-                if self.slow_enabled {
-                    if !self.slow_current_ready {
-                        self.slow_current.fill(0.0);
-                        for (col, psi) in self.psi.iter().enumerate() {
-                            if *psi != 0.0 {
-                                axpy(*psi, omega.col_as_slice(col), &mut self.slow_current);
-                            }
-                        }
-                    }
-                    for (i, s) in self.input.iter_mut().zip(&self.slow_current) {
-                        *i += s;
-                    }
-                }
+        if let SlowWeights::Factored(wt) = &self.slow
+            && self.slow_enabled
+        {
+            for (jj, z) in self.z.iter_mut().enumerate() {
+                *z += coding::dot(wt.col_as_slice(jj), &self.psi);
             }
         }
-        if !self.perturbations.is_empty() {
-            let mut ctx = InputContext { step: self.step, t: self.step as f64 * dt, dt, input: &mut self.input };
-            for (p, _) in &mut self.perturbations {
-                p.apply_input(&mut ctx);
-            }
-        }
-        self.neuron.integrate(&mut self.state, &self.input, dt);
-        let v = self.neuron.voltages_mut(&mut self.state);
-        if self.noise_scale > 0.0 {
-            for vi in v.iter_mut() {
-                *vi += self.noise_scale * self.noise.sample::<f64, _>(StandardNormal);
-            }
-        }
-        if !self.perturbations.is_empty() {
-            let mut ctx = PerturbationContext::new(
-                self.step,
-                dt,
-                v,
-                &mut self.slow,
-                &mut self.thresholds,
-                &self.base_thresholds,
-                &mut self.alive,
-                &mut self.r,
-            );
-            for (p, _) in &mut self.perturbations {
-                p.apply(&mut ctx);
-            }
-            let t = ctx.t;
-            if ctx.traces_changed() {
-                for r in &mut self.r {
-                    *r = if r.is_finite() && *r > 0.0 { *r } else { 0.0 };
-                }
-                // x_hat = D r in place (the step never allocates).
-                self.x_hat.fill(0.0);
-                for (i, r) in self.r.iter().enumerate() {
-                    if *r != 0.0 {
-                        for (x, d) in self.x_hat.iter_mut().zip(self.d.column(i)) {
-                            *x += r * d;
+        let dense_slow = match &self.slow {
+            SlowWeights::Dense(omega) if self.slow_enabled => {
+                if !self.slow_current_ready {
+                    self.slow_current.fill(0.0);
+                    for (col, psi) in self.psi.iter().enumerate() {
+                        if *psi != 0.0 {
+                            axpy(*psi, omega.col_as_slice(col), &mut self.slow_current);
                         }
                     }
                 }
-                self.basis.drive_from_traces(&self.r, &mut self.drive);
-                self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+                true
             }
-            self.perturbations.retain(|(p, _)| !p.finished(t));
+            _ => false,
+        };
+        // The one-pass path (project, integrate and find the first spike in one loop), when
+        // nothing acts between the membrane update and the spike choice and the model has it;
+        // the same bits as the separate path below (tested).
+        let mut first_spike = None;
+        if self.perturbations.is_empty() && !(self.noise_scale > 0.0) && (1..=3).contains(&j) {
+            let n = self.d.n;
+            let row = |c: usize| &self.d.by_component[c.min(j - 1) * n..(c.min(j - 1) + 1) * n];
+            let rows = [row(0), row(1), row(2)];
+            let input =
+                SplitInput { rows: &rows[..j], z: &self.z, extra: dense_slow.then_some(self.slow_current.as_slice()) };
+            first_spike = self.neuron.integrate_and_select(&mut self.state, &input, &self.thresholds, dt);
+        }
+        if first_spike.is_none() {
+            self.d.project(&self.z, &mut self.input, false);
+            if dense_slow {
+                for (i, s) in self.input.iter_mut().zip(&self.slow_current) {
+                    *i += s;
+                }
+            }
+            self.integrate_and_perturb(dt);
         }
 
         // 3. The spikes of the step (at most one by default); each spike's fast-weight column
         // reaches every voltage before the next neuron is chosen.
         self.spikes.clear();
         for _ in 0..self.max_spikes {
-            match self.fire() {
-                Some(k) => self.spikes.push(k),
+            let chosen = match first_spike.take() {
+                Some(chosen) => chosen,
+                None => self.neuron.select_spike(&self.state, &self.thresholds),
+            };
+            match chosen {
+                Some(k) => {
+                    self.fire_neuron(k);
+                    self.spikes.push(k);
+                }
                 None => break,
             }
         }
@@ -548,6 +526,57 @@ impl<M: NeuronModel> Network<M> {
         &self.spikes
     }
 
+    /// Sub-step 2 after the input current: input perturbations, the membrane update,
+    /// membrane noise and the perturbations that act on the voltages and traces.
+    fn integrate_and_perturb(&mut self, dt: f64) {
+        if !self.perturbations.is_empty() {
+            let mut ctx = InputContext { step: self.step, t: self.step as f64 * dt, dt, input: &mut self.input };
+            for (p, _) in &mut self.perturbations {
+                p.apply_input(&mut ctx);
+            }
+        }
+        self.neuron.integrate(&mut self.state, &self.input, dt);
+        let v = self.neuron.voltages_mut(&mut self.state);
+        if self.noise_scale > 0.0 {
+            for vi in v.iter_mut() {
+                *vi += self.noise_scale * self.noise.sample::<f64, _>(StandardNormal);
+            }
+        }
+        if !self.perturbations.is_empty() {
+            let mut ctx = PerturbationContext::new(
+                self.step,
+                dt,
+                v,
+                &mut self.slow,
+                &mut self.thresholds,
+                &self.base_thresholds,
+                &mut self.alive,
+                &mut self.r,
+            );
+            for (p, _) in &mut self.perturbations {
+                p.apply(&mut ctx);
+            }
+            let t = ctx.t;
+            if ctx.traces_changed() {
+                for r in &mut self.r {
+                    *r = if r.is_finite() && *r > 0.0 { *r } else { 0.0 };
+                }
+                // x_hat = D r in place (the step never allocates).
+                self.x_hat.fill(0.0);
+                for (i, r) in self.r.iter().enumerate() {
+                    if *r != 0.0 {
+                        for (x, d) in self.x_hat.iter_mut().zip(self.d.column(i)) {
+                            *x += r * d;
+                        }
+                    }
+                }
+                self.basis.drive_from_traces(&self.r, &mut self.drive);
+                self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+            }
+            self.perturbations.retain(|(p, _)| !p.finished(t));
+        }
+    }
+
     /// One spike of sub-step 3: the neuron model chooses at most one neuron on the current
     /// voltages; if one fires, its fast-weight column is added to every voltage
     /// (V_j -= D_j^T D_k + mu delta_jk), r_k += 1, x_hat += D_k, the basis drive jumps and
@@ -556,6 +585,13 @@ impl<M: NeuronModel> Network<M> {
     /// returns `None` encodes the current voltages greedily (MODEL.md §3).
     pub fn fire(&mut self) -> Option<usize> {
         let k = self.neuron.select_spike(&self.state, &self.thresholds)?;
+        self.fire_neuron(k);
+        Some(k)
+    }
+
+    /// Neuron k fires: the fast-weight column, the trace, the readout, the basis drive and
+    /// the model's own spike state (see [`Network::fire`]).
+    fn fire_neuron(&mut self, k: usize) {
         let dk = self.d.column(k);
         if self.fast_column.is_empty() {
             // Instantaneous synapses: the column goes straight onto the voltages.
@@ -595,7 +631,6 @@ impl<M: NeuronModel> Network<M> {
         }
         self.basis.on_spike(k, &mut self.drive);
         self.neuron.on_spike(&mut self.state, k);
-        Some(k)
     }
 
     /// Sets the traces r (length N, finite, >= 0) and recomputes x_hat = D r, the basis drive

@@ -1,5 +1,5 @@
 //! Per-component costs of one step (criterion), at N = N_b = 1000, J = 2: the membrane
-//! update, the spike search, a spike's propagation (fast-weight column, traces, readout),
+//! update, the spike search, the two with the input projection as three passes and fused, a spike's propagation (fast-weight column, traces, readout),
 //! the tanh basis (library and fast tanh), the learning update (factored and dense), and a
 //! whole training step with the tanh basis. `cargo xtask bench` compares whole steps with
 //! numpy; these say where a step's time goes.
@@ -34,6 +34,35 @@ fn components(c: &mut Criterion) {
     c.bench_function("neuron_integrate_1000", |b| b.iter(|| neuron.integrate(black_box(&mut state), &input, 1e-4)));
     let thresholds: Vec<f64> = random(N, 3).iter().map(|v| v.abs()).collect();
     c.bench_function("spike_search_1000", |b| b.iter(|| black_box(neuron.select_spike(&state, &thresholds))));
+
+    // The input projection D^T z (+ the dense slow current), the membrane update and the
+    // spike search: as three passes, and fused into one (NeuronModel::integrate_and_select).
+    let rows = [random(N, 8), random(N, 9)];
+    let row_refs = [rows[0].as_slice(), rows[1].as_slice()];
+    let (z, slow) = ([3.0, -2.0], random(N, 10));
+    for (name, extra) in [("", None), ("_dense", Some(slow.as_slice()))] {
+        let split = ebn_core::SplitInput { rows: &row_refs, z: &z, extra };
+        let mut current = vec![0.0; N];
+        c.bench_function(&format!("project_integrate_search_separate{name}_1000"), |b| {
+            b.iter(|| {
+                // The network's separate path: the projection as its own pass (as
+                // `DecoderLayouts::project` does it for J = 2), the slow current added.
+                for ((o, d0), d1) in current.iter_mut().zip(&rows[0]).zip(&rows[1]) {
+                    *o = 0.0 + d0 * z[0] + d1 * z[1];
+                }
+                if let Some(x) = extra {
+                    for (o, s) in current.iter_mut().zip(x) {
+                        *o += s;
+                    }
+                }
+                neuron.integrate(&mut state, black_box(&current), 1e-4);
+                black_box(neuron.select_spike(&state, &thresholds))
+            })
+        });
+        c.bench_function(&format!("project_integrate_search_fused{name}_1000"), |b| {
+            b.iter(|| black_box(neuron.integrate_and_select(&mut state, black_box(&split), &thresholds, 1e-4)))
+        });
+    }
 
     // A spike's propagation: the voltages are set above threshold, then one neuron fires.
     let mut net = Network::build(&NetworkConfig::paper(N, 2), SeedStreams::new(1)).unwrap();

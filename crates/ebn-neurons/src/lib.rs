@@ -4,7 +4,7 @@ mod models;
 
 pub use models::{EbnMultiSpike, MAX_SPIKES_PER_STEP, Refractory, RefractoryState, Reset, SynapticLif, SynapticState};
 
-use ebn_core::{Error, NeuronModel, Registry, Result, Rng, check};
+use ebn_core::{Error, NeuronModel, Registry, Result, Rng, SplitInput, check};
 use serde::{Deserialize, Serialize};
 
 /// The integrate-and-fire neuron of the efficient balanced network (Boerlin, Machens &
@@ -91,6 +91,106 @@ impl NeuronModel for EbnNeuron {
     fn select_spike(&self, state: &EbnState, thresholds: &[f64]) -> Option<usize> {
         largest_excess(&state.v, thresholds)
     }
+
+    #[inline]
+    fn integrate_and_select(
+        &self,
+        state: &mut EbnState,
+        input: &SplitInput<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        integrate_largest_excess(1.0 - dt * self.lambda_v, dt, &mut state.v, thresholds, input)
+    }
+}
+
+/// The forward-Euler membrane update `V <- keep V + dt I` ([`EbnNeuron::integrate`], with
+/// keep = 1 - dt lambda_v) and [`largest_excess`] in one pass, with I computed in the loop
+/// from its parts; `None` if the parts are not of a supported shape (1 to 3 components).
+/// The same operations in the same order as the separate calls, so the same bits (tested).
+#[inline]
+pub(crate) fn integrate_largest_excess(
+    keep: f64,
+    dt: f64,
+    v: &mut [f64],
+    t: &[f64],
+    input: &SplitInput<'_>,
+) -> Option<Option<usize>> {
+    let n = v.len();
+    if t.len() != n || input.rows.iter().any(|r| r.len() != n) || input.extra.is_some_and(|x| x.len() != n) {
+        return None;
+    }
+    let r = input.rows;
+    let z = input.z;
+    Some(match (r.len(), input.extra) {
+        (1, None) => fused::<1, false>(keep, dt, v, t, [r[0]], [z[0]], &[]),
+        (2, None) => fused::<2, false>(keep, dt, v, t, [r[0], r[1]], [z[0], z[1]], &[]),
+        (3, None) => fused::<3, false>(keep, dt, v, t, [r[0], r[1], r[2]], [z[0], z[1], z[2]], &[]),
+        (1, Some(x)) => fused::<1, true>(keep, dt, v, t, [r[0]], [z[0]], x),
+        (2, Some(x)) => fused::<2, true>(keep, dt, v, t, [r[0], r[1]], [z[0], z[1]], x),
+        (3, Some(x)) => fused::<3, true>(keep, dt, v, t, [r[0], r[1], r[2]], [z[0], z[1], z[2]], x),
+        _ => return None,
+    })
+}
+
+/// The loop of [`integrate_largest_excess`] for J components, with or without the extra
+/// current: the lanes of [`largest_excess`], each element integrated just before it is
+/// compared.
+#[inline(always)]
+fn fused<const J: usize, const EXTRA: bool>(
+    keep: f64,
+    dt: f64,
+    v: &mut [f64],
+    t: &[f64],
+    rows: [&[f64]; J],
+    z: [f64; J],
+    extra: &[f64],
+) -> Option<usize> {
+    let n = v.len();
+    let t = &t[..n];
+    let rows = rows.map(|r| &r[..n]);
+    let extra = if EXTRA { &extra[..n] } else { extra };
+    #[inline(always)]
+    fn current<const J: usize, const EXTRA: bool>(rows: &[&[f64]; J], z: &[f64; J], extra: &[f64], i: usize) -> f64 {
+        let mut s = 0.0;
+        for c in 0..J {
+            s += rows[c][i] * z[c];
+        }
+        if EXTRA { s + extra[i] } else { s }
+    }
+    let mut lanes = [f64::NEG_INFINITY; 4];
+    let mut index = [0usize; 4];
+    let split = n - n % 4;
+    let mut base = 0;
+    while base < split {
+        for k in 0..4 {
+            let i = base + k;
+            let vi = keep * v[i] + dt * current::<J, EXTRA>(&rows, &z, extra, i);
+            v[i] = vi;
+            let e = vi - t[i];
+            let better = e > lanes[k];
+            lanes[k] = if better { e } else { lanes[k] };
+            index[k] = if better { i } else { index[k] };
+        }
+        base += 4;
+    }
+    let (mut best, mut winner) = (f64::NEG_INFINITY, usize::MAX);
+    for k in 0..4 {
+        if lanes[k] > best || (lanes[k] == best && index[k] < winner) {
+            best = lanes[k];
+            winner = index[k];
+        }
+    }
+    for i in split..n {
+        let vi = keep * v[i] + dt * current::<J, EXTRA>(&rows, &z, extra, i);
+        v[i] = vi;
+        let e = vi - t[i];
+        if e > best {
+            best = e;
+            winner = i;
+        }
+    }
+    (best > 0.0).then_some(winner)
 }
 
 /// The first index of the largest v_i - t_i, if that is > 0.

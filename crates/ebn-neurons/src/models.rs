@@ -61,6 +61,15 @@ impl NeuronModel for EbnMultiSpike {
     fn max_spikes_per_step(&self) -> usize {
         self.max_spikes
     }
+    fn integrate_and_select(
+        &self,
+        state: &mut EbnState,
+        input: &ebn_core::SplitInput<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        self.ebn().integrate_and_select(state, input, thresholds, dt)
+    }
 }
 
 impl EbnMultiSpike {

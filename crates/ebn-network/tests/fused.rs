@@ -1,0 +1,143 @@
+//! The one-pass membrane step (`NeuronModel::integrate_and_select`) gives the same bits as
+//! the separate projection, integration and spike search it replaces: the kernel on random
+//! inputs (proptest, every supported J, with and without an extra current, lengths not a
+//! multiple of the lane width, ties), and whole networks trained side by side with a model
+//! that has no fused path (as a fork's model), for 1 to 3 dimensions, factored and dense slow
+//! weights, one and several spikes per step, with and without noise and perturbations.
+
+use ebn_core::{NeuronModel, Result, Rng, SeedStreams, Spec, SplitInput, WeightForm};
+use ebn_network::neurons::{EbnMultiSpike, EbnNeuron, EbnState};
+use ebn_network::{Network, NetworkConfig, Overrides, builtins};
+use proptest::prelude::*;
+
+/// A model without the fused path: every call delegates, `integrate_and_select` keeps its
+/// default (`None`), so the network takes the separate path.
+#[derive(Debug, Clone)]
+struct Unfused<M>(M);
+
+impl<M: NeuronModel<State = EbnState>> NeuronModel for Unfused<M> {
+    type State = EbnState;
+    fn validate(&self, dt: f64) -> Result<()> {
+        self.0.validate(dt)
+    }
+    fn init_state(&self, n: usize, rng: &mut Rng) -> EbnState {
+        self.0.init_state(n, rng)
+    }
+    fn voltages<'a>(&self, s: &'a EbnState) -> &'a [f64] {
+        self.0.voltages(s)
+    }
+    fn voltages_mut<'a>(&self, s: &'a mut EbnState) -> &'a mut [f64] {
+        self.0.voltages_mut(s)
+    }
+    fn integrate(&self, s: &mut EbnState, input: &[f64], dt: f64) {
+        self.0.integrate(s, input, dt);
+    }
+    fn select_spike(&self, s: &EbnState, thresholds: &[f64]) -> Option<usize> {
+        self.0.select_spike(s, thresholds)
+    }
+    fn max_spikes_per_step(&self) -> usize {
+        self.0.max_spikes_per_step()
+    }
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Trains a network of `model` and its unfused twin side by side on the same teacher and
+/// compares every step's spikes, voltages, traces and the final weights, bit for bit.
+fn side_by_side<M: NeuronModel<State = EbnState> + Clone>(config: &NetworkConfig, model: M, steps: usize) -> usize {
+    let seeds = SeedStreams::new(7);
+    let mut fused = Network::build_generic(config, seeds, model.clone(), builtins(), Overrides::default()).unwrap();
+    let mut plain = Network::build_generic(config, seeds, Unfused(model), builtins(), Overrides::default()).unwrap();
+    let j = config.dim;
+    let mut spikes = 0;
+    for s in 0..steps {
+        let t = s as f64 * config.dt;
+        let target: Vec<f64> = (0..j).map(|c| 0.5 * (6.0 * t + c as f64).sin()).collect();
+        let command: Vec<f64> = (0..j).map(|c| 3.0 * (6.0 * t + c as f64).cos()).collect();
+        let a = fused.step(&command, Some(&target)).to_vec();
+        let b = plain.step(&command, Some(&target)).to_vec();
+        assert_eq!(a, b, "spikes differ at step {s}");
+        spikes += a.len();
+        assert_eq!(bits(fused.voltages()), bits(plain.voltages()), "voltages differ at step {s}");
+        assert_eq!(bits(fused.traces()), bits(plain.traces()), "traces differ at step {s}");
+    }
+    let (wa, wb) = (fused.slow_weights().synaptic(fused.decoder()), plain.slow_weights().synaptic(plain.decoder()));
+    for c in 0..wa.ncols() {
+        assert_eq!(bits(wa.col_as_slice(c)), bits(wb.col_as_slice(c)));
+    }
+    spikes
+}
+
+fn config(n: usize, j: usize, form: WeightForm, basis: Spec) -> NetworkConfig {
+    let mut c = NetworkConfig::paper(n, j);
+    c.slow_weights = form;
+    c.basis = basis;
+    c.rule = Spec::new("local").with("eta", 10.0);
+    c
+}
+
+#[test]
+fn networks_with_and_without_the_fused_path_agree_bit_for_bit() {
+    let identity = Spec::new("identity");
+    let tanh = Spec::new("random_tanh").with("n_basis", 37).with("weight_std", 0.3).with("bias", 1.0);
+    for j in 1..=3 {
+        for (form, basis) in
+            [(WeightForm::Factored, &identity), (WeightForm::Dense, &identity), (WeightForm::Dense, &tanh)]
+        {
+            let c = config(41, j, form, basis.clone());
+            // Voltages and traces are compared at every step; the spike counts only guard
+            // against a comparison of silent networks.
+            let spikes = side_by_side(&c, EbnNeuron::default(), 4000);
+            assert!(spikes > 30, "J = {j}, {form:?}: {spikes} spikes: the comparison needs spikes");
+            let multi = side_by_side(&c, EbnMultiSpike { lambda_v: 10.0, max_spikes: 4 }, 4000);
+            assert!(multi > 30, "J = {j}, {form:?}: {multi} spikes");
+        }
+    }
+    // J = 4 (no fused path: the kernel declines) and membrane noise (the separate path):
+    // still the same as the twin.
+    assert!(side_by_side(&config(40, 4, WeightForm::Factored, identity.clone()), EbnNeuron::default(), 2000) > 30);
+    let mut noisy = config(40, 2, WeightForm::Factored, identity);
+    noisy.sigma_v = 1e-3;
+    assert!(side_by_side(&noisy, EbnNeuron::default(), 2000) > 30);
+}
+
+proptest! {
+    /// The kernel against the separate calls on arbitrary voltages, thresholds (some equal,
+    /// some infinite) and currents.
+    #[test]
+    fn the_fused_kernel_is_the_separate_calls(
+        n in 1usize..70,
+        j in 1usize..=3,
+        extra in any::<bool>(),
+        seed in any::<u64>(),
+        ties in any::<bool>(),
+    ) {
+        use ebn_core::rand::RngExt;
+        let mut rng = SeedStreams::new(seed).named("fused_kernel_test", 0);
+        let mut draw = |scale: f64| -> Vec<f64> { (0..n).map(|_| scale * (rng.random::<f64>() - 0.5)).collect() };
+        // With `ties`, every neuron has the same voltage, current and threshold: the first
+        // index must win.
+        let v0 = if ties { vec![0.25; n] } else { draw(2.0) };
+        let mut t = if ties { vec![0.1; n] } else { draw(1.0) };
+        if n > 3 { t[3] = f64::INFINITY; }
+        let rows: Vec<Vec<f64>> = (0..j).map(|_| draw(0.2)).collect();
+        let z: Vec<f64> = if ties { vec![0.0; j] } else { (0..j).map(|c| draw(50.0)[0] + c as f64).collect() };
+        let slow = if ties { vec![0.0; n] } else { draw(3.0) };
+        let row_refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+        let input = SplitInput { rows: &row_refs, z: &z, extra: extra.then_some(slow.as_slice()) };
+        let dt = 1e-4;
+        for model in [EbnNeuron::default(), EbnNeuron { lambda_v: 50.0 }] {
+            let mut current = vec![0.0; n];
+            input.write(&mut current);
+            let mut separate = EbnState { v: v0.clone() };
+            model.integrate(&mut separate, &current, dt);
+            let expected = model.select_spike(&separate, &t);
+            let mut fused = EbnState { v: v0.clone() };
+            let got = model.integrate_and_select(&mut fused, &input, &t, dt);
+            prop_assert_eq!(got, Some(expected));
+            prop_assert_eq!(bits(&fused.v), bits(&separate.v));
+        }
+    }
+}
