@@ -436,7 +436,7 @@ impl<M: NeuronModel> Network<M> {
         // nothing acts between the membrane update and the spike choice and the model has it;
         // the same bits as the separate path below (tested).
         let mut first_spike = None;
-        if self.perturbations.is_empty() && !(self.noise_scale > 0.0) && (1..=3).contains(&j) {
+        if self.perturbations.is_empty() && self.noise_scale <= 0.0 && (1..=3).contains(&j) {
             let n = self.d.n;
             let row = |c: usize| &self.d.by_component[c.min(j - 1) * n..(c.min(j - 1) + 1) * n];
             let rows = [row(0), row(1), row(2)];
