@@ -161,18 +161,28 @@ fn fused<const J: usize, const EXTRA: bool>(
     let mut lanes = [f64::NEG_INFINITY; 4];
     let mut index = [0usize; 4];
     let split = n - n % 4;
-    let mut base = 0;
-    while base < split {
+    for base in (0..split).step_by(4) {
+        // Fixed-size views of the block: one bounds check per block, and a loop over k that
+        // the compiler turns into vector operations.
+        let vb: &mut [f64; 4] = (&mut v[base..base + 4]).try_into().expect("a block of 4");
+        let tb: &[f64; 4] = t[base..base + 4].try_into().expect("a block of 4");
+        let rb: [&[f64; 4]; J] = std::array::from_fn(|c| rows[c][base..base + 4].try_into().expect("a block of 4"));
+        let xb: &[f64; 4] = if EXTRA { extra[base..base + 4].try_into().expect("a block of 4") } else { &[0.0; 4] };
+        let mut current = [0.0f64; 4];
+        for c in 0..J {
+            for k in 0..4 {
+                current[k] += rb[c][k] * z[c];
+            }
+        }
         for k in 0..4 {
-            let i = base + k;
-            let vi = keep * v[i] + dt * current::<J, EXTRA>(&rows, &z, extra, i);
-            v[i] = vi;
-            let e = vi - t[i];
+            let i = if EXTRA { current[k] + xb[k] } else { current[k] };
+            let vi = keep * vb[k] + dt * i;
+            vb[k] = vi;
+            let e = vi - tb[k];
             let better = e > lanes[k];
             lanes[k] = if better { e } else { lanes[k] };
-            index[k] = if better { i } else { index[k] };
+            index[k] = if better { base + k } else { index[k] };
         }
-        base += 4;
     }
     let (mut best, mut winner) = (f64::NEG_INFINITY, usize::MAX);
     for k in 0..4 {
