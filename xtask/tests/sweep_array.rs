@@ -226,3 +226,60 @@ fn emitted_sbatch_script() {
     assert!(report.contains("\"task\":2") && report.contains("\"done\":[10,11]"), "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `run` on SIGTERM: the checkpoint of the last finished trial, exit 143, and the rerun
+/// resumes from it (and says so).
+#[test]
+fn run_checkpoints_on_sigterm_and_resumes() {
+    let dir = temp_dir("run");
+    let file = dir.join("long.toml");
+    std::fs::write(&file, EXPERIMENT.replace("trials = 4", "trials = 100000")).unwrap();
+    let out = dir.join("out");
+    let child = xtask()
+        .args(["run", "--checkpoint-every", "0", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let checkpoint = out.join("checkpoint.ebn");
+    let start = Instant::now();
+    while !checkpoint.exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM") && stderr.contains("holds trial"), "{stderr}");
+    let trial: usize = stderr.split("holds trial ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(trial > 0 && trial < 100_000, "{stderr}");
+    let cp = ebn_network::Checkpoint::from_bytes(&std::fs::read(&checkpoint).unwrap()).unwrap();
+    assert_eq!(cp.state.trials_done, trial);
+    // The rerun resumes from that trial (stopped again at once: SIGINT this time).
+    let child = xtask()
+        .args(["run", "--checkpoint-every", "0", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it has written a checkpoint of its own, its handlers are installed.
+    let written = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let before = written(&checkpoint);
+    let start = Instant::now();
+    while written(&checkpoint) == before {
+        assert!(start.elapsed() < Duration::from_secs(120), "the rerun wrote no checkpoint");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(stderr.contains(&format!("after trial {trial}")), "{stderr}");
+    assert_eq!(done.status.code(), Some(130), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
