@@ -316,18 +316,22 @@ impl Grid {
             .with_context(|| format!("point {} ({})", point.index, describe(point)))?;
         config.seed = point.seed;
         crate::run::resolve_data(&mut config, &self.experiment);
+        // The recording's digest, read once per file for the whole grid.
         if let Some(data) = &mut config.data
             && data.digest.is_none()
         {
             let mut cache = self.digests.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(d) = cache.get(&data.file) {
-                data.digest = Some(d.clone());
-            } else {
-                crate::run::record_digest(&mut config)?;
-                if let Some(d) = config.data.as_ref().and_then(|d| d.digest.clone()) {
-                    cache.insert(config.data.as_ref().map(|d| d.file.clone()).unwrap_or_default(), d);
+            let digest = match cache.get(&data.file) {
+                Some(d) => d.clone(),
+                None => {
+                    let bytes = std::fs::read(&data.file)
+                        .with_context(|| format!("reading the recording data.file = {}", data.file))?;
+                    let d = ebn_network::data::digest(&bytes);
+                    cache.insert(data.file.clone(), d.clone());
+                    d
                 }
-            }
+            };
+            data.digest = Some(digest);
         }
         Ok(config)
     }
@@ -417,28 +421,16 @@ pub struct Point {
     pub result: std::result::Result<Outcome, String>,
 }
 
-/// Trains (resumably, if `checkpoint` is given) and tests one configuration.
+/// Trains (resumably, as `control` says) and tests one configuration; also returns the
+/// trial it resumed after, if it did.
 pub fn run_point(
     config: &ExperimentConfig,
     registry: &Registry,
-    control: Option<&crate::run::Control<'_>>,
+    control: &crate::run::Control<'_>,
 ) -> Result<(Outcome, Option<usize>)> {
     let mut exp = crate::run::build(config, registry)?;
-    let (mut net, state, resumed) = match control {
-        Some(c) => {
-            let t = crate::run::train_resumable(&mut exp, c, registry)?;
-            (t.network, t.state, t.resumed_after)
-        }
-        None => {
-            let mut net = exp.initial_network()?;
-            let mut state = ebn_network::TrainingState::default();
-            for _ in 0..config.training.as_ref().map_or(0, |t| t.trials) {
-                let error = exp.train_trial(&mut net, &mut state)?;
-                ensure!(error.is_finite(), "training diverged at trial {}", state.trials_done);
-            }
-            (net, state, None)
-        }
-    };
+    let trained = crate::run::train_resumable(&mut exp, control, registry)?;
+    let (mut net, state, resumed) = (trained.network, trained.state, trained.resumed_after);
     let last_trial_error = state.learning_curve.last().copied().unwrap_or(f64::NAN);
     let mut test_nrmse = Vec::new();
     let (mut spikes_per_second, mut capped_fraction) = (f64::NAN, f64::NAN);
@@ -691,7 +683,7 @@ impl Runner<'_> {
             log: &log,
         };
         let t0 = Instant::now();
-        let result = run_point(&config, self.registry, Some(&control));
+        let result = run_point(&config, self.registry, &control);
         let seconds = t0.elapsed().as_secs_f64();
         let (result, resumed) = match result {
             Ok((o, resumed)) => (Ok(o), resumed),
@@ -1136,7 +1128,15 @@ values = [[16, 2], [24, 3]]
         assert_eq!(table(&one), table(&two));
         // Point 6 alone.
         let p6 = g.point(6);
-        let (alone, _) = run_point(&g.config(&p6).unwrap(), ebn_network::builtins(), None).unwrap();
+        let control = crate::run::Control {
+            checkpoint: dir.join("alone.checkpoint.ebn"),
+            fresh: true,
+            checkpoint_every: Duration::from_secs(3600),
+            stop: &no_stop,
+            progress: false,
+            log: &|_| {},
+        };
+        let (alone, _) = run_point(&g.config(&p6).unwrap(), ebn_network::builtins(), &control).unwrap();
         assert_eq!(r.read_point(6).unwrap().unwrap().result, Ok(alone.clone()));
         assert!(alone.test_nrmse[0].is_finite());
         let csv = String::from_utf8(table(&one)).unwrap();
