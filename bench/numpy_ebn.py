@@ -29,12 +29,7 @@ import time
 
 import numpy as np
 
-
-def load(d, name, shape=None):
-    a = np.fromfile(os.path.join(d, name + ".bin"), dtype="<f8")
-    if shape is not None:
-        a = a.reshape(shape, order="F")
-    return a
+from bench_common import load, teacher
 
 
 def main():
@@ -46,7 +41,6 @@ def main():
     gain = m["eta_raw"] * dt
     learning, dense, tanh = m["learning"], m["form"] == "dense", m["basis"] == "tanh"
     c = np.array(m["command"], dtype=float)
-    a_mat = np.array(m["a"], dtype=float)
 
     D = load(d, "D", (j, n))
     DT = np.ascontiguousarray(D.T)  # N x J
@@ -69,19 +63,8 @@ def main():
     keep = 1.0 - dt * lam_v
     decay = np.exp(-lam * dt)
 
-    def f(x):
-        return a_mat @ x + c
-
-    # 1. The teacher does not depend on the network: its trajectory is computed before the
-    # timed loop (RK4, the same arithmetic as the Rust side).
-    xs = np.empty((steps, j))
-    for s in range(steps):
-        k1 = f(x)
-        k2 = f(x + dt / 2 * k1)
-        k3 = f(x + dt / 2 * k2)
-        k4 = f(x + dt * k3)
-        x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        xs[s] = x
+    # 1. The teacher's trajectory, computed before the timed loop.
+    xs = teacher(m, x, steps)
 
     first = []
     count = 0

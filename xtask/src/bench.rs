@@ -1,16 +1,19 @@
 //! `cargo xtask bench`: this simulator against a vectorised numpy loop of the same algorithm
-//! (`bench/numpy_ebn.py`), case by case, side by side on the same machine.
+//! (`bench/numpy_ebn.py`) and against Brian2 in C++ standalone mode (`bench/brian2_ebn.py`),
+//! case by case, side by side on the same machine.
 //!
 //! Each case runs in its own child process (`cargo xtask bench-case`), so that its peak
 //! memory (VmHWM) is its own. The child builds the network, warms it up, writes its complete
 //! state and weights to a directory (raw little-endian f64 plus `meta.json`), then times
 //! `steps` steps of the training loop, one network step (MODEL.md §8) each under a constant
-//! command, with the teacher (the §9 oscillator, RK4) computed beforehand on both sides. numpy then starts from the same state, runs
-//! the same steps and reports its time and its spikes; the two spike sequences are compared
-//! (identical until rounding differences first change a spike choice).
+//! command, with the teacher (the §9 oscillator, RK4) computed beforehand on every side.
+//! numpy and Brian2 then start from the same state, run the same steps and report their time
+//! and their spikes; the spike sequences are compared with this simulator's (identical until
+//! rounding differences first change a spike choice). Brian2's time is its simulation loop
+//! (the binary's own timer); its code generation and compile time is reported beside it.
 //!
-//! Output: one JSON line per case, with wall seconds per simulated second of each side, their
-//! ratio, peak memory and the length of the common spike prefix.
+//! Output: one JSON line per case, with wall seconds per simulated second of each side, the
+//! ratios, peak memory and the length of the common spike prefixes.
 
 use crate::output::write_atomic;
 use anyhow::{Context, Result, bail};
@@ -99,6 +102,22 @@ impl Case {
     fn with_numpy(self) -> bool {
         !matches!(self, Case::Scale30000 | Case::Scale100000)
     }
+
+    /// Whether Brian2 runs this case too: not the scaling points (its all-to-all fast
+    /// synapses are N^2: 10^8 at N = 10^4).
+    fn with_brian2(self) -> bool {
+        !self.name().starts_with("scale")
+    }
+}
+
+/// How `bench` runs.
+pub struct Options {
+    /// The interpreter for numpy_ebn.py and brian2_ebn.py.
+    pub python: String,
+    /// Run Brian2 where it is installed.
+    pub brian2: bool,
+    /// Fail unless every side fired the same spikes (see the `--check-agreement` flag).
+    pub check_agreement: bool,
 }
 
 /// Constant command of every case (units of x per second; drives v only).
@@ -280,18 +299,77 @@ pub fn run_case(case: Case, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Where the numpy implementation lives.
-fn numpy_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/numpy_ebn.py")
+/// Where the Python implementations live.
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench").join(name)
 }
 
-/// Whether `python` runs and imports numpy; the reason if not.
-fn numpy_available(python: &str) -> std::result::Result<(), String> {
-    match Command::new(python).args(["-c", "import numpy"]).output() {
+/// Whether `python` runs and imports `module`; the reason if not.
+fn importable(python: &str, module: &str, install: &str) -> std::result::Result<(), String> {
+    match Command::new(python).args(["-c", &format!("import {module}")]).output() {
         Err(e) => Err(format!("{python} cannot be run ({e})")),
-        Ok(o) if !o.status.success() => Err(format!("{python} has no numpy (pip install numpy)")),
+        Ok(o) if !o.status.success() => Err(format!("{python} has no {module} (pip install {install})")),
         Ok(_) => Ok(()),
     }
+}
+
+/// Whether Brian2's C++ standalone mode can run: the module and a C++ compiler.
+fn brian2_available(python: &str) -> std::result::Result<(), String> {
+    importable(python, "brian2", "'numpy<2.4' 'brian2==2.9.0'")?;
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    match Command::new(&cxx).arg("--version").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err(format!("no C++ compiler ({cxx} --version fails; Brian2's standalone mode needs one)")),
+    }
+}
+
+/// Runs one of the Python implementations on a case's directory; its JSON line.
+fn run_python(python: &str, name: &str, dir: &Path, case: Case) -> Result<Value> {
+    let out = Command::new(python)
+        .arg(script(name))
+        .arg(dir)
+        .arg(case.steps().to_string())
+        .output()
+        .with_context(|| format!("running {name}"))?;
+    if !out.status.success() {
+        bail!("{name}, case {}: {}", case.name(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    json_line(&out.stdout, name)
+}
+
+/// The length of the common prefix of two spike lists, and how many were compared.
+fn common_prefix(a: &Value, b: &Value) -> (usize, usize) {
+    match (a.as_array(), b.as_array()) {
+        (Some(a), Some(b)) => (a.iter().zip(b).take_while(|(x, y)| x == y).count(), a.len().min(b.len())),
+        _ => (0, 0),
+    }
+}
+
+/// Adds the columns of a Python side (`numpy` or `brian2`) to a case's line; a
+/// disagreement, if any, for `--check-agreement`.
+fn add_side(line: &mut Value, rust: &Value, side: &str, py: &Value) -> Option<String> {
+    let (common, compared) = common_prefix(&rust["first_spikes"], &py["first_spikes"]);
+    let ratio = py["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN) / rust["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN);
+    let obj = line.as_object_mut().expect("an object");
+    obj.insert(format!("{side}_wall_per_sim_s"), py["wall_per_sim_s"].clone());
+    obj.insert(format!("{side}_us_per_step"), py["us_per_step"].clone());
+    obj.insert(format!("{side}_peak_rss_mb"), json!(py["peak_rss_kb"].as_f64().unwrap_or(0.0) / 1024.0));
+    obj.insert(format!("{side}_spikes"), py["spikes"].clone());
+    obj.insert(format!("speedup_vs_{side}"), json!(ratio));
+    obj.insert(format!("{side}_common_spike_prefix"), json!(common));
+    obj.insert(format!("{side}_compared_spikes"), json!(compared));
+    for key in ["compile_s", "binary_wall_s", "max_spikes_per_step"] {
+        if let Some(v) = py.get(key) {
+            obj.insert(format!("{side}_{key}"), v.clone());
+        }
+    }
+    let same_count = py["spikes"] == rust["spikes"];
+    (common < compared || !same_count || compared == 0).then(|| {
+        format!(
+            "{side}: {} spikes against {}, the first {common} of {compared} compared identical",
+            py["spikes"], rust["spikes"]
+        )
+    })
 }
 
 fn json_line(bytes: &[u8], who: &str) -> Result<Value> {
@@ -303,15 +381,25 @@ fn json_line(bytes: &[u8], who: &str) -> Result<Value> {
 /// Runs every selected case (all if empty) and prints one JSON line per case; with `out`,
 /// also writes them to `out/bench.jsonl`, and the scaling cases to `out/scaling.csv` and
 /// `out/scaling.png` (cost per simulated second against N, log-log, with the fitted exponent).
-pub fn bench(cases: &[Case], python: &str, out: Option<&Path>) -> Result<()> {
+pub fn bench(cases: &[Case], opts: &Options, out: Option<&Path>) -> Result<()> {
     let cases: Vec<Case> = if cases.is_empty() { Case::ALL.to_vec() } else { cases.to_vec() };
-    let numpy = numpy_available(python);
+    let python = opts.python.as_str();
+    let numpy = importable(python, "numpy", "numpy");
     if let Err(why) = &numpy {
         eprintln!("numpy comparison skipped: {why}");
+    }
+    let brian2 =
+        if opts.brian2 { numpy.clone().and_then(|()| brian2_available(python)) } else { Err("--no-brian2".into()) };
+    if let Err(why) = &brian2 {
+        eprintln!("Brian2 comparison skipped: {why}");
+    }
+    if opts.check_agreement && numpy.is_err() && brian2.is_err() {
+        bail!("--check-agreement: neither numpy nor Brian2 can run, so there is nothing to compare");
     }
     let exe = std::env::current_exe()?;
     let tmp = std::env::temp_dir().join(format!("ebn-bench-{}", std::process::id()));
     let mut lines = Vec::new();
+    let mut disagreements = Vec::new();
     for case in cases {
         let dir = tmp.join(case.name());
         let out = Command::new(&exe)
@@ -334,32 +422,18 @@ pub fn bench(cases: &[Case], python: &str, out: Option<&Path>) -> Result<()> {
             obj.insert("rmw_pass_us".into(), json!(bound));
             obj.insert("rust_over_rmw_bound".into(), json!(rust["us_per_step"].as_f64().unwrap_or(f64::NAN) / bound));
         }
+        let mut sides = Vec::new();
         if numpy.is_ok() && case.with_numpy() {
-            let out = Command::new(python)
-                .arg(numpy_script())
-                .arg(&dir)
-                .arg(case.steps().to_string())
-                .output()
-                .context("running numpy")?;
-            if !out.status.success() {
-                bail!("numpy, case {}: {}", case.name(), String::from_utf8_lossy(&out.stderr).trim());
+            sides.push(("numpy", "numpy_ebn.py"));
+        }
+        if brian2.is_ok() && case.with_brian2() {
+            sides.push(("brian2", "brian2_ebn.py"));
+        }
+        for (side, name) in sides {
+            let py = run_python(python, name, &dir, case)?;
+            if let Some(why) = add_side(&mut line, &rust, side, &py) {
+                disagreements.push(format!("{}: {why}", case.name()));
             }
-            let py = json_line(&out.stdout, "numpy")?;
-            let (a, b) = (rust["first_spikes"].as_array(), py["first_spikes"].as_array());
-            let common = match (a, b) {
-                (Some(a), Some(b)) => a.iter().zip(b).take_while(|(x, y)| x == y).count(),
-                _ => 0,
-            };
-            let ratio =
-                py["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN) / rust["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN);
-            let obj = line.as_object_mut().expect("an object");
-            obj.insert("numpy_wall_per_sim_s".into(), py["wall_per_sim_s"].clone());
-            obj.insert("numpy_us_per_step".into(), py["us_per_step"].clone());
-            obj.insert("numpy_peak_rss_mb".into(), json!(py["peak_rss_kb"].as_f64().unwrap_or(0.0) / 1024.0));
-            obj.insert("numpy_spikes".into(), py["spikes"].clone());
-            obj.insert("speedup_vs_numpy".into(), json!(ratio));
-            obj.insert("common_spike_prefix".into(), json!(common));
-            obj.insert("compared_spikes".into(), json!(a.map_or(0, Vec::len).min(b.map_or(0, Vec::len))));
         }
         ebn_cli::outln!("{line}");
         lines.push(line);
@@ -389,6 +463,9 @@ pub fn bench(cases: &[Case], python: &str, out: Option<&Path>) -> Result<()> {
             write_atomic(&dir.join("scaling.csv"), csv.as_bytes())?;
             scaling_plot(&scaling, exponent.unwrap_or(f64::NAN), dir)?;
         }
+    }
+    if opts.check_agreement && !disagreements.is_empty() {
+        bail!("the implementations disagree:\n  {}", disagreements.join("\n  "));
     }
     Ok(())
 }

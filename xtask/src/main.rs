@@ -61,15 +61,25 @@ enum Command {
         opts: FigureOptions,
     },
     /// Time this simulator against a vectorised numpy loop of the same algorithm
-    /// (bench/numpy_ebn.py), case by case; prints one JSON line per case (wall seconds per
-    /// simulated second of each, their ratio, peak memory, agreement of the spikes).
+    /// (bench/numpy_ebn.py) and against Brian2's C++ standalone mode (bench/brian2_ebn.py),
+    /// case by case, from the same state; prints one JSON line per case (wall seconds per
+    /// simulated second of each, the ratios, Brian2's compile time, peak memory, agreement
+    /// of the spikes).
     Bench {
         /// Cases to run (comma-separated; all by default).
         #[arg(long, value_delimiter = ',', value_enum)]
         cases: Vec<bench::Case>,
-        /// The Python interpreter that has numpy.
+        /// The Python interpreter that has numpy (and Brian2, for its column; Brian2 2.9
+        /// needs numpy < 2.4 and a C++ compiler).
         #[arg(long, default_value = "python3")]
         python: String,
+        /// Leave Brian2 out even where it is installed (it compiles each case: ~20 s).
+        #[arg(long)]
+        no_brian2: bool,
+        /// Fail unless every implementation that ran fired the same number of spikes and the
+        /// same compared spikes, index for index (a test of the harness, not of speed).
+        #[arg(long)]
+        check_agreement: bool,
         /// Also write bench.jsonl, scaling.csv and scaling.png here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -154,7 +164,10 @@ fn main() -> ExitCode {
             ebn_cli::outln!("{s}");
         }),
         Command::Data { seed, out } => write_recording(seed, &out),
-        Command::Bench { cases, python, out } => bench::bench(&cases, &python, out.as_deref()),
+        Command::Bench { cases, python, no_brian2, check_agreement, out } => {
+            let opts = bench::Options { python, brian2: !no_brian2, check_agreement };
+            bench::bench(&cases, &opts, out.as_deref())
+        }
         Command::BenchCase { case, dir } => bench::run_case(case, &dir),
     };
     ebn_cli::report(result)
