@@ -78,3 +78,111 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     let tail: f64 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
+
+/// [`dot`] of each of `a` with `b`, in one pass over `b`: the same partial sums in the same
+/// order as J separate calls, so the same bits, but J independent chains of additions in
+/// flight instead of one (a single dot of length n is bound by n / 4 dependent additions).
+#[inline]
+pub fn dots<const J: usize>(a: [&[f64]; J], b: &[f64]) -> [f64; J] {
+    let n = b.len();
+    debug_assert!(a.iter().all(|a| a.len() == n));
+    let a = a.map(|a| &a[..n]);
+    let mut acc = [[0.0f64; 4]; J];
+    let split = n - n % 4;
+    for base in (0..split).step_by(4) {
+        let y: &[f64; 4] = b[base..base + 4].try_into().expect("a block of 4");
+        for j in 0..J {
+            let x: &[f64; 4] = a[j][base..base + 4].try_into().expect("a block of 4");
+            for k in 0..4 {
+                acc[j][k] += x[k] * y[k];
+            }
+        }
+    }
+    std::array::from_fn(|j| {
+        let tail: f64 = a[j][split..].iter().zip(&b[split..]).map(|(x, y)| x * y).sum();
+        (acc[j][0] + acc[j][1]) + (acc[j][2] + acc[j][3]) + tail
+    })
+}
+
+/// For each j, `cols[j] += a[j] b` (element by element, an axpy), then [`dot`] of the
+/// updated `cols[j]` with `b`, all in one pass over `b`: the bits of J axpys followed by J
+/// separate dots (the learning step's update of W^T fused with the next step's W Psi).
+#[inline]
+pub fn axpy_dots<const J: usize>(cols: [&mut [f64]; J], a: [f64; J], b: &[f64]) -> [f64; J] {
+    let n = b.len();
+    debug_assert!(cols.iter().all(|c| c.len() == n));
+    let mut cols = cols.map(|c| &mut c[..n]);
+    let mut acc = [[0.0f64; 4]; J];
+    let split = n - n % 4;
+    for base in (0..split).step_by(4) {
+        let y: &[f64; 4] = b[base..base + 4].try_into().expect("a block of 4");
+        for j in 0..J {
+            let x: &mut [f64; 4] = (&mut cols[j][base..base + 4]).try_into().expect("a block of 4");
+            for k in 0..4 {
+                x[k] += a[j] * y[k];
+                acc[j][k] += x[k] * y[k];
+            }
+        }
+    }
+    std::array::from_fn(|j| {
+        let col = &mut cols[j][split..];
+        for (x, y) in col.iter_mut().zip(&b[split..]) {
+            *x += a[j] * y;
+        }
+        let tail: f64 = col.iter().zip(&b[split..]).map(|(x, y)| x * y).sum();
+        (acc[j][0] + acc[j][1]) + (acc[j][2] + acc[j][3]) + tail
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The one-pass [`dots`] gives the bits of separate [`dot`] calls, at every length
+        /// (blocks and tail) and with signed zeros among the values.
+        #[test]
+        fn dots_are_separate_dots_bit_for_bit(
+            cells in proptest::collection::vec((-1e3..1e3f64, -1e3..1e3f64, -1e3..1e3f64, -1.0..1.0f64), 0..45),
+        ) {
+            let z = |x: f64| if x.abs() < 1.0 { -0.0 } else { x };
+            let a0: Vec<f64> = cells.iter().map(|c| z(c.0)).collect();
+            let a1: Vec<f64> = cells.iter().map(|c| c.1).collect();
+            let a2: Vec<f64> = cells.iter().map(|c| c.2).collect();
+            let b: Vec<f64> = cells.iter().map(|c| c.3).collect();
+            let one = dots([&a0], &b);
+            let three = dots([&a0, &a1, &a2], &b);
+            proptest::prop_assert_eq!(one[0].to_bits(), dot(&a0, &b).to_bits());
+            for (got, a) in three.iter().zip([&a0, &a1, &a2]) {
+                proptest::prop_assert_eq!(got.to_bits(), dot(a, &b).to_bits());
+            }
+        }
+
+        /// [`axpy_dots`] leaves the bits of separate axpys in the columns and returns the
+        /// bits of separate dots of the updated columns (signed zeros among the values, and
+        /// a zero scalar, which still turns a -0.0 weight into +0.0 as an axpy does).
+        #[test]
+        fn axpy_dots_are_axpys_then_dots_bit_for_bit(
+            cells in proptest::collection::vec((-1e3..1e3f64, -1e3..1e3f64, -1.0..1.0f64), 0..45),
+            a in (-2.0..2.0f64, -2.0..2.0f64, proptest::bool::ANY),
+        ) {
+            let z = |x: f64| if x.abs() < 1.0 { -0.0 } else { x };
+            let a = [a.0, if a.2 { 0.0 } else { a.1 }];
+            let mut w0: Vec<f64> = cells.iter().map(|c| z(c.0)).collect();
+            let mut w1: Vec<f64> = cells.iter().map(|c| z(c.1)).collect();
+            let b: Vec<f64> = cells.iter().map(|c| c.2).collect();
+            let mut expected = [w0.clone(), w1.clone()];
+            for (w, a) in expected.iter_mut().zip(a) {
+                for (x, y) in w.iter_mut().zip(&b) {
+                    *x += a * y;
+                }
+            }
+            let got = axpy_dots([&mut w0, &mut w1], a, &b);
+            for ((g, w), e) in got.iter().zip([&w0, &w1]).zip(&expected) {
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                proptest::prop_assert_eq!(bits(w), bits(e));
+                proptest::prop_assert_eq!(g.to_bits(), dot(e, &b).to_bits());
+            }
+        }
+    }
+}

@@ -308,7 +308,28 @@ fn rule_kit(make: &dyn Fn() -> Box<dyn PlasticityRule>, strict: bool) {
                     *w += (g * p) * f;
                 }
             }
-            prop_assert_eq!(updated, SlowWeights::Dense(expected), "dense_outer_gain does not describe the update");
+            prop_assert!(
+                same_bits(updated.matrix(), &expected),
+                "dense_outer_gain does not describe the update: {updated:?} != {expected:?}"
+            );
+        }
+        // And for the factored weights: W^T[:, c] += (g e_c) Psi, bit for bit.
+        let mut bound = make();
+        bound.bind(&setup(WeightForm::Factored, n, j, nb)).ok();
+        let mut gain = None;
+        with_signal(&e, &fb, &x_hat, &mut |sig| gain = bound.factored_outer_gain(sig));
+        if let (Some(g), true) = (gain, forms.contains(&WeightForm::Factored)) {
+            let (start, updated) = apply(WeightForm::Factored, &e)?;
+            let mut expected = start.matrix().clone();
+            for (c, ec) in e.iter().enumerate() {
+                for (w, p) in expected.col_as_slice_mut(c).iter_mut().zip(&psi) {
+                    *w += (g * ec) * p;
+                }
+            }
+            prop_assert!(
+                same_bits(updated.matrix(), &expected),
+                "factored_outer_gain does not describe the update: {updated:?} != {expected:?}"
+            );
         }
         if forms.len() == 2 {
             let (d0, d1) = apply(WeightForm::Dense, &e)?;
@@ -320,6 +341,13 @@ fn rule_kit(make: &dyn Fn() -> Box<dyn PlasticityRule>, strict: bool) {
         }
         Ok(())
     });
+}
+
+/// Whether two matrices hold the same bits (signed zeros and NaN payloads included).
+fn same_bits(a: &Mat<f64>, b: &Mat<f64>) -> bool {
+    a.nrows() == b.nrows()
+        && a.ncols() == b.ncols()
+        && (0..a.ncols()).all(|c| (0..a.nrows()).all(|r| a[(r, c)].to_bits() == b[(r, c)].to_bits()))
 }
 
 /// [`Perturbation`]: over a run of steps the voltages stay finite, and a silenced neuron stays

@@ -152,6 +152,16 @@ pub trait PlasticityRule: Debug + Send + Sync {
         None
     }
 
+    /// The same for factored weights: if this rule's update is exactly
+    /// `W^T[:, j] += (g e_j) Psi` for every component j (the scalar g returned here, computed
+    /// in that order) and touches no state of its own, returns g. The network then fuses the
+    /// update with the next step's J dot products W Psi into one pass over W^T and Psi; the
+    /// result is bit-identical. The default, `None`, always calls `update`. The conformance
+    /// kit checks the claim.
+    fn factored_outer_gain(&self, _signal: &LearningSignal<'_>) -> Option<f64> {
+        None
+    }
+
     /// The rule's state as numbers (empty for a rule without state).
     fn state(&self) -> Vec<f64> {
         Vec::new()

@@ -94,6 +94,9 @@ pub struct Network<M: NeuronModel = AnyNeuron> {
     z: Vec<f64>,
     /// Omega_s Psi computed by the fused dense pass for the next step, if still valid.
     slow_current: Vec<f64>,
+    /// W Psi (length J) computed by the fused factored pass for the next step; valid, as
+    /// `slow_current`, while `slow_current_ready`.
+    slow_z: Vec<f64>,
     slow_current_ready: bool,
     decay: f64,
     noise_scale: f64,
@@ -201,6 +204,7 @@ impl<M: NeuronModel> Network<M> {
             input: vec![0.0; n],
             z: vec![0.0; j],
             slow_current: vec![0.0; n],
+            slow_z: vec![0.0; j],
             slow_current_ready: false,
             decay: (-config.lambda * config.dt).exp(),
             noise_scale: config.sigma_v * config.dt.sqrt(),
@@ -414,8 +418,32 @@ impl<M: NeuronModel> Network<M> {
         if let SlowWeights::Factored(wt) = &self.slow
             && self.slow_enabled
         {
-            for (jj, z) in self.z.iter_mut().enumerate() {
-                *z += coding::dot(wt.col_as_slice(jj), &self.psi);
+            // W Psi: from the fused learning pass of the last step if still valid, else all
+            // J dot products in one pass over Psi (the bits of J separate ones).
+            let col = |c: usize| wt.col_as_slice(c);
+            match j {
+                _ if self.slow_current_ready => {
+                    for (z, s) in self.z.iter_mut().zip(&self.slow_z) {
+                        *z += s;
+                    }
+                }
+                1 => self.z[0] += coding::dots([col(0)], &self.psi)[0],
+                2 => {
+                    let [a, b] = coding::dots([col(0), col(1)], &self.psi);
+                    self.z[0] += a;
+                    self.z[1] += b;
+                }
+                3 => {
+                    let [a, b, c] = coding::dots([col(0), col(1), col(2)], &self.psi);
+                    self.z[0] += a;
+                    self.z[1] += b;
+                    self.z[2] += c;
+                }
+                _ => {
+                    for (jj, z) in self.z.iter_mut().enumerate() {
+                        *z += coding::dot(col(jj), &self.psi);
+                    }
+                }
             }
         }
         let dense_slow = match &self.slow {
@@ -502,7 +530,36 @@ impl<M: NeuronModel> Network<M> {
                         rate_scale: self.rate_scale,
                         dt,
                     };
-                    match (&mut self.slow, self.rule.dense_outer_gain(&signal)) {
+                    let gain = match &self.slow {
+                        SlowWeights::Dense(_) => self.rule.dense_outer_gain(&signal),
+                        SlowWeights::Factored(_) if (1..=3).contains(&j) => self.rule.factored_outer_gain(&signal),
+                        SlowWeights::Factored(_) => None,
+                    };
+                    match (&mut self.slow, gain) {
+                        (SlowWeights::Factored(wt), Some(gain)) => {
+                            // The fused pass: update each W^T column and take its dot
+                            // product with Psi for the next step (same operations as update
+                            // + product).
+                            let a = |c: usize| gain * self.error[c];
+                            let mut cols = wt.col_iter_mut().map(|c| {
+                                c.try_as_col_major_mut().expect("a column of W^T is contiguous").as_slice_mut()
+                            });
+                            let mut col = || cols.next().expect("J columns");
+                            let psi = &self.psi;
+                            match j {
+                                1 => self.slow_z[0] = coding::axpy_dots([col()], [a(0)], psi)[0],
+                                2 => {
+                                    let [c0, c1] = [col(), col()];
+                                    self.slow_z.copy_from_slice(&coding::axpy_dots([c0, c1], [a(0), a(1)], psi));
+                                }
+                                _ => {
+                                    let [c0, c1, c2] = [col(), col(), col()];
+                                    let s = coding::axpy_dots([c0, c1, c2], [a(0), a(1), a(2)], psi);
+                                    self.slow_z.copy_from_slice(&s);
+                                }
+                            }
+                            self.slow_current_ready = true;
+                        }
                         (SlowWeights::Dense(omega), Some(gain)) => {
                             // The fused pass: update each column, then add it into the next
                             // step's slow current (same operations as update + product).

@@ -1,6 +1,7 @@
 //! Per-component costs of one step (criterion), at N = N_b = 1000, J = 2: the membrane
 //! update, the spike search, the two with the input projection as three passes and fused, a spike's propagation (fast-weight column, traces, readout),
-//! the tanh basis (library and fast tanh), the learning update (factored and dense), and a
+//! the tanh basis (library and fast tanh), the learning update (factored and dense), the
+//! factored slow current's dot products (separate and in one pass), and a
 //! whole training step with the tanh basis. `cargo xtask bench` compares whole steps with
 //! numpy; these say where a step's time goes.
 
@@ -105,6 +106,15 @@ fn components(c: &mut Criterion) {
     };
     let mut factored = SlowWeights::from_w(&Mat::from_fn(2, N, |_, _| 0.0));
     c.bench_function("learning_factored_1000", |b| b.iter(|| rule.update(&signal, black_box(&mut factored))));
+    // The factored slow current's J = 2 dot products W_j . Psi: two passes over Psi, and
+    // one (`coding::dots`, the same bits).
+    let w = [random(N, 12), random(N, 13)];
+    c.bench_function("slow_dots_separate_2x1000", |b| {
+        b.iter(|| [ebn_core::coding::dot(&w[0], black_box(&psi)), ebn_core::coding::dot(&w[1], black_box(&psi))])
+    });
+    c.bench_function("slow_dots_one_pass_2x1000", |b| {
+        b.iter(|| ebn_core::coding::dots([w[0].as_slice(), w[1].as_slice()], black_box(&psi)))
+    });
     let mut dense = SlowWeights::Dense(Mat::from_fn(N, N, |_, _| 0.0));
     c.bench_function("learning_dense_1000x1000", |b| b.iter(|| rule.update(&signal, black_box(&mut dense))));
 

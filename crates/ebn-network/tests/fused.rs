@@ -3,10 +3,15 @@
 //! inputs (proptest, every supported J, with and without an extra current, lengths not a
 //! multiple of the lane width, ties), and whole networks trained side by side with a model
 //! that has no fused path (as a fork's model), for 1 to 3 dimensions, factored and dense slow
-//! weights, one and several spikes per step, with and without noise and perturbations.
+//! weights, one and several spikes per step, with and without noise and perturbations; and
+//! the fused learning pass (update + next slow current) against a rule that does not claim it.
 
-use ebn_core::{NeuronModel, Result, Rng, SeedStreams, Spec, SplitInput, WeightForm};
+use ebn_core::{
+    LearningSignal, NeuronModel, PlasticityRule, Result, Rng, RuleSetup, SeedStreams, SlowWeights, Spec, SplitInput,
+    WeightForm,
+};
 use ebn_network::neurons::{EbnMultiSpike, EbnNeuron, EbnState};
+use ebn_network::plasticity::{LocalRule, RobustLocal, Safeguard};
 use ebn_network::{Network, NetworkConfig, Overrides, builtins};
 use proptest::prelude::*;
 
@@ -101,6 +106,64 @@ fn networks_with_and_without_the_fused_path_agree_bit_for_bit() {
     let mut noisy = config(40, 2, WeightForm::Factored, identity);
     noisy.sigma_v = 1e-3;
     assert!(side_by_side(&noisy, EbnNeuron::default(), 2000) > 30);
+}
+
+/// A rule that does not claim the outer-product form: every call delegates, the
+/// `*_outer_gain` methods keep their default (`None`), so the network calls `update` and
+/// computes the next slow current from the weights.
+#[derive(Debug)]
+struct Unclaimed(Box<dyn PlasticityRule>);
+
+impl PlasticityRule for Unclaimed {
+    fn bind(&mut self, setup: &RuleSetup) -> Result<()> {
+        self.0.bind(setup)
+    }
+    fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
+        self.0.update(signal, weights);
+    }
+}
+
+/// The fused learning passes (update + next slow current, dense and factored) against a
+/// twin whose rule does not claim them: the same spikes, voltages and weights, bit for bit,
+/// for the paper's rule and a dead zone (which opens and closes during the run).
+#[test]
+fn the_fused_learning_pass_is_update_then_product() {
+    let identity = Spec::new("identity");
+    let tanh = Spec::new("random_tanh").with("n_basis", 37).with("weight_std", 0.3).with("bias", 1.0);
+    let rules: [fn() -> Box<dyn PlasticityRule>; 2] = [
+        || Box::new(LocalRule::new(10.0).unwrap()),
+        || Box::new(RobustLocal::new(10.0, Safeguard::DeadZone { threshold: 0.05 }).unwrap()),
+    ];
+    for j in 1..=4 {
+        for (form, basis) in
+            [(WeightForm::Factored, &identity), (WeightForm::Factored, &tanh), (WeightForm::Dense, &tanh)]
+        {
+            for make in rules {
+                let c = config(41, j, form, basis.clone());
+                let build = |rule| {
+                    let overrides = Overrides { rule: Some(rule), ..Default::default() };
+                    Network::build_generic(&c, SeedStreams::new(7), EbnNeuron::default(), builtins(), overrides)
+                        .unwrap()
+                };
+                let (mut fused, mut plain) = (build(make()), build(Box::new(Unclaimed(make()))));
+                let mut spikes = 0;
+                for s in 0..3000 {
+                    let t = s as f64 * c.dt;
+                    let target: Vec<f64> = (0..j).map(|k| 0.5 * (6.0 * t + k as f64).sin()).collect();
+                    let command: Vec<f64> = (0..j).map(|k| 3.0 * (6.0 * t + k as f64).cos()).collect();
+                    let a = fused.step(&command, Some(&target)).to_vec();
+                    assert_eq!(a, plain.step(&command, Some(&target)), "J = {j}, {form:?}: spikes differ at step {s}");
+                    assert_eq!(bits(fused.voltages()), bits(plain.voltages()), "J = {j}, {form:?}: step {s}");
+                    spikes += a.len();
+                }
+                let (wa, wb) = (fused.slow_weights().matrix(), plain.slow_weights().matrix());
+                for k in 0..wa.ncols() {
+                    assert_eq!(bits(wa.col_as_slice(k)), bits(wb.col_as_slice(k)), "J = {j}, {form:?}: weights");
+                }
+                assert!(spikes > 30, "J = {j}, {form:?}: {spikes} spikes: the comparison needs spikes");
+            }
+        }
+    }
 }
 
 proptest! {

@@ -134,8 +134,8 @@ pub(crate) fn integrate_largest_excess(
 }
 
 /// The loop of [`integrate_largest_excess`] for J components, with or without the extra
-/// current: the lanes of [`largest_excess`], each element integrated just before it is
-/// compared.
+/// current: each element is integrated and its excess folded into the running maximum of
+/// [`largest_excess`] in the same pass; the index is found afterwards by [`first_at`].
 #[inline(always)]
 fn fused<const J: usize, const EXTRA: bool>(
     keep: f64,
@@ -158,86 +158,92 @@ fn fused<const J: usize, const EXTRA: bool>(
         }
         if EXTRA { s + extra[i] } else { s }
     }
-    let mut lanes = [f64::NEG_INFINITY; 4];
-    let mut index = [0usize; 4];
-    let split = n - n % 4;
-    for base in (0..split).step_by(4) {
+    let mut lanes = [f64::NEG_INFINITY; LANES];
+    let split = n - n % LANES;
+    for base in (0..split).step_by(LANES) {
         // Fixed-size views of the block: one bounds check per block, and a loop over k that
         // the compiler turns into vector operations.
-        let vb: &mut [f64; 4] = (&mut v[base..base + 4]).try_into().expect("a block of 4");
-        let tb: &[f64; 4] = t[base..base + 4].try_into().expect("a block of 4");
-        let rb: [&[f64; 4]; J] = std::array::from_fn(|c| rows[c][base..base + 4].try_into().expect("a block of 4"));
-        let xb: &[f64; 4] = if EXTRA { extra[base..base + 4].try_into().expect("a block of 4") } else { &[0.0; 4] };
-        let mut current = [0.0f64; 4];
+        let vb: &mut [f64; LANES] = (&mut v[base..base + LANES]).try_into().expect("a block");
+        let tb: &[f64; LANES] = t[base..base + LANES].try_into().expect("a block");
+        let rb: [&[f64; LANES]; J] = std::array::from_fn(|c| rows[c][base..base + LANES].try_into().expect("a block"));
+        let xb: &[f64; LANES] =
+            if EXTRA { extra[base..base + LANES].try_into().expect("a block") } else { &[0.0; LANES] };
+        let mut current = [0.0f64; LANES];
         for c in 0..J {
-            for k in 0..4 {
+            for k in 0..LANES {
                 current[k] += rb[c][k] * z[c];
             }
         }
-        for k in 0..4 {
+        for k in 0..LANES {
             let i = if EXTRA { current[k] + xb[k] } else { current[k] };
             let vi = keep * vb[k] + dt * i;
             vb[k] = vi;
-            let e = vi - tb[k];
-            let better = e > lanes[k];
-            lanes[k] = if better { e } else { lanes[k] };
-            index[k] = if better { base + k } else { index[k] };
+            lanes[k] = larger(vi - tb[k], lanes[k]);
         }
     }
-    let (mut best, mut winner) = (f64::NEG_INFINITY, usize::MAX);
-    for k in 0..4 {
-        if lanes[k] > best || (lanes[k] == best && index[k] < winner) {
-            best = lanes[k];
-            winner = index[k];
-        }
-    }
+    let mut best = lanes.into_iter().fold(f64::NEG_INFINITY, |a, b| larger(b, a));
     for i in split..n {
         let vi = keep * v[i] + dt * current::<J, EXTRA>(&rows, &z, extra, i);
         v[i] = vi;
-        let e = vi - t[i];
-        if e > best {
-            best = e;
-            winner = i;
+        best = larger(vi - t[i], best);
+    }
+    first_at(v, t, best)
+}
+
+/// Lanes of the running maximum: two AVX2 vectors, or four SSE2 ones.
+const LANES: usize = 8;
+
+/// `e` if it is larger than `than`, else `than` (so a NaN `e` never enters): one `max`
+/// instruction on x86.
+#[inline(always)]
+fn larger(e: f64, than: f64) -> f64 {
+    if e > than { e } else { than }
+}
+
+/// The first index i with v_i - t_i == best, if best > 0: given the largest excess, the
+/// neuron of the sequential "first strict maximum" rule. A scan that stops at the winner and
+/// tests a block of 8 at a time.
+#[inline]
+fn first_at(v: &[f64], t: &[f64], best: f64) -> Option<usize> {
+    // NaN and -inf (no finite excess) and every excess <= 0 mean no spike.
+    if !(best > 0.0) {
+        return None;
+    }
+    let split = v.len() - v.len() % 8;
+    for (block, (v8, t8)) in v[..split].chunks_exact(8).zip(t[..split].chunks_exact(8)).enumerate() {
+        let mut hit = false;
+        for k in 0..8 {
+            hit |= v8[k] - t8[k] == best;
+        }
+        if hit {
+            return (0..8).find(|&k| v8[k] - t8[k] == best).map(|k| 8 * block + k);
         }
     }
-    (best > 0.0).then_some(winner)
+    (split..v.len()).find(|&i| v[i] - t[i] == best)
 }
 
 /// The first index of the largest v_i - t_i, if that is > 0.
 ///
-/// One pass that vectorises: four interleaved lanes each keep their largest excess and the
-/// first index that attained it (a strict comparison, so later equal values never replace an
-/// earlier one); the winner is the largest lane value, ties going to the smallest index. This
-/// is exactly the sequential "first strict maximum" rule (tested against it).
+/// Two passes that vectorise: the largest excess, kept in [`LANES`] interleaved running
+/// maxima (a comparison and a select per element, with no index to carry), then the first
+/// index that attains it ([`first_at`]), which stops at the winner. Exactly the sequential
+/// "first strict maximum" rule (tested against it): the maximum of a set does not depend on
+/// the order it is taken in, and the excess is recomputed with the same subtraction.
 #[inline]
 pub(crate) fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
     debug_assert_eq!(v.len(), t.len());
-    let mut lanes = [f64::NEG_INFINITY; 4];
-    let mut index = [0usize; 4];
-    let split = v.len() - v.len() % 4;
-    for (block, (v4, t4)) in v[..split].chunks_exact(4).zip(t[..split].chunks_exact(4)).enumerate() {
-        for k in 0..4 {
-            let e = v4[k] - t4[k];
-            let better = e > lanes[k];
-            lanes[k] = if better { e } else { lanes[k] };
-            index[k] = if better { 4 * block + k } else { index[k] };
+    let mut lanes = [f64::NEG_INFINITY; LANES];
+    let split = v.len() - v.len() % LANES;
+    for (v8, t8) in v[..split].chunks_exact(LANES).zip(t[..split].chunks_exact(LANES)) {
+        for k in 0..LANES {
+            lanes[k] = larger(v8[k] - t8[k], lanes[k]);
         }
     }
-    let (mut best, mut winner) = (f64::NEG_INFINITY, usize::MAX);
-    for k in 0..4 {
-        if lanes[k] > best || (lanes[k] == best && index[k] < winner) {
-            best = lanes[k];
-            winner = index[k];
-        }
+    let mut best = lanes.into_iter().fold(f64::NEG_INFINITY, |a, b| larger(b, a));
+    for (vi, ti) in v.iter().zip(t).skip(split) {
+        best = larger(vi - ti, best);
     }
-    for (i, (vi, ti)) in v.iter().zip(t).enumerate().skip(split) {
-        let e = vi - ti;
-        if e > best {
-            best = e;
-            winner = i;
-        }
-    }
-    (best > 0.0).then_some(winner)
+    first_at(v, t, best)
 }
 
 /// Registers the neuron models of this crate: `ebn` ([`EbnNeuron`], the default of the
@@ -314,12 +320,41 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn vectorised_search_is_the_sequential_rule(
-            cells in proptest::collection::vec((-1.0..1.0f64, 0.0..0.5f64, 0u8..4), 0..40)
+            cells in proptest::collection::vec((-1.0..1.0f64, 0.0..0.5f64, 0u8..8), 0..70)
         ) {
-            // Quantised voltages make ties frequent; every 4th threshold is +inf (silenced).
-            let v: Vec<f64> = cells.iter().map(|c| (c.0 * 8.0).round() / 8.0).collect();
+            // Quantised voltages make ties frequent; one threshold in 8 is +inf (silenced)
+            // and one voltage in 8 is NaN (never chosen). Up to 70 neurons: several blocks
+            // of the vector lanes and a tail.
+            let v: Vec<f64> = cells.iter().map(|c| if c.2 == 1 { f64::NAN } else { (c.0 * 8.0).round() / 8.0 }).collect();
             let t: Vec<f64> = cells.iter().map(|c| if c.2 == 0 { f64::INFINITY } else { (c.1 * 8.0).round() / 8.0 }).collect();
             proptest::prop_assert_eq!(largest_excess(&v, &t), sequential(&v, &t));
+        }
+
+        #[test]
+        fn one_pass_is_integrate_then_the_sequential_rule(
+            cells in proptest::collection::vec((-1.0..1.0f64, 0.0..0.5f64, -4.0..4.0f64, -4.0..4.0f64), 0..70),
+            z in proptest::collection::vec(-50.0..50.0f64, 3),
+            j in 1usize..4,
+            with_extra in proptest::bool::ANY,
+        ) {
+            let m = EbnNeuron::default();
+            let dt = 1e-4;
+            let v0: Vec<f64> = cells.iter().map(|c| c.0).collect();
+            let t: Vec<f64> = cells.iter().map(|c| c.1).collect();
+            let r0: Vec<f64> = cells.iter().map(|c| c.2).collect();
+            let r1: Vec<f64> = cells.iter().map(|c| c.3).collect();
+            let r2: Vec<f64> = cells.iter().map(|c| c.2 - c.3).collect();
+            let extra: Vec<f64> = cells.iter().map(|c| c.0 * c.3).collect();
+            let rows = [r0.as_slice(), r1.as_slice(), r2.as_slice()];
+            let input = SplitInput { rows: &rows[..j], z: &z[..j], extra: with_extra.then_some(extra.as_slice()) };
+            let mut fused = EbnState { v: v0.clone() };
+            let chosen = m.integrate_and_select(&mut fused, &input, &t, dt);
+            let mut separate = EbnState { v: v0 };
+            let current: Vec<f64> = (0..t.len()).map(|i| input.current(i)).collect();
+            m.integrate(&mut separate, &current, dt);
+            proptest::prop_assert_eq!(chosen, Some(sequential(&separate.v, &t)));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&fused.v), bits(&separate.v));
         }
     }
 

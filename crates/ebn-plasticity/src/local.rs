@@ -78,6 +78,10 @@ impl PlasticityRule for LocalRule {
         Some(signal.dt * self.raw * signal.rate_scale)
     }
 
+    fn factored_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
+        Some(signal.dt * self.raw * signal.rate_scale)
+    }
+
     fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
         let gain = signal.dt * self.raw * signal.rate_scale;
         match weights {

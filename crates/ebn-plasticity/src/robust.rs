@@ -130,6 +130,19 @@ impl RobustLocal {
     }
 }
 
+impl RobustLocal {
+    /// The scalar g of an update that is a plain outer product (an open dead zone).
+    fn outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
+        match self.safeguard {
+            Safeguard::DeadZone { .. } => {
+                let gain = signal.dt * self.raw * signal.rate_scale * self.error_factor(signal.error);
+                (gain != 0.0).then_some(gain)
+            }
+            _ => None,
+        }
+    }
+}
+
 fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
@@ -146,14 +159,15 @@ impl PlasticityRule for RobustLocal {
     }
 
     /// The dead zone is the paper's outer product with a smaller scalar, so the engine may
-    /// fuse it; a leak or a projection is not.
+    /// fuse it; a leak or a projection is not. A closed dead zone (g = 0) skips the update,
+    /// which adding the product 0 Psi_b D^T e is not for a weight of -0.0: `None` then.
     fn dense_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
-        match self.safeguard {
-            Safeguard::DeadZone { .. } => {
-                Some(signal.dt * self.raw * signal.rate_scale * self.error_factor(signal.error))
-            }
-            _ => None,
-        }
+        self.outer_gain(signal)
+    }
+
+    /// As [`dense_outer_gain`](Self::dense_outer_gain), for the factored weights.
+    fn factored_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
+        self.outer_gain(signal)
     }
 
     fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
