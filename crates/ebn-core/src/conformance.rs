@@ -265,24 +265,38 @@ fn rule_kit(make: &dyn Fn() -> Box<dyn PlasticityRule>, strict: bool) {
                 dt: 1e-4,
             });
         };
-        let dense_start = || SlowWeights::from_w(&random_mat(j, nb, seed ^ 3)).synaptic(&d);
-        let apply = |form: WeightForm, e: &[f64]| -> Result<(SlowWeights, SlowWeights), TestCaseError> {
-            // Both forms start from the same synaptic weights, Omega = D^T W, so that rules
-            // whose change depends on the weights (leakage) can be compared too.
-            let start = match form {
-                WeightForm::Dense => SlowWeights::Dense(dense_start()),
-                WeightForm::Factored => SlowWeights::from_w(&random_mat(j, nb, seed ^ 3)),
-            };
-            let mut w = start.clone();
-            let mut rule = make();
-            prop_assert!(rule.bind(&setup(form, n, j, nb)).is_ok());
-            let saved = rule.state();
-            prop_assert!(rule.set_state(&saved).is_ok(), "the rule refused its own state");
-            let fb = feedback_of(e);
-            let x_hat = x_hat_of(e);
-            with_signal(e, &fb, &x_hat, &mut |sig| rule.update(sig, &mut w));
-            Ok((start, w))
+        // The starting weights: random, or every entry -0.0 (a skipped update and an added
+        // 0 x Psi differ there: -0.0 + 0.0 is +0.0, so a claim of the fused form with g = 0
+        // is caught).
+        let dense_start = |zeros: bool| {
+            if zeros {
+                Mat::from_fn(n, nb, |_, _| -0.0)
+            } else {
+                SlowWeights::from_w(&random_mat(j, nb, seed ^ 3)).synaptic(&d)
+            }
         };
+        let factored_start = |zeros: bool| {
+            if zeros { Mat::from_fn(j, nb, |_, _| -0.0) } else { random_mat(j, nb, seed ^ 3) }
+        };
+        let apply_from =
+            |form: WeightForm, e: &[f64], zeros: bool| -> Result<(SlowWeights, SlowWeights), TestCaseError> {
+                // Both forms start from the same synaptic weights, Omega = D^T W, so that rules
+                // whose change depends on the weights (leakage) can be compared too.
+                let start = match form {
+                    WeightForm::Dense => SlowWeights::Dense(dense_start(zeros)),
+                    WeightForm::Factored => SlowWeights::from_w(&factored_start(zeros)),
+                };
+                let mut w = start.clone();
+                let mut rule = make();
+                prop_assert!(rule.bind(&setup(form, n, j, nb)).is_ok());
+                let saved = rule.state();
+                prop_assert!(rule.set_state(&saved).is_ok(), "the rule refused its own state");
+                let fb = feedback_of(e);
+                let x_hat = x_hat_of(e);
+                with_signal(e, &fb, &x_hat, &mut |sig| rule.update(sig, &mut w));
+                Ok((start, w))
+            };
+        let apply = |form: WeightForm, e: &[f64]| apply_from(form, e, false);
         for &form in &forms {
             let (start, after) = apply(form, &vec![0.0; j])?;
             if strict {
@@ -301,17 +315,19 @@ fn rule_kit(make: &dyn Fn() -> Box<dyn PlasticityRule>, strict: bool) {
         let mut gain = None;
         with_signal(&e, &fb, &x_hat, &mut |sig| gain = bound.dense_outer_gain(sig));
         if let (Some(g), true) = (gain, forms.contains(&WeightForm::Dense)) {
-            let (_, updated) = apply(WeightForm::Dense, &e)?;
-            let mut expected = dense_start();
-            for (b, p) in psi.iter().enumerate() {
-                for (w, f) in expected.col_as_slice_mut(b).iter_mut().zip(&fb) {
-                    *w += (g * p) * f;
+            for zeros in [false, true] {
+                let (_, updated) = apply_from(WeightForm::Dense, &e, zeros)?;
+                let mut expected = dense_start(zeros);
+                for (b, p) in psi.iter().enumerate() {
+                    for (w, f) in expected.col_as_slice_mut(b).iter_mut().zip(&fb) {
+                        *w += (g * p) * f;
+                    }
                 }
+                prop_assert!(
+                    same_bits(updated.matrix(), &expected),
+                    "dense_outer_gain does not describe the update: {updated:?} != {expected:?}"
+                );
             }
-            prop_assert!(
-                same_bits(updated.matrix(), &expected),
-                "dense_outer_gain does not describe the update: {updated:?} != {expected:?}"
-            );
         }
         // And for the factored weights: W^T[:, c] += (g e_c) Psi, bit for bit.
         let mut bound = make();
@@ -319,17 +335,19 @@ fn rule_kit(make: &dyn Fn() -> Box<dyn PlasticityRule>, strict: bool) {
         let mut gain = None;
         with_signal(&e, &fb, &x_hat, &mut |sig| gain = bound.factored_outer_gain(sig));
         if let (Some(g), true) = (gain, forms.contains(&WeightForm::Factored)) {
-            let (start, updated) = apply(WeightForm::Factored, &e)?;
-            let mut expected = start.matrix().clone();
-            for (c, ec) in e.iter().enumerate() {
-                for (w, p) in expected.col_as_slice_mut(c).iter_mut().zip(&psi) {
-                    *w += (g * ec) * p;
+            for zeros in [false, true] {
+                let (start, updated) = apply_from(WeightForm::Factored, &e, zeros)?;
+                let mut expected = start.matrix().clone();
+                for (c, ec) in e.iter().enumerate() {
+                    for (w, p) in expected.col_as_slice_mut(c).iter_mut().zip(&psi) {
+                        *w += (g * ec) * p;
+                    }
                 }
+                prop_assert!(
+                    same_bits(updated.matrix(), &expected),
+                    "factored_outer_gain does not describe the update: {updated:?} != {expected:?}"
+                );
             }
-            prop_assert!(
-                same_bits(updated.matrix(), &expected),
-                "factored_outer_gain does not describe the update: {updated:?} != {expected:?}"
-            );
         }
         if forms.len() == 2 {
             let (d0, d1) = apply(WeightForm::Dense, &e)?;
