@@ -20,8 +20,10 @@ use anyhow::{Context, Result, bail};
 use ebn_network::basis::TanhBasis;
 use ebn_network::core::{Integrator, Mat, SeedStreams, SlowWeights, Stream, TargetSystem, WeightForm};
 use ebn_network::dynamics::{LinearSystem, Rk4};
+use ebn_network::engine::AnyState;
+use ebn_network::neurons::{EbnMultiSpike, EbnNeuron, Refractory, RefractoryState, Reset, SynapticLif, SynapticState};
 use ebn_network::plasticity::RuleConfig;
-use ebn_network::{Network, NetworkConfig, Overrides, linear_slow_weights};
+use ebn_network::{Network, NetworkConfig, Overrides, Spec, linear_slow_weights};
 use rand::RngExt as _;
 use rand_distr::StandardNormal;
 use serde_json::{Value, json};
@@ -44,6 +46,27 @@ pub enum Case {
     TrainTanh1000,
     /// Training, identity basis (N_b = N), dense synapse-level weights, N = 1000.
     TrainDense1000,
+    /// Fixed weights, N = 4000, the fire-update-repeat policy (`ebn_multi_spike`, at most 16
+    /// spikes per step, the project's choice in docs/NEURONS.md).
+    Multi4000,
+    /// Fixed weights, N = 1000, the `refractory` neuron (tau_ref = 2 ms).
+    Refractory1000,
+    /// Fixed weights, N = 1000, `synaptic_lif` (tau_s = 2 ms, hard reset, every neuron above
+    /// threshold fires: at most N spikes per step).
+    Synaptic1000,
+    /// Training as `train-identity64`, with the sigma-modification (sigma = 1 /s).
+    TrainSigma64,
+    /// The same with the e-modification (sigma = 1 /(s x)).
+    TrainEMod64,
+    /// The same with the dead zone (e_0 = 0.02).
+    TrainDeadZone64,
+    /// The same with parameter projection (bound 10^4: it never binds here, so the cost is
+    /// the norm of W in every step; where it binds, faer's norm and numpy's round
+    /// differently, and the spike trains part at the first binding step).
+    TrainProjection64,
+    /// The same with recursive least squares / FORCE (gamma = 1, alpha = 0.1, the regressor
+    /// filtered at lambda + K = 15 /s, as examples/linear_rls.toml): not local, N_b^2 per step.
+    TrainRls64,
     /// Factored training, identity basis (N_b = N), N = 1000 ... 100000: the scaling in N.
     Scale1000,
     Scale3000,
@@ -53,13 +76,21 @@ pub enum Case {
 }
 
 impl Case {
-    pub const ALL: [Case; 11] = [
+    pub const ALL: [Case; 19] = [
         Case::Fixed100,
         Case::Fixed1000,
         Case::Fixed4000,
         Case::TrainIdentity64,
         Case::TrainTanh1000,
         Case::TrainDense1000,
+        Case::Multi4000,
+        Case::Refractory1000,
+        Case::Synaptic1000,
+        Case::TrainSigma64,
+        Case::TrainEMod64,
+        Case::TrainDeadZone64,
+        Case::TrainProjection64,
+        Case::TrainRls64,
         Case::Scale1000,
         Case::Scale3000,
         Case::Scale10000,
@@ -76,10 +107,20 @@ impl Case {
     fn n(self) -> usize {
         match self {
             Case::Fixed100 => 100,
-            Case::TrainIdentity64 => 64,
-            Case::Fixed1000 | Case::TrainTanh1000 | Case::TrainDense1000 | Case::Scale1000 => 1000,
+            Case::TrainIdentity64
+            | Case::TrainSigma64
+            | Case::TrainEMod64
+            | Case::TrainDeadZone64
+            | Case::TrainProjection64
+            | Case::TrainRls64 => 64,
+            Case::Fixed1000
+            | Case::TrainTanh1000
+            | Case::TrainDense1000
+            | Case::Refractory1000
+            | Case::Synaptic1000
+            | Case::Scale1000 => 1000,
             Case::Scale3000 => 3000,
-            Case::Fixed4000 => 4000,
+            Case::Fixed4000 | Case::Multi4000 => 4000,
             Case::Scale10000 => 10_000,
             Case::Scale30000 => 30_000,
             Case::Scale100000 => 100_000,
@@ -89,8 +130,21 @@ impl Case {
     /// Timed steps (0.1 ms each): about a second of wall time on either side.
     fn steps(self) -> usize {
         match self {
-            Case::Fixed100 | Case::TrainIdentity64 => 20_000,
-            Case::Fixed1000 | Case::Fixed4000 | Case::TrainTanh1000 | Case::Scale1000 | Case::Scale3000 => 10_000,
+            Case::Fixed100
+            | Case::TrainIdentity64
+            | Case::TrainSigma64
+            | Case::TrainEMod64
+            | Case::TrainDeadZone64
+            | Case::TrainProjection64
+            | Case::TrainRls64 => 20_000,
+            Case::Fixed1000
+            | Case::Fixed4000
+            | Case::TrainTanh1000
+            | Case::Multi4000
+            | Case::Refractory1000
+            | Case::Synaptic1000
+            | Case::Scale1000
+            | Case::Scale3000 => 10_000,
             Case::TrainDense1000 => 2_000,
             Case::Scale10000 => 4_000,
             Case::Scale30000 => 2_000,
@@ -103,10 +157,59 @@ impl Case {
         !matches!(self, Case::Scale30000 | Case::Scale100000)
     }
 
-    /// Whether Brian2 runs this case too: not the scaling points (its all-to-all fast
-    /// synapses are N^2: 10^8 at N = 10^4).
+    /// Whether Brian2 runs this case too: the EBN neuron and the paper's rule only
+    /// (bench/brian2_ebn.py has no counterpart of the other neuron models and rules), and not
+    /// the scaling points (its all-to-all fast synapses are N^2: 10^8 at N = 10^4).
     fn with_brian2(self) -> bool {
-        !self.name().starts_with("scale")
+        matches!(
+            self,
+            Case::Fixed100
+                | Case::Fixed1000
+                | Case::Fixed4000
+                | Case::TrainIdentity64
+                | Case::TrainTanh1000
+                | Case::TrainDense1000
+        )
+    }
+
+    /// Whether the slow weights are the closed-form ones, fixed (no learning).
+    fn fixed(self) -> bool {
+        matches!(
+            self,
+            Case::Fixed100
+                | Case::Fixed1000
+                | Case::Fixed4000
+                | Case::Multi4000
+                | Case::Refractory1000
+                | Case::Synaptic1000
+        )
+    }
+
+    /// The neuron model (MODEL.md §9's EBN neuron unless named).
+    fn neuron(self) -> Spec {
+        match self {
+            Case::Multi4000 => Spec::of("ebn_multi_spike", &EbnMultiSpike { lambda_v: 10.0, max_spikes: 16 }),
+            Case::Refractory1000 => Spec::of("refractory", &Refractory { lambda_v: 10.0, tau_ref: 2e-3 }),
+            Case::Synaptic1000 => Spec::of(
+                "synaptic_lif",
+                &SynapticLif { lambda_v: 10.0, tau_s: 2e-3, reset: Reset::Hard, max_spikes: self.n() },
+            ),
+            _ => Spec::of("ebn", &EbnNeuron { lambda_v: 10.0 }),
+        }
+    }
+
+    /// The learning rule (none for the fixed-weight cases).
+    fn rule(self) -> RuleConfig {
+        let eta = 10.0;
+        match self {
+            _ if self.fixed() => RuleConfig::None,
+            Case::TrainSigma64 => RuleConfig::LocalSigma { eta, sigma: 1.0 },
+            Case::TrainEMod64 => RuleConfig::LocalEMod { eta, sigma: 1.0 },
+            Case::TrainDeadZone64 => RuleConfig::LocalDeadZone { eta, threshold: 0.02 },
+            Case::TrainProjection64 => RuleConfig::LocalProjection { eta, bound: 1e4 },
+            Case::TrainRls64 => RuleConfig::Rls { gamma: 1.0, alpha: 0.1, forgetting: 0.0, every: 1, filter: 15.0 },
+            _ => RuleConfig::Local { eta },
+        }
     }
 }
 
@@ -143,22 +246,17 @@ fn tanh_basis(n: usize) -> TanhBasis {
 fn network(case: Case) -> Result<Network> {
     let n = case.n();
     let mut cfg = NetworkConfig::paper(n, 2);
+    cfg.neuron = case.neuron();
+    cfg.rule = case.rule().into();
     let seeds = SeedStreams::new(1);
     let mut overrides = Overrides::default();
     match case {
-        Case::Fixed100 | Case::Fixed1000 | Case::Fixed4000 => {}
-        Case::TrainTanh1000 => {
-            cfg.rule = RuleConfig::Local { eta: 10.0 }.into();
-            overrides.basis = Some(Box::new(tanh_basis(n)));
-        }
-        Case::TrainDense1000 => {
-            cfg.rule = RuleConfig::Local { eta: 10.0 }.into();
-            cfg.slow_weights = WeightForm::Dense;
-        }
-        _ => cfg.rule = RuleConfig::Local { eta: 10.0 }.into(),
+        Case::TrainTanh1000 => overrides.basis = Some(Box::new(tanh_basis(n))),
+        Case::TrainDense1000 => cfg.slow_weights = WeightForm::Dense,
+        _ => {}
     }
     let mut net = Network::build_with(&cfg, seeds, overrides)?;
-    if matches!(case, Case::Fixed100 | Case::Fixed1000 | Case::Fixed4000) {
+    if case.fixed() {
         let a = LinearSystem::damped_oscillator();
         net.set_slow_weights(linear_slow_weights(a.matrix(), net.decoder(), cfg.lambda, WeightForm::Factored)?)?;
     }
@@ -205,15 +303,33 @@ fn export(net: &Network, x: &[f64], dir: &Path, case: Case) -> Result<()> {
         write_f64(&dir.join("theta.bin"), &basis.theta)?;
         write_f64(&dir.join("drive.bin"), net.basis_drive())?;
     }
-    let learning = !matches!(case, Case::Fixed100 | Case::Fixed1000 | Case::Fixed4000);
-    let eta_raw = match cfg.rule.parse_tagged::<RuleConfig>("network.rule")? {
-        RuleConfig::Local { eta } => eta / nb as f64,
+    // The neuron model's own state beyond V.
+    if let AnyState::Dyn(state) = net.neuron_state() {
+        let state = state.0.as_any();
+        if let Some(s) = state.downcast_ref::<RefractoryState>() {
+            write_f64(&dir.join("left.bin"), &s.left)?;
+        } else if let Some(s) = state.downcast_ref::<SynapticState>() {
+            write_f64(&dir.join("i_s.bin"), &s.i_s)?;
+        }
+    }
+    // The rule: its raw rate (per synapse, eta / N_b) and its state (RLS: phase, Psi_f, P).
+    write_f64(&dir.join("rule_state.bin"), &net.rule_state())?;
+    let rule = case.rule();
+    let eta_raw = match rule {
+        RuleConfig::Local { eta }
+        | RuleConfig::LocalSigma { eta, .. }
+        | RuleConfig::LocalEMod { eta, .. }
+        | RuleConfig::LocalDeadZone { eta, .. }
+        | RuleConfig::LocalProjection { eta, .. } => eta / nb as f64,
         _ => 0.0,
     };
+    let lambda_v =
+        cfg.neuron.params.get("lambda_v").and_then(Value::as_f64).context("every bench neuron has lambda_v")?;
     let meta = json!({
         "case": case.name(), "n": cfg.n, "j": cfg.dim, "nb": nb, "dt": cfg.dt, "lambda": cfg.lambda,
-        "lambda_v": cfg.ebn_neuron().context("the bench runs the EBN neuron")?.lambda_v, "mu": cfg.mu, "k": cfg.feedback_gain, "eta_raw": eta_raw,
-        "form": form, "basis": if tanh { "tanh" } else { "identity" }, "learning": learning,
+        "lambda_v": lambda_v, "mu": cfg.mu, "k": cfg.feedback_gain, "eta_raw": eta_raw,
+        "form": form, "basis": if tanh { "tanh" } else { "identity" }, "learning": !case.fixed(),
+        "neuron": cfg.neuron, "rule": Spec::from(rule),
         "command": COMMAND, "a": LinearSystem::damped_oscillator().matrix(),
     });
     write_atomic(&dir.join("meta.json"), serde_json::to_string_pretty(&meta)?.as_bytes())
@@ -272,10 +388,12 @@ pub fn run_case(case: Case, dir: &Path) -> Result<()> {
         })
         .collect();
     let mut spikes = Vec::with_capacity(COMPARED_SPIKES);
-    let mut count = 0usize;
+    let (mut count, mut several) = (0usize, 0usize);
     let start = Instant::now();
     for x in &xs {
-        for &k in net.step(&COMMAND, Some(x)) {
+        let fired = net.step(&COMMAND, Some(x));
+        several += usize::from(fired.len() > 1);
+        for &k in fired {
             count += 1;
             if spikes.len() < COMPARED_SPIKES {
                 spikes.push(k);
@@ -293,7 +411,8 @@ pub fn run_case(case: Case, dir: &Path) -> Result<()> {
     let out = json!({
         "rmw_pass_us": bound_us,
         "wall_per_sim_s": wall / (steps as f64 * dt), "us_per_step": wall / steps as f64 * 1e6,
-        "steps": steps, "spikes": count, "first_spikes": spikes, "peak_rss_kb": peak_rss_kb(),
+        "steps": steps, "spikes": count, "steps_with_several_spikes": several, "first_spikes": spikes,
+        "peak_rss_kb": peak_rss_kb(),
     });
     ebn_cli::outln!("{out}");
     Ok(())
@@ -415,7 +534,7 @@ pub fn bench(cases: &[Case], opts: &Options, out: Option<&Path>) -> Result<()> {
             "case": case.name(), "n": case.n(), "steps": case.steps(),
             "rust_wall_per_sim_s": rust["wall_per_sim_s"], "rust_us_per_step": rust["us_per_step"],
             "rust_peak_rss_mb": rust["peak_rss_kb"].as_f64().unwrap_or(0.0) / 1024.0,
-            "rust_spikes": rust["spikes"],
+            "rust_spikes": rust["spikes"], "rust_steps_with_several_spikes": rust["steps_with_several_spikes"],
         });
         if let Some(bound) = rust["rmw_pass_us"].as_f64() {
             let obj = line.as_object_mut().expect("an object");

@@ -1,5 +1,7 @@
 //! Per-component costs of one step (criterion), at N = N_b = 1000, J = 2: the membrane
-//! update, the spike search, the two with the input projection as three passes and fused, a spike's propagation (fast-weight column, traces, readout),
+//! update, the spike search, the two with the input projection as three passes and fused
+//! (and the same for the refractory and the synaptic neuron), a spike's propagation
+//! (fast-weight column, traces, readout),
 //! the tanh basis (library and fast tanh), the learning update (factored and dense), the
 //! factored slow current's dot products (separate and in one pass), and a
 //! whole training step with the tanh basis. `cargo xtask bench` compares whole steps with
@@ -10,7 +12,7 @@ use ebn_core::{
     Basis, LearningSignal, Mat, NeuronModel, PlasticityRule, RuleSetup, SeedStreams, SlowWeights, Stream, WeightForm,
 };
 use ebn_network::basis::TanhBasis;
-use ebn_network::neurons::EbnNeuron;
+use ebn_network::neurons::{EbnNeuron, Refractory, Reset, SynapticLif};
 use ebn_network::plasticity::{LocalRule, RuleConfig};
 use ebn_network::{Network, NetworkConfig, Overrides};
 use rand::RngExt;
@@ -64,6 +66,45 @@ fn components(c: &mut Criterion) {
             b.iter(|| black_box(neuron.integrate_and_select(&mut state, black_box(&split), &thresholds, 1e-4)))
         });
     }
+
+    // The same for the refractory and the synaptic neuron (the refractory clock and the
+    // synaptic current advanced in the same pass): the model's separate calls on the
+    // projected current, and its one-pass step.
+    let split = ebn_core::SplitInput { rows: &row_refs, z: &z, extra: None };
+    let current: Vec<f64> = (0..N).map(|i| split.current(i)).collect();
+    let refractory = Refractory { lambda_v: 10.0, tau_ref: 2e-3 };
+    let mut r_state = refractory.init_state(N, &mut SeedStreams::new(1).rng(Stream::NeuronState));
+    // One neuron in 10 refractory (the clock restarts so that the state does not drift).
+    let left: Vec<f64> = (0..N).map(|i| if i % 10 == 0 { 1e-3 } else { 0.0 }).collect();
+    c.bench_function("refractory_integrate_search_separate_1000", |b| {
+        b.iter(|| {
+            r_state.left.copy_from_slice(&left);
+            refractory.integrate(&mut r_state, black_box(&current), 1e-4);
+            black_box(refractory.select_spike(&r_state, &thresholds))
+        })
+    });
+    c.bench_function("refractory_integrate_search_fused_1000", |b| {
+        b.iter(|| {
+            r_state.left.copy_from_slice(&left);
+            black_box(refractory.integrate_and_select(&mut r_state, black_box(&split), &thresholds, 1e-4))
+        })
+    });
+    let synaptic = SynapticLif { lambda_v: 10.0, tau_s: 2e-3, reset: Reset::Hard, max_spikes: 1 };
+    let mut s_state = synaptic.init_state(N, &mut SeedStreams::new(1).rng(Stream::NeuronState));
+    let i_s = random(N, 11);
+    c.bench_function("synaptic_integrate_search_separate_1000", |b| {
+        b.iter(|| {
+            s_state.i_s.copy_from_slice(&i_s);
+            synaptic.integrate(&mut s_state, black_box(&current), 1e-4);
+            black_box(synaptic.select_spike(&s_state, &thresholds))
+        })
+    });
+    c.bench_function("synaptic_integrate_search_fused_1000", |b| {
+        b.iter(|| {
+            s_state.i_s.copy_from_slice(&i_s);
+            black_box(synaptic.integrate_and_select(&mut s_state, black_box(&split), &thresholds, 1e-4))
+        })
+    });
 
     // A spike's propagation: the voltages are set above threshold, then one neuron fires.
     let mut net = Network::build(&NetworkConfig::paper(N, 2), SeedStreams::new(1)).unwrap();

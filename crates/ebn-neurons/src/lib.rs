@@ -116,32 +116,108 @@ pub(crate) fn integrate_largest_excess(
     t: &[f64],
     input: &SplitInput<'_>,
 ) -> Option<Option<usize>> {
+    one_pass::<PLAIN>(keep, dt, v, t, &mut [], [0.0; 2], input)
+}
+
+/// As [`integrate_largest_excess`], with the refractory clock of [`Refractory`] advanced in
+/// the same pass (`left_i <- left_i - dt`, or 0 once that is not above dt / 2) and only the
+/// neurons with no time left eligible: [`Refractory::integrate`] then its spike choice.
+#[inline]
+pub(crate) fn integrate_largest_excess_eligible(
+    keep: f64,
+    dt: f64,
+    v: &mut [f64],
+    t: &[f64],
+    left: &mut [f64],
+    input: &SplitInput<'_>,
+) -> Option<Option<usize>> {
+    if left.len() != v.len() {
+        return None;
+    }
+    one_pass::<CLOCK>(keep, dt, v, t, left, [0.0; 2], input)
+}
+
+/// As [`integrate_largest_excess`], with the synaptic current of [`SynapticLif`] integrated
+/// in the same pass: `V <- keep V + dt I + charge I_s`, then `I_s <- a I_s`
+/// ([`SynapticLif::integrate`] then the EBN spike choice).
+#[inline]
+pub(crate) fn integrate_synaptic_largest_excess(
+    keep: f64,
+    dt: f64,
+    [charge, a]: [f64; 2],
+    v: &mut [f64],
+    t: &[f64],
+    i_s: &mut [f64],
+    input: &SplitInput<'_>,
+) -> Option<Option<usize>> {
+    if i_s.len() != v.len() {
+        return None;
+    }
+    one_pass::<SYNAPTIC>(keep, dt, v, t, i_s, [charge, a], input)
+}
+
+/// What the one-pass loop does besides the EBN membrane: nothing, the refractory clock of
+/// `aux` (with only eligible neurons chosen), or the synaptic current `aux`.
+const PLAIN: u8 = 0;
+const CLOCK: u8 = 1;
+const SYNAPTIC: u8 = 2;
+
+/// Dispatch of the one-pass loop on the shape of the input.
+#[inline(always)]
+fn one_pass<const MODE: u8>(
+    keep: f64,
+    dt: f64,
+    v: &mut [f64],
+    t: &[f64],
+    left: &mut [f64],
+    syn: [f64; 2],
+    input: &SplitInput<'_>,
+) -> Option<Option<usize>> {
     let n = v.len();
     if t.len() != n || input.rows.iter().any(|r| r.len() != n) || input.extra.is_some_and(|x| x.len() != n) {
         return None;
     }
     let r = input.rows;
     let z = input.z;
+    let (l, s) = (left, syn);
     Some(match (r.len(), input.extra) {
-        (1, None) => fused::<1, false>(keep, dt, v, t, [r[0]], [z[0]], &[]),
-        (2, None) => fused::<2, false>(keep, dt, v, t, [r[0], r[1]], [z[0], z[1]], &[]),
-        (3, None) => fused::<3, false>(keep, dt, v, t, [r[0], r[1], r[2]], [z[0], z[1], z[2]], &[]),
-        (1, Some(x)) => fused::<1, true>(keep, dt, v, t, [r[0]], [z[0]], x),
-        (2, Some(x)) => fused::<2, true>(keep, dt, v, t, [r[0], r[1]], [z[0], z[1]], x),
-        (3, Some(x)) => fused::<3, true>(keep, dt, v, t, [r[0], r[1], r[2]], [z[0], z[1], z[2]], x),
+        (1, None) => fused::<1, false, MODE>(keep, dt, v, t, l, s, [r[0]], [z[0]], &[]),
+        (2, None) => fused::<2, false, MODE>(keep, dt, v, t, l, s, [r[0], r[1]], [z[0], z[1]], &[]),
+        (3, None) => fused::<3, false, MODE>(keep, dt, v, t, l, s, [r[0], r[1], r[2]], [z[0], z[1], z[2]], &[]),
+        (1, Some(x)) => fused::<1, true, MODE>(keep, dt, v, t, l, s, [r[0]], [z[0]], x),
+        (2, Some(x)) => fused::<2, true, MODE>(keep, dt, v, t, l, s, [r[0], r[1]], [z[0], z[1]], x),
+        (3, Some(x)) => fused::<3, true, MODE>(keep, dt, v, t, l, s, [r[0], r[1], r[2]], [z[0], z[1], z[2]], x),
         _ => return None,
     })
 }
 
+/// One step of the refractory clock: the time left after dt, or 0 once it is not above
+/// dt / 2 (half a step of tolerance, see [`Refractory`]).
+#[inline(always)]
+fn tick(left: f64, dt: f64, half: f64) -> f64 {
+    let next = left - dt;
+    if next > half { next } else { 0.0 }
+}
+
+/// The excess of a neuron for the spike choice: v - t, or -inf while it is refractory.
+#[inline(always)]
+fn eligible_excess(v: f64, t: f64, left: f64) -> f64 {
+    if left == 0.0 { v - t } else { f64::NEG_INFINITY }
+}
+
 /// The loop of [`integrate_largest_excess`] for J components, with or without the extra
-/// current: each element is integrated and its excess folded into the running maximum of
+/// current, and with what `MODE` adds (the refractory clock or the synaptic current in
+/// `aux`): each element is integrated and its excess folded into the running maximum of
 /// [`largest_excess`] in the same pass; the index is found afterwards by [`first_at`].
 #[inline(always)]
-fn fused<const J: usize, const EXTRA: bool>(
+#[allow(clippy::too_many_arguments)]
+fn fused<const J: usize, const EXTRA: bool, const MODE: u8>(
     keep: f64,
     dt: f64,
     v: &mut [f64],
     t: &[f64],
+    aux: &mut [f64],
+    [charge, a]: [f64; 2],
     rows: [&[f64]; J],
     z: [f64; J],
     extra: &[f64],
@@ -150,6 +226,8 @@ fn fused<const J: usize, const EXTRA: bool>(
     let t = &t[..n];
     let rows = rows.map(|r| &r[..n]);
     let extra = if EXTRA { &extra[..n] } else { extra };
+    let aux = if MODE == PLAIN { aux } else { &mut aux[..n] };
+    let half = 0.5 * dt;
     #[inline(always)]
     fn current<const J: usize, const EXTRA: bool>(rows: &[&[f64]; J], z: &[f64; J], extra: &[f64], i: usize) -> f64 {
         let mut s = 0.0;
@@ -158,8 +236,35 @@ fn fused<const J: usize, const EXTRA: bool>(
         }
         if EXTRA { s + extra[i] } else { s }
     }
+    // The membrane of one neuron from its input current, and its excess for the choice.
+    #[inline(always)]
+    fn neuron<const MODE: u8>(
+        keep: f64,
+        dt: f64,
+        half: f64,
+        ca: [f64; 2],
+        v: &mut f64,
+        t: f64,
+        aux: &mut f64,
+        i: f64,
+    ) -> f64 {
+        if MODE == SYNAPTIC {
+            *v = keep * *v + dt * i + ca[0] * *aux;
+            *aux *= ca[1];
+        } else {
+            *v = keep * *v + dt * i;
+        }
+        if MODE == CLOCK {
+            *aux = tick(*aux, dt, half);
+            eligible_excess(*v, t, *aux)
+        } else {
+            *v - t
+        }
+    }
+    let ca = [charge, a];
     let mut lanes = [f64::NEG_INFINITY; LANES];
     let split = n - n % LANES;
+    let mut no_aux = [0.0f64; LANES];
     for base in (0..split).step_by(LANES) {
         // Fixed-size views of the block: one bounds check per block, and a loop over k that
         // the compiler turns into vector operations.
@@ -168,6 +273,8 @@ fn fused<const J: usize, const EXTRA: bool>(
         let rb: [&[f64; LANES]; J] = std::array::from_fn(|c| rows[c][base..base + LANES].try_into().expect("a block"));
         let xb: &[f64; LANES] =
             if EXTRA { extra[base..base + LANES].try_into().expect("a block") } else { &[0.0; LANES] };
+        let ab: &mut [f64; LANES] =
+            if MODE == PLAIN { &mut no_aux } else { (&mut aux[base..base + LANES]).try_into().expect("a block") };
         let mut current = [0.0f64; LANES];
         for c in 0..J {
             for k in 0..LANES {
@@ -176,18 +283,18 @@ fn fused<const J: usize, const EXTRA: bool>(
         }
         for k in 0..LANES {
             let i = if EXTRA { current[k] + xb[k] } else { current[k] };
-            let vi = keep * vb[k] + dt * i;
-            vb[k] = vi;
-            lanes[k] = larger(vi - tb[k], lanes[k]);
+            let excess = neuron::<MODE>(keep, dt, half, ca, &mut vb[k], tb[k], &mut ab[k], i);
+            lanes[k] = larger(excess, lanes[k]);
         }
     }
     let mut best = lanes.into_iter().fold(f64::NEG_INFINITY, |a, b| larger(b, a));
+    let mut none = 0.0;
     for i in split..n {
-        let vi = keep * v[i] + dt * current::<J, EXTRA>(&rows, &z, extra, i);
-        v[i] = vi;
-        best = larger(vi - t[i], best);
+        let current = current::<J, EXTRA>(&rows, &z, extra, i);
+        let a = if MODE == PLAIN { &mut none } else { &mut aux[i] };
+        best = larger(neuron::<MODE>(keep, dt, half, ca, &mut v[i], t[i], a, current), best);
     }
-    first_at(v, t, best)
+    if MODE == CLOCK { first_eligible_at(v, t, aux, best) } else { first_at(v, t, best) }
 }
 
 /// Lanes of the running maximum: two AVX2 vectors, or four SSE2 ones.
@@ -206,7 +313,7 @@ fn larger(e: f64, than: f64) -> f64 {
 #[inline]
 fn first_at(v: &[f64], t: &[f64], best: f64) -> Option<usize> {
     // NaN and -inf (no finite excess) and every excess <= 0 mean no spike.
-    if !(best > 0.0) {
+    if best.is_nan() || best <= 0.0 {
         return None;
     }
     let split = v.len() - v.len() % 8;
@@ -244,6 +351,36 @@ pub(crate) fn largest_excess(v: &[f64], t: &[f64]) -> Option<usize> {
         best = larger(vi - ti, best);
     }
     first_at(v, t, best)
+}
+
+/// As [`first_at`], among the neurons with no refractory time left.
+#[inline]
+fn first_eligible_at(v: &[f64], t: &[f64], left: &[f64], best: f64) -> Option<usize> {
+    if best.is_nan() || best <= 0.0 {
+        return None;
+    }
+    (0..v.len()).find(|&i| eligible_excess(v[i], t[i], left[i]) == best)
+}
+
+/// As [`largest_excess`], among the neurons with no refractory time left (`left_i == 0`):
+/// the spike choice of [`Refractory`], in the same two vectorised passes.
+#[inline]
+pub(crate) fn largest_eligible_excess(v: &[f64], t: &[f64], left: &[f64]) -> Option<usize> {
+    debug_assert!(v.len() == t.len() && v.len() == left.len());
+    let mut lanes = [f64::NEG_INFINITY; LANES];
+    let split = v.len() - v.len() % LANES;
+    let blocks =
+        v[..split].chunks_exact(LANES).zip(t[..split].chunks_exact(LANES)).zip(left[..split].chunks_exact(LANES));
+    for ((v8, t8), l8) in blocks {
+        for k in 0..LANES {
+            lanes[k] = larger(eligible_excess(v8[k], t8[k], l8[k]), lanes[k]);
+        }
+    }
+    let mut best = lanes.into_iter().fold(f64::NEG_INFINITY, |a, b| larger(b, a));
+    for i in split..v.len() {
+        best = larger(eligible_excess(v[i], t[i], left[i]), best);
+    }
+    first_eligible_at(v, t, left, best)
 }
 
 /// Registers the neuron models of this crate: `ebn` ([`EbnNeuron`], the default of the
@@ -317,7 +454,138 @@ mod tests {
         winner
     }
 
+    /// The refractory model's sequential rule: the first strict maximum of V_i - T_i > 0 among
+    /// the neurons with no time left.
+    fn sequential_eligible(v: &[f64], t: &[f64], left: &[f64]) -> Option<usize> {
+        let mut best = 0.0;
+        let mut winner = None;
+        for i in 0..v.len() {
+            if left[i] == 0.0 && v[i] - t[i] > best {
+                best = v[i] - t[i];
+                winner = Some(i);
+            }
+        }
+        winner
+    }
+
+    /// The refractory clock as documented: left - dt, or 0 once that is not above dt / 2.
+    fn sequential_clock(left: &mut [f64], dt: f64) {
+        for l in left {
+            let next = *l - dt;
+            *l = if next > 0.5 * dt { next } else { 0.0 };
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn refractory_search_is_the_sequential_rule(
+            cells in proptest::collection::vec((-1.0..1.0f64, 0.0..0.5f64, 0u8..8, 0u8..4), 0..70)
+        ) {
+            // Ties, silenced neurons and NaN voltages as below; one neuron in 4 refractory
+            // (one in 16 with an excess above every eligible one).
+            let v: Vec<f64> = cells.iter().map(|c| match c.2 {
+                1 => f64::NAN,
+                2 if c.3 == 0 => 5.0,
+                _ => (c.0 * 8.0).round() / 8.0,
+            }).collect();
+            let t: Vec<f64> = cells.iter().map(|c| if c.2 == 0 { f64::INFINITY } else { (c.1 * 8.0).round() / 8.0 }).collect();
+            let left: Vec<f64> = cells.iter().map(|c| if c.3 == 0 { 1e-3 } else { 0.0 }).collect();
+            let m = Refractory { lambda_v: 10.0, tau_ref: 2e-3 };
+            let state = RefractoryState { v: v.clone(), left: left.clone() };
+            proptest::prop_assert_eq!(m.select_spike(&state, &t), sequential_eligible(&v, &t, &left));
+        }
+
+        #[test]
+        fn refractory_one_pass_is_integrate_then_the_sequential_rule(
+            raw in proptest::collection::vec((-4i8..5, 0i8..3, -2i8..3, 0u8..6), 0..70),
+            z in proptest::collection::vec(-50.0..50.0f64, 3),
+            j in 1usize..4,
+            with_extra in proptest::bool::ANY,
+        ) {
+            // Few distinct neurons, so that equal excesses (ties between a refractory and an
+            // eligible neuron) are frequent.
+            let cells: Vec<(f64, f64, f64, u8)> =
+                raw.iter().map(|c| (f64::from(c.0) / 4.0, f64::from(c.1) / 8.0, f64::from(c.2), c.3)).collect();
+            let m = Refractory { lambda_v: 10.0, tau_ref: 2e-3 };
+            let dt = 1e-4;
+            // Time left: none, a full period, one step, a step and a half, a rounding residue
+            // around dt / 2.
+            let left0: Vec<f64> = cells.iter().map(|c| [0.0, 2e-3, 1e-4, 1.5e-4, 1.5e-4 + 1e-19, 0.0][c.3 as usize]).collect();
+            let v0: Vec<f64> = cells.iter().map(|c| c.0).collect();
+            let t: Vec<f64> = cells.iter().map(|c| c.1).collect();
+            let r0: Vec<f64> = cells.iter().map(|c| c.2).collect();
+            let r1: Vec<f64> = cells.iter().map(|c| c.0 - c.2).collect();
+            let r2: Vec<f64> = cells.iter().map(|c| c.1 * c.2).collect();
+            let extra: Vec<f64> = cells.iter().map(|c| c.0 * c.2).collect();
+            let rows = [r0.as_slice(), r1.as_slice(), r2.as_slice()];
+            let input = SplitInput { rows: &rows[..j], z: &z[..j], extra: with_extra.then_some(extra.as_slice()) };
+            let mut fused = RefractoryState { v: v0.clone(), left: left0.clone() };
+            let chosen = m.integrate_and_select(&mut fused, &input, &t, dt);
+            // The separate path, written out: Euler membrane, the clock, the sequential rule.
+            let mut v = v0;
+            let keep = 1.0 - dt * m.lambda_v;
+            for (i, vi) in v.iter_mut().enumerate() {
+                *vi = keep * *vi + dt * input.current(i);
+            }
+            let mut left = left0;
+            sequential_clock(&mut left, dt);
+            proptest::prop_assert_eq!(chosen, Some(sequential_eligible(&v, &t, &left)));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&fused.v), bits(&v));
+            proptest::prop_assert_eq!(bits(&fused.left), bits(&left));
+        }
+
+        #[test]
+        fn synaptic_one_pass_is_integrate_then_the_sequential_rule(
+            raw in proptest::collection::vec((-4i8..5, 0i8..3, -2i8..3, -8i8..8), 0..70),
+            z in proptest::collection::vec(-50.0..50.0f64, 3),
+            j in 1usize..4,
+            with_extra in proptest::bool::ANY,
+            tau_s in proptest::sample::select(vec![0.0, 5e-4, 2e-3]),
+        ) {
+            let m = SynapticLif { lambda_v: 10.0, tau_s, reset: Reset::Hard, max_spikes: 4 };
+            let dt = 1e-4;
+            let rows: Vec<Vec<f64>> = (0..3).map(|c| raw.iter().map(|x| f64::from(x.2) * (c as f64 + 1.0)).collect()).collect();
+            let rows = [rows[0].as_slice(), rows[1].as_slice(), rows[2].as_slice()];
+            let extra: Vec<f64> = raw.iter().map(|x| f64::from(x.0) / 2.0).collect();
+            let input = SplitInput { rows: &rows[..j], z: &z[..j], extra: with_extra.then_some(extra.as_slice()) };
+            let t: Vec<f64> = raw.iter().map(|x| f64::from(x.1) / 8.0).collect();
+            let start = SynapticState {
+                v: raw.iter().map(|x| f64::from(x.0) / 4.0).collect(),
+                i_s: raw.iter().map(|x| f64::from(x.3) * 100.0).collect(),
+            };
+            let mut fused = start.clone();
+            let chosen = m.integrate_and_select(&mut fused, &input, &t, dt);
+            let mut separate = start;
+            let current: Vec<f64> = (0..t.len()).map(|i| input.current(i)).collect();
+            m.integrate(&mut separate, &current, dt);
+            proptest::prop_assert_eq!(chosen, Some(sequential(&separate.v, &t)));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&fused.v), bits(&separate.v));
+            proptest::prop_assert_eq!(bits(&fused.i_s), bits(&separate.i_s));
+        }
+
+        #[test]
+        fn refractory_separate_calls_are_the_written_out_step(
+            cells in proptest::collection::vec((-1.0..1.0f64, 0.0..0.5f64, -40.0..40.0f64, 0u8..6), 0..70),
+        ) {
+            let m = Refractory { lambda_v: 10.0, tau_ref: 2e-3 };
+            let dt = 1e-4;
+            let left0: Vec<f64> = cells.iter().map(|c| [0.0, 2e-3, 1e-4, 1.5e-4, 1.5e-4 + 1e-19, 0.0][c.3 as usize]).collect();
+            let input: Vec<f64> = cells.iter().map(|c| c.2).collect();
+            let t: Vec<f64> = cells.iter().map(|c| c.1).collect();
+            let mut state = RefractoryState { v: cells.iter().map(|c| c.0).collect(), left: left0.clone() };
+            let keep = 1.0 - dt * m.lambda_v;
+            let v: Vec<f64> = state.v.iter().zip(&input).map(|(v, i)| keep * v + dt * i).collect();
+            let mut left = left0;
+            sequential_clock(&mut left, dt);
+            m.integrate(&mut state, &input, dt);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&state.v), bits(&v));
+            proptest::prop_assert_eq!(bits(&state.left), bits(&left));
+            proptest::prop_assert_eq!(m.select_spike(&state, &t), sequential_eligible(&v, &t, &left));
+        }
+
         #[test]
         fn vectorised_search_is_the_sequential_rule(
             cells in proptest::collection::vec((-1.0..1.0f64, 0.0..0.5f64, 0u8..8), 0..70)

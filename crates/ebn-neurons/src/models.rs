@@ -1,6 +1,9 @@
 //! Variants of the EBN neuron: other spike policies and refractoriness.
 
-use crate::{EbnNeuron, EbnState, largest_excess};
+use crate::{
+    EbnNeuron, EbnState, integrate_largest_excess_eligible, integrate_synaptic_largest_excess, largest_eligible_excess,
+    largest_excess, tick,
+};
 use ebn_core::{NeuronModel, Result, Rng, check};
 use serde::{Deserialize, Serialize};
 
@@ -128,22 +131,29 @@ impl NeuronModel for Refractory {
         for (v, i) in state.v.iter_mut().zip(input) {
             *v = keep * *v + dt * i;
         }
+        // Half a step of tolerance: a neuron that fired at step n is eligible again at step
+        // n + round(tau_ref / dt) (tau_ref = 2 ms at dt = 0.1 ms: 19 steps skipped).
+        let half = 0.5 * dt;
         for left in &mut state.left {
-            // Half a step of tolerance: a neuron that fired at step n is eligible again at
-            // step n + round(tau_ref / dt) (tau_ref = 2 ms at dt = 0.1 ms: 19 steps skipped).
-            let next = *left - dt;
-            *left = if next > 0.5 * dt { next } else { 0.0 };
+            *left = tick(*left, dt, half);
         }
     }
+    /// The first neuron with the largest V_i - T_i > 0 among those with no refractory time
+    /// left (the sequential rule, in two vectorised passes; tested against it).
     fn select_spike(&self, state: &RefractoryState, thresholds: &[f64]) -> Option<usize> {
-        let mut best = (0.0, None);
-        for (i, ((v, t), left)) in state.v.iter().zip(thresholds).zip(&state.left).enumerate() {
-            let excess = v - t;
-            if *left == 0.0 && excess > best.0 {
-                best = (excess, Some(i));
-            }
-        }
-        best.1
+        largest_eligible_excess(&state.v, thresholds, &state.left)
+    }
+    /// The membrane, the clock and the spike choice in one pass (the same bits as
+    /// [`integrate`](Self::integrate) then [`select_spike`](Self::select_spike), tested).
+    fn integrate_and_select(
+        &self,
+        state: &mut RefractoryState,
+        input: &ebn_core::SplitInput<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        let keep = 1.0 - dt * self.lambda_v;
+        integrate_largest_excess_eligible(keep, dt, &mut state.v, thresholds, &mut state.left, input)
     }
     fn on_spike(&self, state: &mut RefractoryState, k: usize) {
         state.left[k] = self.tau_ref;
@@ -261,6 +271,24 @@ impl NeuronModel for SynapticLif {
     fn select_spike(&self, state: &SynapticState, thresholds: &[f64]) -> Option<usize> {
         largest_excess(&state.v, thresholds)
     }
+    /// The membrane, the synaptic current and the first spike choice in one pass (the same
+    /// bits as [`integrate`](Self::integrate) then [`select_spike`](Self::select_spike),
+    /// tested).
+    fn integrate_and_select(
+        &self,
+        state: &mut SynapticState,
+        input: &ebn_core::SplitInput<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        let keep = 1.0 - dt * self.lambda_v;
+        if self.tau_s == 0.0 {
+            return crate::integrate_largest_excess(keep, dt, &mut state.v, thresholds, input);
+        }
+        let a = (-dt / self.tau_s).exp();
+        let charge = self.tau_s * (1.0 - a);
+        integrate_synaptic_largest_excess(keep, dt, [charge, a], &mut state.v, thresholds, &mut state.i_s, input)
+    }
     fn filters_fast_input(&self) -> bool {
         true
     }
@@ -273,12 +301,14 @@ impl NeuronModel for SynapticLif {
                 *v += w;
             }
         } else {
+            // Every neuron but k: the loop runs over all of them (no branch, so it
+            // vectorises) and k's own current is put back.
             let scale = 1.0 / self.tau_s;
-            for ((s, w), i) in state.i_s.iter_mut().zip(column).zip(0..) {
-                if i != k {
-                    *s += scale * w;
-                }
+            let own = state.i_s[k];
+            for (s, w) in state.i_s.iter_mut().zip(column) {
+                *s += scale * w;
             }
+            state.i_s[k] = own;
             state.v[k] += column[k];
         }
         if self.reset == Reset::Hard {
