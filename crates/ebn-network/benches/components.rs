@@ -40,14 +40,20 @@ fn components(c: &mut Criterion) {
 
     // The input projection D^T z (+ the dense slow current), the membrane update and the
     // spike search: as three passes, and fused into one (NeuronModel::integrate_and_select).
+    // Every iteration starts from the same voltages, as in a network step: all 0.05 below
+    // threshold but one, halfway along, which the step's input leaves above (the search then
+    // scans to the middle).
     let rows = [random(N, 8), random(N, 9)];
     let row_refs = [rows[0].as_slice(), rows[1].as_slice()];
     let (z, slow) = ([3.0, -2.0], random(N, 10));
+    let mut v0: Vec<f64> = thresholds.iter().map(|t| t - 0.05).collect();
+    v0[N / 2] = thresholds[N / 2] + 0.01;
     for (name, extra) in [("", None), ("_dense", Some(slow.as_slice()))] {
         let split = ebn_core::SplitInput { rows: &row_refs, z: &z, extra };
         let mut current = vec![0.0; N];
         c.bench_function(&format!("project_integrate_search_separate{name}_1000"), |b| {
             b.iter(|| {
+                state.v.copy_from_slice(&v0);
                 // The network's separate path: the projection as its own pass (as
                 // `DecoderLayouts::project` does it for J = 2), the slow current added.
                 for ((o, d0), d1) in current.iter_mut().zip(&rows[0]).zip(&rows[1]) {
@@ -63,21 +69,25 @@ fn components(c: &mut Criterion) {
             })
         });
         c.bench_function(&format!("project_integrate_search_fused{name}_1000"), |b| {
-            b.iter(|| black_box(neuron.integrate_and_select(&mut state, black_box(&split), &thresholds, 1e-4)))
+            b.iter(|| {
+                state.v.copy_from_slice(&v0);
+                black_box(neuron.integrate_and_select(&mut state, black_box(&split), &thresholds, 1e-4))
+            })
         });
     }
 
     // The same for the refractory and the synaptic neuron (the refractory clock and the
     // synaptic current advanced in the same pass): the model's separate calls on the
-    // projected current, and its one-pass step.
+    // projected current, and its one-pass step, from the same voltages.
     let split = ebn_core::SplitInput { rows: &row_refs, z: &z, extra: None };
     let current: Vec<f64> = (0..N).map(|i| split.current(i)).collect();
     let refractory = Refractory { lambda_v: 10.0, tau_ref: 2e-3 };
     let mut r_state = refractory.init_state(N, &mut SeedStreams::new(1).rng(Stream::NeuronState));
-    // One neuron in 10 refractory (the clock restarts so that the state does not drift).
-    let left: Vec<f64> = (0..N).map(|i| if i % 10 == 0 { 1e-3 } else { 0.0 }).collect();
+    // One neuron in 10 refractory.
+    let left: Vec<f64> = (0..N).map(|i| if i % 10 == 1 { 1e-3 } else { 0.0 }).collect();
     c.bench_function("refractory_integrate_search_separate_1000", |b| {
         b.iter(|| {
+            r_state.v.copy_from_slice(&v0);
             r_state.left.copy_from_slice(&left);
             refractory.integrate(&mut r_state, black_box(&current), 1e-4);
             black_box(refractory.select_spike(&r_state, &thresholds))
@@ -85,6 +95,7 @@ fn components(c: &mut Criterion) {
     });
     c.bench_function("refractory_integrate_search_fused_1000", |b| {
         b.iter(|| {
+            r_state.v.copy_from_slice(&v0);
             r_state.left.copy_from_slice(&left);
             black_box(refractory.integrate_and_select(&mut r_state, black_box(&split), &thresholds, 1e-4))
         })
@@ -94,6 +105,7 @@ fn components(c: &mut Criterion) {
     let i_s = random(N, 11);
     c.bench_function("synaptic_integrate_search_separate_1000", |b| {
         b.iter(|| {
+            s_state.v.copy_from_slice(&v0);
             s_state.i_s.copy_from_slice(&i_s);
             synaptic.integrate(&mut s_state, black_box(&current), 1e-4);
             black_box(synaptic.select_spike(&s_state, &thresholds))
@@ -101,6 +113,7 @@ fn components(c: &mut Criterion) {
     });
     c.bench_function("synaptic_integrate_search_fused_1000", |b| {
         b.iter(|| {
+            s_state.v.copy_from_slice(&v0);
             s_state.i_s.copy_from_slice(&i_s);
             black_box(synaptic.integrate_and_select(&mut s_state, black_box(&split), &thresholds, 1e-4))
         })
