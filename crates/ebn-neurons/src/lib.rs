@@ -279,8 +279,9 @@ fn fused<const J: usize, const EXTRA: bool>(
 
 /// [`fused`] with what `MODE` adds (the refractory clock, with only the eligible neurons
 /// chosen, or the synaptic current, both in `aux`). A loop of its own, not a mode of
-/// [`fused`]: sharing one body made the plain EBN loop 30 % slower (criterion
-/// `project_integrate_search_fused_1000`, 230 -> 302 ns on a Zen 4 core).
+/// [`fused`]: running the plain EBN case through this body was slower (criterion on a
+/// Zen 4 core, same run: `project_integrate_search_fused_1000` 267 -> 304 ns, the dense
+/// form 284 -> 330 ns).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn fused_aux<const J: usize, const EXTRA: bool, const MODE: u8>(
