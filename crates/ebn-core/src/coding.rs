@@ -82,8 +82,23 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// [`dot`] of each of `a` with `b`, in one pass over `b`: the same partial sums in the same
 /// order as J separate calls, so the same bits, but J independent chains of additions in
 /// flight instead of one (a single dot of length n is bound by n / 4 dependent additions).
+///
+/// On x86-64 with AVX2 the blocks are added as explicit 4-lane vectors ([`lanes4`]): written
+/// as arrays, LLVM pairs lane k of the J sums into one 2-lane register instead of keeping
+/// each sum in its own 4-lane one, which made J = 2 at N = 4000 take 0.96 µs instead of
+/// 0.46 µs (Zen 4). The vector path does the same operations in the same order (tested).
 #[inline]
 pub fn dots<const J: usize>(a: [&[f64]; J], b: &[f64]) -> [f64; J] {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(lanes4::Dots { simd, a, b });
+    }
+    dots_blocks(a, b)
+}
+
+/// [`dots`] written on arrays (the path without AVX2, and the reference of the vector one).
+#[inline]
+pub fn dots_blocks<const J: usize>(a: [&[f64]; J], b: &[f64]) -> [f64; J] {
     let n = b.len();
     debug_assert!(a.iter().all(|a| a.len() == n));
     let a = a.map(|a| &a[..n]);
@@ -98,6 +113,14 @@ pub fn dots<const J: usize>(a: [&[f64]; J], b: &[f64]) -> [f64; J] {
             }
         }
     }
+    finish(acc, a, b)
+}
+
+/// The end of [`dots`]: the scalar tail after the last whole block, then the lanes summed as
+/// `(s0 + s1) + (s2 + s3) + tail`.
+#[inline(always)]
+fn finish<const J: usize>(acc: [[f64; 4]; J], a: [&[f64]; J], b: &[f64]) -> [f64; J] {
+    let split = b.len() - b.len() % 4;
     std::array::from_fn(|j| {
         let tail: f64 = a[j][split..].iter().zip(&b[split..]).map(|(x, y)| x * y).sum();
         (acc[j][0] + acc[j][1]) + (acc[j][2] + acc[j][3]) + tail
@@ -107,11 +130,23 @@ pub fn dots<const J: usize>(a: [&[f64]; J], b: &[f64]) -> [f64; J] {
 /// For each j, `cols[j] += a[j] b` (element by element, an axpy), then [`dot`] of the
 /// updated `cols[j]` with `b`, all in one pass over `b`: the bits of J axpys followed by J
 /// separate dots (the learning step's update of W^T fused with the next step's W Psi).
+/// Vectorised as [`dots`] is.
 #[inline]
 pub fn axpy_dots<const J: usize>(cols: [&mut [f64]; J], a: [f64; J], b: &[f64]) -> [f64; J] {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(lanes4::AxpyDots { simd, cols, a, b });
+    }
+    axpy_dots_blocks(cols, a, b)
+}
+
+/// [`axpy_dots`] written on arrays (the path without AVX2, and the reference of the vector
+/// one).
+#[inline]
+pub fn axpy_dots_blocks<const J: usize>(cols: [&mut [f64]; J], a: [f64; J], b: &[f64]) -> [f64; J] {
     let n = b.len();
     debug_assert!(cols.iter().all(|c| c.len() == n));
-    let mut cols = cols.map(|c| &mut c[..n]);
+    let cols = cols.map(|c| &mut c[..n]);
     let mut acc = [[0.0f64; 4]; J];
     let split = n - n % 4;
     for base in (0..split).step_by(4) {
@@ -124,14 +159,85 @@ pub fn axpy_dots<const J: usize>(cols: [&mut [f64]; J], a: [f64; J], b: &[f64]) 
             }
         }
     }
-    std::array::from_fn(|j| {
-        let col = &mut cols[j][split..];
-        for (x, y) in col.iter_mut().zip(&b[split..]) {
-            *x += a[j] * y;
+    axpy_tail(acc, cols, a, b)
+}
+
+/// The end of [`axpy_dots`]: the axpy of the tail, then [`finish`].
+#[inline(always)]
+fn axpy_tail<const J: usize>(acc: [[f64; 4]; J], mut cols: [&mut [f64]; J], a: [f64; J], b: &[f64]) -> [f64; J] {
+    let split = b.len() - b.len() % 4;
+    for (col, aj) in cols.iter_mut().zip(a) {
+        for (x, y) in col[split..].iter_mut().zip(&b[split..]) {
+            *x += aj * y;
         }
-        let tail: f64 = col.iter().zip(&b[split..]).map(|(x, y)| x * y).sum();
-        (acc[j][0] + acc[j][1]) + (acc[j][2] + acc[j][3]) + tail
-    })
+    }
+    finish(acc, cols.map(|c| &*c), b)
+}
+
+/// The 4-lane vector forms of [`dots`] and [`axpy_dots`], through `pulp`'s AVX2 token (safe
+/// code; the CPU is checked once, at the first call). Element-wise multiplies and adds only,
+/// never a fused multiply-add, so every lane rounds as the array form does.
+#[cfg(target_arch = "x86_64")]
+mod lanes4 {
+    use pulp::Simd as _;
+    use pulp::f64x4;
+    use pulp::x86::V3;
+
+    pub(super) struct Dots<'a, const J: usize> {
+        pub simd: V3,
+        pub a: [&'a [f64]; J],
+        pub b: &'a [f64],
+    }
+
+    impl<const J: usize> pulp::NullaryFnOnce for Dots<'_, J> {
+        type Output = [f64; J];
+        #[inline(always)]
+        fn call(self) -> [f64; J] {
+            let Dots { simd, a, b } = self;
+            let n = b.len();
+            let a = a.map(|a| &a[..n]);
+            let (yb, _) = b.as_chunks::<4>();
+            let xb = a.map(|a| &a.as_chunks::<4>().0[..yb.len()]);
+            let mut acc = [simd.splat_f64s(0.0); J];
+            for (i, y) in yb.iter().enumerate() {
+                let y: f64x4 = pulp::cast(*y);
+                for j in 0..J {
+                    acc[j] = simd.add_f64s(acc[j], simd.mul_f64s(pulp::cast(xb[j][i]), y));
+                }
+            }
+            super::finish(acc.map(pulp::cast), a, b)
+        }
+    }
+
+    pub(super) struct AxpyDots<'a, const J: usize> {
+        pub simd: V3,
+        pub cols: [&'a mut [f64]; J],
+        pub a: [f64; J],
+        pub b: &'a [f64],
+    }
+
+    impl<const J: usize> pulp::NullaryFnOnce for AxpyDots<'_, J> {
+        type Output = [f64; J];
+        #[inline(always)]
+        fn call(self) -> [f64; J] {
+            let AxpyDots { simd, cols, a, b } = self;
+            let n = b.len();
+            let mut cols = cols.map(|c| &mut c[..n]);
+            let (yb, _) = b.as_chunks::<4>();
+            let scale = a.map(|a| simd.splat_f64s(a));
+            let mut acc = [simd.splat_f64s(0.0); J];
+            let xb = cols.each_mut().map(|c| &mut c.as_chunks_mut::<4>().0[..yb.len()]);
+            for (i, y) in yb.iter().enumerate() {
+                let y: f64x4 = pulp::cast(*y);
+                for j in 0..J {
+                    let x: f64x4 = simd.add_f64s(pulp::cast(xb[j][i]), simd.mul_f64s(scale[j], y));
+                    xb[j][i] = pulp::cast(x);
+                    acc[j] = simd.add_f64s(acc[j], simd.mul_f64s(x, y));
+                }
+            }
+            super::axpy_tail(acc.map(pulp::cast), cols, a, b)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -150,11 +256,18 @@ mod tests {
             let a1: Vec<f64> = cells.iter().map(|c| c.1).collect();
             let a2: Vec<f64> = cells.iter().map(|c| c.2).collect();
             let b: Vec<f64> = cells.iter().map(|c| c.3).collect();
-            let one = dots([&a0], &b);
-            let three = dots([&a0, &a1, &a2], &b);
-            proptest::prop_assert_eq!(one[0].to_bits(), dot(&a0, &b).to_bits());
-            for (got, a) in three.iter().zip([&a0, &a1, &a2]) {
-                proptest::prop_assert_eq!(got.to_bits(), dot(a, &b).to_bits());
+            // Both paths: the vector one (where the CPU has AVX2) and the array one.
+            let one = [dots([&a0], &b), dots_blocks([&a0], &b)];
+            let two = [dots([&a0, &a1], &b), dots_blocks([&a0, &a1], &b)];
+            let three = [dots([&a0, &a1, &a2], &b), dots_blocks([&a0, &a1, &a2], &b)];
+            for path in 0..2 {
+                proptest::prop_assert_eq!(one[path][0].to_bits(), dot(&a0, &b).to_bits());
+                for (got, a) in two[path].iter().zip([&a0, &a1]) {
+                    proptest::prop_assert_eq!(got.to_bits(), dot(a, &b).to_bits());
+                }
+                for (got, a) in three[path].iter().zip([&a0, &a1, &a2]) {
+                    proptest::prop_assert_eq!(got.to_bits(), dot(a, &b).to_bits());
+                }
             }
         }
 
@@ -177,11 +290,16 @@ mod tests {
                     *x += a * y;
                 }
             }
+            // Both paths: the vector one (where the CPU has AVX2) and the array one.
+            let (mut v0, mut v1) = (w0.clone(), w1.clone());
             let got = axpy_dots([&mut w0, &mut w1], a, &b);
-            for ((g, w), e) in got.iter().zip([&w0, &w1]).zip(&expected) {
-                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                proptest::prop_assert_eq!(bits(w), bits(e));
-                proptest::prop_assert_eq!(g.to_bits(), dot(e, &b).to_bits());
+            let got_blocks = axpy_dots_blocks([&mut v0, &mut v1], a, &b);
+            for (got, cols) in [(got, [&w0, &w1]), (got_blocks, [&v0, &v1])] {
+                for ((g, w), e) in got.iter().zip(cols).zip(&expected) {
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    proptest::prop_assert_eq!(bits(w), bits(e));
+                    proptest::prop_assert_eq!(g.to_bits(), dot(e, &b).to_bits());
+                }
             }
         }
     }
