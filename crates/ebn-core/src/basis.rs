@@ -102,7 +102,8 @@ pub trait Basis: Debug + Send + Sync {
     fn evaluate(&self, r: &[f64], drive: &[f64], psi: &mut [f64]);
 
     /// Whether Psi(r) = r exactly (the identity basis, for which the closed-form slow weights
-    /// of a linear target exist). Default: false.
+    /// of a linear target exist). The network then never calls [`evaluate`](Self::evaluate)
+    /// and reads the traces as Psi (checked by the conformance kit). Default: false.
     fn is_identity(&self) -> bool {
         false
     }

@@ -125,7 +125,8 @@ pub fn command_signal(signal: &dyn CommandSignal) {
 }
 
 /// [`Basis`]: Psi has N_b finite values; the incrementally kept drive equals the drive
-/// computed from scratch after any sequence of spikes and decays.
+/// computed from scratch after any sequence of spikes and decays; a basis that says it is
+/// the identity gives Psi = r bit for bit.
 pub fn basis(basis: &dyn Basis) {
     let n = basis.n_inputs();
     let nb = basis.len();
@@ -151,6 +152,12 @@ pub fn basis(basis: &dyn Basis) {
         let mut psi = vec![f64::NAN; nb];
         basis.evaluate(&r, &drive, &mut psi);
         prop_assert!(psi.iter().all(|v| v.is_finite()), "Psi not finite: {psi:?}");
+        if basis.is_identity() {
+            // The network never evaluates an identity basis: it reads r as Psi.
+            prop_assert_eq!(nb, n, "an identity basis has N_b = N");
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&psi), bits(&r), "is_identity, but Psi(r) != r");
+        }
         Ok(())
     });
 }

@@ -87,7 +87,11 @@ pub struct Network<M: NeuronModel = AnyNeuron> {
     r: Vec<f64>,
     x_hat: Vec<f64>,
     drive: Vec<f64>,
+    /// Psi of the current step; empty for the identity basis, whose Psi is r itself (read
+    /// through [`basis_values`], never copied).
     psi: Vec<f64>,
+    /// Whether the basis is the identity ([`Basis::is_identity`]: Psi(r) = r exactly).
+    identity_basis: bool,
     error: Vec<f64>,
     feedback: Vec<f64>,
     input: Vec<f64>,
@@ -177,6 +181,7 @@ impl<M: NeuronModel> Network<M> {
         };
         let base_thresholds = coding::thresholds(&decoder, config.mu, config.nu);
         let drive_len = basis.drive_len();
+        let identity_basis = basis.is_identity();
         let slow = SlowWeights::zeros(config.slow_weights, n, j, nb);
         let max_spikes = neuron.max_spikes_per_step().max(1);
         let fast_column = if neuron.filters_fast_input() { vec![0.0; n] } else { Vec::new() };
@@ -198,7 +203,8 @@ impl<M: NeuronModel> Network<M> {
             r: vec![0.0; n],
             x_hat: vec![0.0; j],
             drive: vec![0.0; drive_len],
-            psi: vec![0.0; nb],
+            psi: if identity_basis { Vec::new() } else { vec![0.0; nb] },
+            identity_basis,
             error: vec![0.0; j],
             feedback: vec![0.0; n],
             input: vec![0.0; n],
@@ -237,7 +243,7 @@ impl<M: NeuronModel> Network<M> {
         self.x_hat.fill(0.0);
         self.drive.fill(0.0);
         self.error.fill(0.0);
-        self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+        self.refresh_psi();
         self.slow_current_ready = false;
         self.step = 0;
     }
@@ -421,27 +427,28 @@ impl<M: NeuronModel> Network<M> {
             // W Psi: from the fused learning pass of the last step if still valid, else all
             // J dot products in one pass over Psi (the bits of J separate ones).
             let col = |c: usize| wt.col_as_slice(c);
+            let psi = basis_values(self.identity_basis, &self.r, &self.psi);
             match j {
                 _ if self.slow_current_ready => {
                     for (z, s) in self.z.iter_mut().zip(&self.slow_z) {
                         *z += s;
                     }
                 }
-                1 => self.z[0] += coding::dots([col(0)], &self.psi)[0],
+                1 => self.z[0] += coding::dots([col(0)], psi)[0],
                 2 => {
-                    let [a, b] = coding::dots([col(0), col(1)], &self.psi);
+                    let [a, b] = coding::dots([col(0), col(1)], psi);
                     self.z[0] += a;
                     self.z[1] += b;
                 }
                 3 => {
-                    let [a, b, c] = coding::dots([col(0), col(1), col(2)], &self.psi);
+                    let [a, b, c] = coding::dots([col(0), col(1), col(2)], psi);
                     self.z[0] += a;
                     self.z[1] += b;
                     self.z[2] += c;
                 }
                 _ => {
                     for (jj, z) in self.z.iter_mut().enumerate() {
-                        *z += coding::dot(col(jj), &self.psi);
+                        *z += coding::dot(col(jj), psi);
                     }
                 }
             }
@@ -450,7 +457,7 @@ impl<M: NeuronModel> Network<M> {
             SlowWeights::Dense(omega) if self.slow_enabled => {
                 if !self.slow_current_ready {
                     self.slow_current.fill(0.0);
-                    for (col, psi) in self.psi.iter().enumerate() {
+                    for (col, psi) in basis_values(self.identity_basis, &self.r, &self.psi).iter().enumerate() {
                         if *psi != 0.0 {
                             axpy(*psi, omega.col_as_slice(col), &mut self.slow_current);
                         }
@@ -505,7 +512,7 @@ impl<M: NeuronModel> Network<M> {
         decay(&mut self.r, a);
         decay(&mut self.x_hat, a);
         decay(&mut self.drive, a);
-        self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+        self.refresh_psi();
 
         // 5. New error and learning.
         match target {
@@ -519,7 +526,7 @@ impl<M: NeuronModel> Network<M> {
                     let signal = LearningSignal {
                         error: &self.error,
                         feedback: &self.feedback,
-                        psi: &self.psi,
+                        psi: basis_values(self.identity_basis, &self.r, &self.psi),
                         target: x,
                         readout: &self.x_hat,
                         traces: &self.r,
@@ -545,7 +552,7 @@ impl<M: NeuronModel> Network<M> {
                                 c.try_as_col_major_mut().expect("a column of W^T is contiguous").as_slice_mut()
                             });
                             let mut col = || cols.next().expect("J columns");
-                            let psi = &self.psi;
+                            let psi = basis_values(self.identity_basis, &self.r, &self.psi);
                             match j {
                                 1 => self.slow_z[0] = coding::axpy_dots([col()], [a(0)], psi)[0],
                                 2 => {
@@ -564,7 +571,8 @@ impl<M: NeuronModel> Network<M> {
                             // The fused pass: update each column, then add it into the next
                             // step's slow current (same operations as update + product).
                             self.slow_current.fill(0.0);
-                            for (col, psi) in self.psi.iter().enumerate() {
+                            let psi = basis_values(self.identity_basis, &self.r, &self.psi);
+                            for (col, psi) in psi.iter().enumerate() {
                                 let column = omega.col_as_slice_mut(col);
                                 axpy(gain * psi, &self.feedback, column);
                                 if *psi != 0.0 {
@@ -628,7 +636,7 @@ impl<M: NeuronModel> Network<M> {
                     }
                 }
                 self.basis.drive_from_traces(&self.r, &mut self.drive);
-                self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+                self.refresh_psi();
             }
             self.perturbations.retain(|(p, _)| !p.finished(t));
         }
@@ -690,6 +698,13 @@ impl<M: NeuronModel> Network<M> {
         self.neuron.on_spike(&mut self.state, k);
     }
 
+    /// Psi = Psi(r, u) after r or u changed (nothing to do for the identity basis).
+    fn refresh_psi(&mut self) {
+        if !self.identity_basis {
+            self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+        }
+    }
+
     /// Sets the traces r (length N, finite, >= 0) and recomputes x_hat = D r, the basis drive
     /// and Psi from scratch. Voltages are left as they are.
     pub fn set_traces(&mut self, r: &[f64]) -> Result<()> {
@@ -700,7 +715,7 @@ impl<M: NeuronModel> Network<M> {
         self.r.copy_from_slice(r);
         self.x_hat = coding::readout(&self.decoder, r);
         self.basis.drive_from_traces(&self.r, &mut self.drive);
-        self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+        self.refresh_psi();
         self.slow_current_ready = false;
         Ok(())
     }
@@ -757,7 +772,7 @@ impl<M: NeuronModel> Network<M> {
     }
     /// The basis values Psi(r) of the current step.
     pub fn psi(&self) -> &[f64] {
-        &self.psi
+        basis_values(self.identity_basis, &self.r, &self.psi)
     }
     /// The output error e of the current step (0 without a target).
     pub fn error(&self) -> &[f64] {
@@ -813,6 +828,13 @@ fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }
+}
+
+/// Psi: the traces themselves for the identity basis (never copied), else the values the basis
+/// wrote.
+#[inline(always)]
+fn basis_values<'a>(identity: bool, r: &'a [f64], psi: &'a [f64]) -> &'a [f64] {
+    if identity { r } else { psi }
 }
 
 /// x <- a x for every element, with values below [`FLUSH_TO_ZERO`] in magnitude set to 0.
