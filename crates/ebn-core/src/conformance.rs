@@ -16,7 +16,7 @@
 
 use crate::basis::Basis;
 use crate::command::CommandSignal;
-use crate::neuron::NeuronModel;
+use crate::neuron::{NeuronModel, PendingSpike, SplitInput};
 use crate::perturbation::{InputContext, Perturbation, PerturbationContext};
 use crate::plasticity::{LearningSignal, PlasticityRule, RuleSetup};
 use crate::seed::{SeedStreams, Stream};
@@ -210,12 +210,60 @@ pub fn neuron_model<M: NeuronModel>(model: &M, dt: f64) {
                 "no spike although a voltage is above threshold"
             ),
         }
+        one_pass_is_the_separate_calls(model, &state, &cells, &thresholds, dt)?;
         model.integrate(&mut state, &vec![0.0; n], dt);
         for (a, b) in model.voltages(&state).iter().zip(&before) {
             prop_assert!(a.abs() <= b.abs() + 1e-15, "voltage grew without input: {b} -> {a}");
         }
         Ok(())
     });
+}
+
+/// Where the model has them, the one-pass methods give what the separate calls give, bit for
+/// bit: [`NeuronModel::integrate_and_select`] is the current written out, `integrate` and
+/// `select_spike`; [`NeuronModel::integrate_and_select_pending`] is the pending column
+/// ([`PendingSpike::apply`]), `on_spike`, then the same. The whole state is compared through
+/// its `Debug` text (floats print in their shortest round-trip form: the same text, the
+/// same bits), so the model's other variables (a clock, a synaptic current) count too.
+fn one_pass_is_the_separate_calls<M: NeuronModel>(
+    model: &M,
+    state: &M::State,
+    cells: &[(f64, f64, bool)],
+    thresholds: &[f64],
+    dt: f64,
+) -> Result<(), TestCaseError> {
+    let n = cells.len();
+    let bits = |s: &M::State| format!("{s:?}");
+    let j = 1 + n % 3;
+    let rows: Vec<Vec<f64>> = (0..j).map(|c| cells.iter().map(|x| 0.1 * (x.0 + c as f64 * x.1)).collect()).collect();
+    let rows: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+    let z: Vec<f64> = (0..j).map(|c| 40.0 * cells[c % n].0 - 10.0 * c as f64).collect();
+    let extra: Vec<f64> = cells.iter().map(|x| x.1 - 0.5).collect();
+    for extra in [None, Some(extra.as_slice())] {
+        let input = SplitInput { rows: &rows, z: &z, extra };
+        let mut current = vec![0.0; n];
+        input.write(&mut current);
+        let separate = |mut s: M::State| {
+            model.integrate(&mut s, &current, dt);
+            let k = model.select_spike(&s, thresholds);
+            (k, bits(&s))
+        };
+        let mut fused = state.clone();
+        if let Some(k) = model.integrate_and_select(&mut fused, &input, thresholds, dt) {
+            prop_assert_eq!((k, bits(&fused)), separate(state.clone()), "integrate_and_select");
+        }
+        let k = n / 2;
+        let d: Vec<f64> = rows.iter().map(|r| r[k]).collect();
+        let pending = PendingSpike { k, d: &d, mu: 1e-3 };
+        let mut fused = state.clone();
+        if let Some(chosen) = model.integrate_and_select_pending(&mut fused, &input, &pending, thresholds, dt) {
+            let mut reference = state.clone();
+            pending.apply(&rows, model.voltages_mut(&mut reference));
+            model.on_spike(&mut reference, k);
+            prop_assert_eq!((chosen, bits(&fused)), separate(reference), "integrate_and_select_pending");
+        }
+    }
+    Ok(())
 }
 
 fn random_mat(rows: usize, cols: usize, seed: u64) -> Mat<f64> {

@@ -20,7 +20,7 @@ pub mod weights;
 pub use basis::Basis;
 pub use command::{CommandSignal, CommandStream};
 pub use error::{Error, Result};
-pub use neuron::{DynNeuron, DynState, ErasedNeuron, NeuronModel, NeuronState, SplitInput};
+pub use neuron::{DynNeuron, DynState, ErasedNeuron, NeuronModel, NeuronState, PendingSpike, SplitInput};
 pub use perturbation::{InputContext, Perturbation, PerturbationContext};
 pub use plasticity::{LearningSignal, PlasticityRule, RuleSetup};
 pub use recording::{Analysis, Observer, Recording, SpikeTrain, Trace};

@@ -162,6 +162,57 @@ pub trait NeuronModel: Clone + Debug + Send + Sync {
         let _ = (state, input, thresholds, dt);
         None
     }
+
+    /// [`integrate_and_select`](Self::integrate_and_select) with the last step's spike
+    /// delivered first, in the same pass: the network may leave the fast-weight column of a
+    /// step's last spike off the voltages until the next step (only between steps no one
+    /// observes, see `Network::deferred`), so that one pass over the neurons adds it, updates
+    /// the membrane and finds the next spike. Must give exactly what the network does
+    /// otherwise: add `pending`'s column ([`PendingSpike::column`]) to every voltage, call
+    /// [`on_spike`](Self::on_spike) for `pending.k`, then
+    /// [`integrate_and_select`](Self::integrate_and_select) (the conformance kit checks it,
+    /// bit for bit). `None` (the default): the network does those three itself, which is
+    /// what it did before, so a model without it loses nothing.
+    fn integrate_and_select_pending(
+        &self,
+        state: &mut Self::State,
+        input: &SplitInput<'_>,
+        pending: &PendingSpike<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        let _ = (state, input, pending, thresholds, dt);
+        None
+    }
+}
+
+/// A spike whose fast-weight column has not reached the voltages yet (see
+/// [`NeuronModel::integrate_and_select_pending`]), in the factored form of the network's
+/// default fast weights: `Omega_f[i, k] = -(D_i^T D_k) - mu delta_ik`, computed as the
+/// network computes it, `V_i <- V_i - (0.0 + D[0, i] d[0] + D[1, i] d[1] + ...)`, then
+/// `V_k <- V_k - mu`. The rows of D are those of the step's [`SplitInput`].
+#[derive(Debug, Clone, Copy)]
+pub struct PendingSpike<'a> {
+    /// The neuron that fired.
+    pub k: usize,
+    /// Its decoding vector D_k (length J).
+    pub d: &'a [f64],
+    /// The L2 cost mu (the extra self-inhibition of the spiker).
+    pub mu: f64,
+}
+
+impl PendingSpike<'_> {
+    /// Adds the column to the voltages `v`, given the rows of D (the reference form).
+    pub fn apply(&self, rows: &[&[f64]], v: &mut [f64]) {
+        for (i, vi) in v.iter_mut().enumerate() {
+            let mut s = 0.0;
+            for (row, d) in rows.iter().zip(self.d) {
+                s += row[i] * d;
+            }
+            *vi -= s;
+        }
+        v[self.k] -= self.mu;
+    }
 }
 
 /// The input current of one step in parts: I_i = D^T z + extra, that is
@@ -257,6 +308,15 @@ pub trait ErasedNeuron: Debug + Send + Sync {
         thresholds: &[f64],
         dt: f64,
     ) -> Option<Option<usize>>;
+    /// See [`NeuronModel::integrate_and_select_pending`].
+    fn integrate_and_select_pending(
+        &self,
+        state: &mut dyn NeuronState,
+        input: &SplitInput<'_>,
+        pending: &PendingSpike<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>>;
 }
 
 fn state_of<M: NeuronModel + 'static>(s: &dyn NeuronState) -> &M::State
@@ -321,6 +381,16 @@ where
         dt: f64,
     ) -> Option<Option<usize>> {
         NeuronModel::integrate_and_select(self, state_of_mut::<M>(state), input, thresholds, dt)
+    }
+    fn integrate_and_select_pending(
+        &self,
+        state: &mut dyn NeuronState,
+        input: &SplitInput<'_>,
+        pending: &PendingSpike<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        NeuronModel::integrate_and_select_pending(self, state_of_mut::<M>(state), input, pending, thresholds, dt)
     }
 }
 
@@ -391,5 +461,15 @@ impl NeuronModel for DynNeuron {
         dt: f64,
     ) -> Option<Option<usize>> {
         self.0.integrate_and_select(state.0.as_mut(), input, thresholds, dt)
+    }
+    fn integrate_and_select_pending(
+        &self,
+        state: &mut DynState,
+        input: &SplitInput<'_>,
+        pending: &PendingSpike<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        self.0.integrate_and_select_pending(state.0.as_mut(), input, pending, thresholds, dt)
     }
 }

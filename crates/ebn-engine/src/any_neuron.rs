@@ -132,4 +132,14 @@ impl NeuronModel for AnyNeuron {
     ) -> Option<Option<usize>> {
         both!(self, state, |m, s| m.integrate_and_select(s, input, thresholds, dt), None)
     }
+    fn integrate_and_select_pending(
+        &self,
+        state: &mut AnyState,
+        input: &ebn_core::SplitInput<'_>,
+        pending: &ebn_core::PendingSpike<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        both!(self, state, |m, s| m.integrate_and_select_pending(s, input, pending, thresholds, dt), None)
+    }
 }

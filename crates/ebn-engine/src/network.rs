@@ -4,9 +4,9 @@ use crate::any_neuron::AnyNeuron;
 use crate::config::{FastForm, NetworkConfig};
 use crate::registry::builtins;
 use ebn_core::{
-    Basis, BasisSetup, Error, InputContext, LearningSignal, Mat, NeuronModel, Perturbation, PerturbationContext,
-    PlasticityRule, Registry, Result, Rng, RuleSetup, SeedStreams, SlowWeights, SplitInput, Stream, WeightForm, check,
-    coding,
+    Basis, BasisSetup, Error, InputContext, LearningSignal, Mat, NeuronModel, PendingSpike, Perturbation,
+    PerturbationContext, PlasticityRule, Registry, Result, Rng, RuleSetup, SeedStreams, SlowWeights, SplitInput,
+    Stream, WeightForm, check, coding,
 };
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -56,6 +56,14 @@ pub struct Overrides {
 /// bit-identical (tested). The kept current is dropped whenever Psi or Omega_s change in
 /// another way.
 ///
+/// **Deferred fast column** ([`Network::deferred`]): stepping through a [`Deferred`] handle,
+/// the fast-weight column of a step's last spike (factored form, instantaneous synapses) is
+/// left off the voltages and added in the next step's membrane pass, by the neuron model
+/// ([`NeuronModel::integrate_and_select_pending`]) or, if it has no such pass, by the network
+/// before anything reads V: one pass over the neurons per step instead of two. Same
+/// operations in the same order, so the same bits (tested). Outside a handle V is always
+/// current: the handle borrows the network mutably and delivers the column when dropped.
+///
 /// x_hat is kept incrementally (it jumps by D_k and decays with r), so it equals D r up to
 /// rounding (checked in the tests).
 #[derive(Debug)]
@@ -90,6 +98,9 @@ pub struct Network<M: NeuronModel = AnyNeuron> {
     /// Psi of the current step; empty for the identity basis, whose Psi is r itself (read
     /// through [`basis_values`], never copied).
     psi: Vec<f64>,
+    /// The spike whose fast-weight column (and [`NeuronModel::on_spike`]) has not reached
+    /// the neuron state yet; `None` whenever no [`Deferred`] handle is alive.
+    pending: Option<usize>,
     /// Whether the basis is the identity ([`Basis::is_identity`]: Psi(r) = r exactly).
     identity_basis: bool,
     error: Vec<f64>,
@@ -205,6 +216,7 @@ impl<M: NeuronModel> Network<M> {
             drive: vec![0.0; drive_len],
             psi: if identity_basis { Vec::new() } else { vec![0.0; nb] },
             identity_basis,
+            pending: None,
             error: vec![0.0; j],
             feedback: vec![0.0; n],
             input: vec![0.0; n],
@@ -238,6 +250,7 @@ impl<M: NeuronModel> Network<M> {
     /// protocol gives each trial and test its own stream).
     pub fn reset_state_with(&mut self, rng: &mut Rng) {
         self.state = self.neuron.init_state(self.config.n, rng);
+        self.pending = None;
         self.spikes.clear();
         self.r.fill(0.0);
         self.x_hat.fill(0.0);
@@ -413,6 +426,20 @@ impl<M: NeuronModel> Network<M> {
     /// when there is no teacher (then e = 0: no feedback and no learning). Returns the neurons
     /// that spiked in this step, in firing order (at most one under the default spike policy).
     pub fn step(&mut self, command: &[f64], target: Option<&[f64]>) -> &[usize] {
+        self.advance(command, target, false)
+    }
+
+    /// A handle that steps the network with the last spike's fast-weight column delivered in
+    /// the next step's membrane pass (see the type's documentation): the same results, one
+    /// pass over the neurons less per step. The handle delivers the column when dropped, and
+    /// when asked for the voltages or the network.
+    pub fn deferred(&mut self) -> Deferred<'_, M> {
+        Deferred { net: self }
+    }
+
+    /// [`Network::step`]; with `defer`, the column of the step's last spike may be left
+    /// pending (only through [`Deferred`]).
+    fn advance(&mut self, command: &[f64], target: Option<&[f64]>, defer: bool) -> &[usize] {
         let j = self.config.dim;
         let dt = self.config.dt;
         debug_assert_eq!(command.len(), j);
@@ -477,9 +504,24 @@ impl<M: NeuronModel> Network<M> {
             let rows = [row(0), row(1), row(2)];
             let input =
                 SplitInput { rows: &rows[..j], z: &self.z, extra: dense_slow.then_some(self.slow_current.as_slice()) };
-            first_spike = self.neuron.integrate_and_select(&mut self.state, &input, &self.thresholds, dt);
+            if let Some(k) = self.pending {
+                let pending = PendingSpike { k, d: self.d.column(k), mu: self.config.mu };
+                first_spike =
+                    self.neuron.integrate_and_select_pending(&mut self.state, &input, &pending, &self.thresholds, dt);
+                if first_spike.is_some() {
+                    self.pending = None;
+                } else {
+                    // The model has no pass with the column in it: deliver it, then as usual.
+                    deliver(&self.d, &self.neuron, &mut self.state, k, self.config.mu);
+                    self.pending = None;
+                }
+            }
+            if first_spike.is_none() {
+                first_spike = self.neuron.integrate_and_select(&mut self.state, &input, &self.thresholds, dt);
+            }
         }
         if first_spike.is_none() {
+            self.deliver_pending();
             self.d.project(&self.z, &mut self.input, false);
             if dense_slow {
                 for (i, s) in self.input.iter_mut().zip(&self.slow_current) {
@@ -491,15 +533,16 @@ impl<M: NeuronModel> Network<M> {
 
         // 3. The spikes of the step (at most one by default); each spike's fast-weight column
         // reaches every voltage before the next neuron is chosen.
+        // With `defer`, the column of a spike no choice follows (the cap's last) may wait.
         self.spikes.clear();
-        for _ in 0..self.max_spikes {
+        for s in 0..self.max_spikes {
             let chosen = match first_spike.take() {
                 Some(chosen) => chosen,
                 None => self.neuron.select_spike(&self.state, &self.thresholds),
             };
             match chosen {
                 Some(k) => {
-                    self.fire_neuron(k);
+                    self.fire_neuron(k, defer && s + 1 == self.max_spikes);
                     self.spikes.push(k);
                 }
                 None => break,
@@ -522,6 +565,8 @@ impl<M: NeuronModel> Network<M> {
                     *e = x - xh;
                 }
                 if self.learning && self.rule.is_active() {
+                    // The rule may read the voltages.
+                    self.deliver_pending();
                     self.d.project(&self.error, &mut self.feedback, false);
                     let signal = LearningSignal {
                         error: &self.error,
@@ -649,15 +694,32 @@ impl<M: NeuronModel> Network<M> {
     /// [`Network::step`] calls it up to the model's spikes-per-step cap; calling it until it
     /// returns `None` encodes the current voltages greedily (MODEL.md §3).
     pub fn fire(&mut self) -> Option<usize> {
+        self.deliver_pending();
         let k = self.neuron.select_spike(&self.state, &self.thresholds)?;
-        self.fire_neuron(k);
+        self.fire_neuron(k, false);
         Some(k)
     }
 
     /// Neuron k fires: the fast-weight column, the trace, the readout, the basis drive and
-    /// the model's own spike state (see [`Network::fire`]).
-    fn fire_neuron(&mut self, k: usize) {
+    /// the model's own spike state (see [`Network::fire`]). With `defer`, the column and the
+    /// model's spike state wait in [`Network::pending`] where the fast weights are factored and
+    /// the synapses instantaneous.
+    fn fire_neuron(&mut self, k: usize, defer: bool) {
         let dk = self.d.column(k);
+        if defer
+            && self.fast_column.is_empty()
+            && self.fast_dense.is_none()
+            && self.config.fast_weights == FastForm::Factored
+        {
+            debug_assert!(self.pending.is_none(), "one pending spike at most");
+            self.pending = Some(k);
+            self.r[k] += 1.0;
+            for (x, d) in self.x_hat.iter_mut().zip(dk) {
+                *x += d;
+            }
+            self.basis.on_spike(k, &mut self.drive);
+            return;
+        }
         if self.fast_column.is_empty() {
             // Instantaneous synapses: the column goes straight onto the voltages.
             let v = self.neuron.voltages_mut(&mut self.state);
@@ -696,6 +758,14 @@ impl<M: NeuronModel> Network<M> {
         }
         self.basis.on_spike(k, &mut self.drive);
         self.neuron.on_spike(&mut self.state, k);
+    }
+
+    /// Delivers the pending spike, if any: its column onto the voltages, then the model's
+    /// [`NeuronModel::on_spike`] (what [`Network::fire_neuron`] does without deferring).
+    fn deliver_pending(&mut self) {
+        if let Some(k) = self.pending.take() {
+            deliver(&self.d, &self.neuron, &mut self.state, k, self.config.mu);
+        }
     }
 
     /// Psi = Psi(r, u) after r or u changed (nothing to do for the identity basis).
@@ -828,6 +898,67 @@ fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }
+}
+
+/// A [`Network`] stepped with each step's last fast-weight column delivered in the next
+/// step's pass ([`Network::deferred`]). It borrows the network mutably, so nothing else can
+/// read the voltages while a column is pending; the column is delivered when the voltages or
+/// the network are asked for, and when the handle is dropped.
+#[derive(Debug)]
+pub struct Deferred<'a, M: NeuronModel = AnyNeuron> {
+    net: &'a mut Network<M>,
+}
+
+impl<M: NeuronModel> Deferred<'_, M> {
+    /// [`Network::step`].
+    pub fn step(&mut self, command: &[f64], target: Option<&[f64]>) -> &[usize] {
+        self.net.advance(command, target, true)
+    }
+    /// Membrane voltages V, with any pending column delivered.
+    pub fn voltages(&mut self) -> &[f64] {
+        self.net.deliver_pending();
+        self.net.voltages()
+    }
+    /// The network, with any pending column delivered.
+    pub fn network(&mut self) -> &mut Network<M> {
+        self.net.deliver_pending();
+        self.net
+    }
+    /// The readout x_hat (current at once: it jumps at the spike).
+    pub fn readout(&self) -> &[f64] {
+        self.net.readout()
+    }
+    /// Filtered spike trains r.
+    pub fn traces(&self) -> &[f64] {
+        self.net.traces()
+    }
+    /// The output error e of the current step.
+    pub fn error(&self) -> &[f64] {
+        self.net.error()
+    }
+    /// The neurons that fired in the last step.
+    pub fn last_spikes(&self) -> &[usize] {
+        self.net.last_spikes()
+    }
+    /// Time t = n dt.
+    pub fn time(&self) -> f64 {
+        self.net.time()
+    }
+}
+
+impl<M: NeuronModel> Drop for Deferred<'_, M> {
+    fn drop(&mut self) {
+        self.net.deliver_pending();
+    }
+}
+
+/// The factored fast-weight column of spike k onto the voltages (V_j -= D_j^T D_k, then
+/// V_k -= mu, as [`Network::fire_neuron`] adds it), then the model's `on_spike`.
+fn deliver<M: NeuronModel>(d: &DecoderLayouts, neuron: &M, state: &mut M::State, k: usize, mu: f64) {
+    let v = neuron.voltages_mut(state);
+    d.project(d.column(k), v, true);
+    v[k] -= mu;
+    neuron.on_spike(state, k);
 }
 
 /// Psi: the traces themselves for the identity basis (never copied), else the values the basis

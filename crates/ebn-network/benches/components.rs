@@ -1,6 +1,7 @@
 //! Per-component costs of one step (criterion), at N = N_b = 1000, J = 2: the membrane
 //! update, the spike search, the two with the input projection as three passes and fused
-//! (and the same for the refractory and the synaptic neuron), a spike's propagation
+//! (and the same for the refractory and the synaptic neuron), the last spike's column as its
+//! own pass and inside the one-pass step, a spike's propagation
 //! (fast-weight column, traces, readout),
 //! the tanh basis (library and fast tanh), the learning update (factored and dense), the
 //! factored slow current's dot products (separate and in one pass), and a
@@ -75,6 +76,30 @@ fn components(c: &mut Criterion) {
             })
         });
     }
+
+    // The last spike's fast-weight column, delivered as its own pass and then the one-pass
+    // step (the network's `step`), and inside the one-pass step
+    // (NeuronModel::integrate_and_select_pending, as a `Network::deferred` handle steps).
+    let d_k = [rows[0][N / 3], rows[1][N / 3]];
+    let pending = ebn_core::PendingSpike { k: N / 3, d: &d_k, mu: 1e-6 };
+    let split = ebn_core::SplitInput { rows: &row_refs, z: &z, extra: None };
+    c.bench_function("column_then_one_pass_1000", |b| {
+        b.iter(|| {
+            state.v.copy_from_slice(&v0);
+            // As the network delivers it for J = 2 (`DecoderLayouts::project`, subtracting).
+            for ((v, d0), d1) in state.v.iter_mut().zip(&rows[0]).zip(&rows[1]) {
+                *v -= 0.0 + d0 * d_k[0] + d1 * d_k[1];
+            }
+            state.v[pending.k] -= pending.mu;
+            black_box(neuron.integrate_and_select(&mut state, black_box(&split), &thresholds, 1e-4))
+        })
+    });
+    c.bench_function("column_in_one_pass_1000", |b| {
+        b.iter(|| {
+            state.v.copy_from_slice(&v0);
+            black_box(neuron.integrate_and_select_pending(&mut state, black_box(&split), &pending, &thresholds, 1e-4))
+        })
+    });
 
     // The same for the refractory and the synaptic neuron (the refractory clock and the
     // synaptic current advanced in the same pass): the model's separate calls on the

@@ -1085,10 +1085,14 @@ pub fn simulate<M: NeuronModel>(
     let mut c = vec![0.0; x.len()];
     let mut stats = RunStats { steps, ..RunStats::default() };
     let cap = network.spike_cap();
+    // Each step's last fast-weight column reaches the voltages in the next step's pass (the
+    // same bits, one pass fewer); the handle delivers it for the recorder and at the end.
+    let mut network = network.deferred();
     for n in 0..steps {
         command.next(&mut c);
         if recorder.due(n) {
-            recorder.sample(t0 + n as f64 * dt, x, network.readout(), &c, network.voltages());
+            let net: &Network<M> = network.network();
+            recorder.sample(t0 + n as f64 * dt, x, net.readout(), &c, net.voltages());
         }
         teacher.advance(x, &c, dt);
         let t_spike = t0 + (n + 1) as f64 * dt;

@@ -7,12 +7,13 @@
 //! the fused learning pass (update + next slow current) against a rule that does not claim it.
 
 use ebn_core::{
-    LearningSignal, NeuronModel, PlasticityRule, Result, Rng, RuleSetup, SeedStreams, SlowWeights, Spec, SplitInput,
-    WeightForm,
+    LearningSignal, NeuronModel, PendingSpike, PlasticityRule, Result, Rng, RuleSetup, SeedStreams, SlowWeights, Spec,
+    SplitInput, WeightForm,
 };
 use ebn_network::neurons::{EbnMultiSpike, EbnNeuron, EbnState};
+use ebn_network::perturb::SilenceNeurons;
 use ebn_network::plasticity::{LocalRule, RobustLocal, Safeguard};
-use ebn_network::{Network, NetworkConfig, Overrides, builtins};
+use ebn_network::{FastForm, Network, NetworkConfig, Overrides, builtins};
 use proptest::prelude::*;
 
 /// A model without the fused path: every call delegates, `integrate_and_select` keeps its
@@ -203,4 +204,147 @@ proptest! {
             prop_assert_eq!(bits(&fused.v), bits(&separate.v));
         }
     }
+
+    /// The kernel with a pending spike against its reference: the column added by
+    /// `PendingSpike::apply`, `on_spike`, then the one-pass kernel without a pending spike.
+    #[test]
+    fn the_pending_kernel_is_the_column_then_the_kernel(
+        n in 1usize..70,
+        j in 1usize..=3,
+        extra in any::<bool>(),
+        seed in any::<u64>(),
+        k_frac in 0.0f64..1.0,
+        mu in prop_oneof![Just(0.0), 1e-6f64..1e-2],
+    ) {
+        use ebn_core::rand::RngExt;
+        let mut rng = SeedStreams::new(seed).named("pending_kernel_test", 0);
+        let mut draw = |scale: f64| -> Vec<f64> { (0..n).map(|_| scale * (rng.random::<f64>() - 0.5)).collect() };
+        let v0 = draw(2.0);
+        let t = draw(1.0);
+        let rows: Vec<Vec<f64>> = (0..j).map(|_| draw(0.2)).collect();
+        let z: Vec<f64> = (0..j).map(|c| draw(50.0)[0] + c as f64).collect();
+        let slow = draw(3.0);
+        let k = ((k_frac * n as f64) as usize).min(n - 1);
+        let d_k: Vec<f64> = rows.iter().map(|row| row[k]).collect();
+        let pending = PendingSpike { k, d: &d_k, mu };
+        let row_refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+        let input = SplitInput { rows: &row_refs, z: &z, extra: extra.then_some(slow.as_slice()) };
+        let dt = 1e-4;
+        let multi = EbnMultiSpike { lambda_v: 20.0, max_spikes: 3 };
+        for (keep, model) in [(EbnNeuron::default(), None), (EbnNeuron { lambda_v: 50.0 }, Some(multi))] {
+            let mut reference = EbnState { v: v0.clone() };
+            pending.apply(&row_refs, &mut reference.v);
+            keep.on_spike(&mut reference, k);
+            let expected = keep.integrate_and_select(&mut reference, &input, &t, dt);
+            let mut fused = EbnState { v: v0.clone() };
+            let got = keep.integrate_and_select_pending(&mut fused, &input, &pending, &t, dt);
+            prop_assert_eq!(got, expected);
+            prop_assert_eq!(bits(&fused.v), bits(&reference.v));
+            if let Some(m) = model {
+                let mut fused = EbnState { v: v0.clone() };
+                let mut reference = EbnState { v: v0.clone() };
+                pending.apply(&row_refs, &mut reference.v);
+                m.on_spike(&mut reference, k);
+                let expected = m.integrate_and_select(&mut reference, &input, &t, dt);
+                prop_assert_eq!(m.integrate_and_select_pending(&mut fused, &input, &pending, &t, dt), expected);
+                prop_assert_eq!(bits(&fused.v), bits(&reference.v));
+            }
+        }
+    }
+}
+
+/// Steps `a` with [`Network::step`] and `b` through a [`Network::deferred`] handle (the last
+/// spike's column delivered in the next step's pass): phase 1 trains (the rule reads V, so
+/// the column is delivered within the step), phase 2 runs with the teacher's feedback and
+/// learning off, phase 3 without a teacher. Spikes, readout and traces are compared at every
+/// step, the voltages every 97 steps (asking for them delivers the column) and after the
+/// handle is dropped. Returns the spikes of phases 2 and 3, where the column is deferred.
+fn deferred_is_stepped<M: NeuronModel>(mut a: Network<M>, mut b: Network<M>, phase: usize) -> usize {
+    let j = a.config().dim;
+    let dt = a.config().dt;
+    let mut deferred_spikes = 0;
+    {
+        let mut h = b.deferred();
+        for s in 0..3 * phase {
+            if s == phase {
+                a.set_learning(false);
+                h.network().set_learning(false);
+            }
+            let t = s as f64 * dt;
+            let target: Vec<f64> = (0..j).map(|c| 0.5 * (6.0 * t + c as f64).sin()).collect();
+            let command: Vec<f64> = (0..j).map(|c| 3.0 * (6.0 * t + c as f64).cos()).collect();
+            let teacher = (s < 2 * phase).then_some(target.as_slice());
+            let x = a.step(&command, teacher).to_vec();
+            let y = h.step(&command, teacher).to_vec();
+            assert_eq!(x, y, "spikes differ at step {s}");
+            if s >= phase {
+                deferred_spikes += x.len();
+            }
+            assert_eq!(bits(a.readout()), bits(h.readout()), "readout differs at step {s}");
+            assert_eq!(bits(a.traces()), bits(h.traces()), "traces differ at step {s}");
+            assert_eq!(bits(a.error()), bits(h.error()), "error differs at step {s}");
+            assert_eq!(a.last_spikes(), h.last_spikes());
+            assert_eq!(a.time().to_bits(), h.time().to_bits());
+            if s % 97 == 0 {
+                assert_eq!(bits(a.voltages()), bits(h.voltages()), "voltages differ at step {s}");
+            }
+        }
+    }
+    assert_eq!(bits(a.voltages()), bits(b.voltages()), "voltages differ after the handle's drop");
+    // After the drop, the two networks step alike with `step`.
+    for s in 0..50 {
+        assert_eq!(a.step(&vec![1.0; j], None).to_vec(), b.step(&vec![1.0; j], None).to_vec(), "after drop, {s}");
+        assert_eq!(bits(a.voltages()), bits(b.voltages()));
+    }
+    deferred_spikes
+}
+
+#[test]
+fn stepping_through_the_deferred_handle_is_stepping() {
+    let identity = Spec::new("identity");
+    let tanh = Spec::new("random_tanh").with("n_basis", 37).with("weight_std", 0.3).with("bias", 1.0);
+    let build = |c: &NetworkConfig| Network::build(c, SeedStreams::new(11)).unwrap();
+    let neurons = [
+        Spec::new("ebn"),
+        // The column of the cap's last spike is deferred, the others are not.
+        Spec::new("ebn_multi_spike").with("max_spikes", 3),
+        // No pass with the column: the network delivers it before the model's own pass.
+        Spec::new("refractory").with("tau_ref", 2e-3),
+        // The model's own synapses: never deferred.
+        Spec::new("synaptic_lif").with("tau_s", 5e-3),
+    ];
+    for j in 1..=4 {
+        for (form, basis) in
+            [(WeightForm::Factored, &identity), (WeightForm::Factored, &tanh), (WeightForm::Dense, &tanh)]
+        {
+            for neuron in &neurons {
+                let mut c = config(41, j, form, basis.clone());
+                c.neuron = neuron.clone();
+                let spikes = deferred_is_stepped(build(&c), build(&c), 1500);
+                assert!(spikes > 30, "J = {j}, {form:?}, {}: {spikes} spikes", neuron.kind);
+            }
+        }
+    }
+    // The fast-weight forms the deferral does not take, membrane noise (the separate path)
+    // and a perturbation (silencing mid-run, in the deferred phase).
+    let mut c = config(40, 2, WeightForm::Factored, identity.clone());
+    for fast in [FastForm::Dense, FastForm::ResetOnly] {
+        c.fast_weights = fast;
+        assert!(deferred_is_stepped(build(&c), build(&c), 1500) > 30, "{fast:?}");
+    }
+    c.fast_weights = FastForm::Factored;
+    c.sigma_v = 1e-3;
+    assert!(deferred_is_stepped(build(&c), build(&c), 1500) > 30, "noise");
+    c.sigma_v = 0.0;
+    let silenced = |c: &NetworkConfig| {
+        let mut net = build(c);
+        net.add_perturbation(Box::new(SilenceNeurons::new(0.2, vec![0, 3, 5, 7, 11])));
+        net
+    };
+    assert!(deferred_is_stepped(silenced(&c), silenced(&c), 1500) > 30, "silenced");
+    // A model without any one-pass path (as a fork's): the separate path delivers the column.
+    let seeds = SeedStreams::new(5);
+    let unfused =
+        || Network::build_generic(&c, seeds, Unfused(EbnNeuron::default()), builtins(), Overrides::default()).unwrap();
+    assert!(deferred_is_stepped(unfused(), unfused(), 1500) > 30, "unfused");
 }

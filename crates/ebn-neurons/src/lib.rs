@@ -4,7 +4,7 @@ mod models;
 
 pub use models::{EbnMultiSpike, MAX_SPIKES_PER_STEP, Refractory, RefractoryState, Reset, SynapticLif, SynapticState};
 
-use ebn_core::{Error, NeuronModel, Registry, Result, Rng, SplitInput, check};
+use ebn_core::{Error, NeuronModel, PendingSpike, Registry, Result, Rng, SplitInput, check};
 use serde::{Deserialize, Serialize};
 
 /// The integrate-and-fire neuron of the efficient balanced network (Boerlin, Machens &
@@ -102,6 +102,22 @@ impl NeuronModel for EbnNeuron {
     ) -> Option<Option<usize>> {
         integrate_largest_excess(1.0 - dt * self.lambda_v, dt, &mut state.v, thresholds, input)
     }
+
+    /// The pending column, the membrane and the search in one pass ([`on_spike`] is nothing
+    /// for this model).
+    ///
+    /// [`on_spike`]: NeuronModel::on_spike
+    #[inline]
+    fn integrate_and_select_pending(
+        &self,
+        state: &mut EbnState,
+        input: &SplitInput<'_>,
+        pending: &PendingSpike<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        pending_integrate_largest_excess(1.0 - dt * self.lambda_v, dt, &mut state.v, thresholds, input, pending)
+    }
 }
 
 /// The forward-Euler membrane update `V <- keep V + dt I` ([`EbnNeuron::integrate`], with
@@ -116,7 +132,24 @@ pub(crate) fn integrate_largest_excess(
     t: &[f64],
     input: &SplitInput<'_>,
 ) -> Option<Option<usize>> {
-    one_pass::<PLAIN>(keep, dt, v, t, &mut [], [0.0; 2], input)
+    one_pass::<PLAIN>(keep, dt, v, t, &mut [], [0.0; 2], input, None)
+}
+
+/// As [`integrate_largest_excess`], with the pending spike's column added to each voltage
+/// first, in the same pass ([`PendingSpike`]'s operations, in its order).
+#[inline]
+pub(crate) fn pending_integrate_largest_excess(
+    keep: f64,
+    dt: f64,
+    v: &mut [f64],
+    t: &[f64],
+    input: &SplitInput<'_>,
+    pending: &PendingSpike<'_>,
+) -> Option<Option<usize>> {
+    if pending.k >= v.len() || pending.d.len() != input.rows.len() {
+        return None;
+    }
+    one_pass::<PLAIN>(keep, dt, v, t, &mut [], [0.0; 2], input, Some(pending))
 }
 
 /// As [`integrate_largest_excess`], with the refractory clock of [`Refractory`] advanced in
@@ -134,7 +167,7 @@ pub(crate) fn integrate_largest_excess_eligible(
     if left.len() != v.len() {
         return None;
     }
-    one_pass::<CLOCK>(keep, dt, v, t, left, [0.0; 2], input)
+    one_pass::<CLOCK>(keep, dt, v, t, left, [0.0; 2], input, None)
 }
 
 /// As [`integrate_largest_excess`], with the synaptic current of [`SynapticLif`] integrated
@@ -153,7 +186,7 @@ pub(crate) fn integrate_synaptic_largest_excess(
     if i_s.len() != v.len() {
         return None;
     }
-    one_pass::<SYNAPTIC>(keep, dt, v, t, i_s, [charge, a], input)
+    one_pass::<SYNAPTIC>(keep, dt, v, t, i_s, [charge, a], input, None)
 }
 
 /// What the one-pass loop does besides the EBN membrane: nothing, the refractory clock of
@@ -162,8 +195,10 @@ const PLAIN: u8 = 0;
 const CLOCK: u8 = 1;
 const SYNAPTIC: u8 = 2;
 
-/// Dispatch of the one-pass loop on the shape of the input.
+/// Dispatch of the one-pass loop on the shape of the input (a pending spike only with the
+/// plain EBN membrane).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn one_pass<const MODE: u8>(
     keep: f64,
     dt: f64,
@@ -172,6 +207,7 @@ fn one_pass<const MODE: u8>(
     left: &mut [f64],
     syn: [f64; 2],
     input: &SplitInput<'_>,
+    pending: Option<&PendingSpike<'_>>,
 ) -> Option<Option<usize>> {
     let n = v.len();
     if t.len() != n || input.rows.iter().any(|r| r.len() != n) || input.extra.is_some_and(|x| x.len() != n) {
@@ -182,7 +218,19 @@ fn one_pass<const MODE: u8>(
     macro_rules! go {
         ($j:literal, $extra:literal, $rows:expr, $z:expr, $x:expr) => {
             if MODE == PLAIN {
-                fused::<$j, $extra>(keep, dt, v, t, $rows, $z, $x)
+                match pending {
+                    None => fused::<$j, $extra, false>(keep, dt, v, t, $rows, $z, $x, (0, [0.0; $j], 0.0)),
+                    Some(p) => fused::<$j, $extra, true>(
+                        keep,
+                        dt,
+                        v,
+                        t,
+                        $rows,
+                        $z,
+                        $x,
+                        (p.k, std::array::from_fn(|c| p.d[c]), p.mu),
+                    ),
+                }
             } else {
                 fused_aux::<$j, $extra, MODE>(keep, dt, v, t, left, syn, $rows, $z, $x)
             }
@@ -216,8 +264,13 @@ fn eligible_excess(v: f64, t: f64, left: f64) -> f64 {
 /// The loop of [`integrate_largest_excess`] for J components, with or without the extra
 /// current: each element is integrated and its excess folded into the running maximum of
 /// [`largest_excess`] in the same pass; the index is found afterwards by [`first_at`].
+///
+/// With `PENDING`, the column of the pending spike `(k, D_k, mu)` is added to each voltage
+/// before its update (`V_i - (0.0 + D[0, i] D_k[0] + ...)`, then `- mu` for i = k: the
+/// network's order of operations).
 #[inline(always)]
-fn fused<const J: usize, const EXTRA: bool>(
+#[allow(clippy::too_many_arguments)]
+fn fused<const J: usize, const EXTRA: bool, const PENDING: bool>(
     keep: f64,
     dt: f64,
     v: &mut [f64],
@@ -225,6 +278,7 @@ fn fused<const J: usize, const EXTRA: bool>(
     rows: [&[f64]; J],
     z: [f64; J],
     extra: &[f64],
+    (k_spike, d_spike, mu): (usize, [f64; J], f64),
 ) -> Option<usize> {
     let n = v.len();
     let t = &t[..n];
@@ -261,7 +315,20 @@ fn fused<const J: usize, const EXTRA: bool>(
         }
         // Whole-block array operations, each a vector instruction (element-wise loops over
         // the borrowed block compiled to scalar code with an extra current).
-        let old: [f64; LANES] = *vb;
+        let mut old: [f64; LANES] = *vb;
+        if PENDING {
+            let mut column = [0.0f64; LANES];
+            for c in 0..J {
+                for k in 0..LANES {
+                    column[k] += rb[c][k] * d_spike[c];
+                }
+            }
+            let before = old;
+            old = std::array::from_fn(|k| before[k] - column[k]);
+            if k_spike.wrapping_sub(base) < LANES {
+                old[k_spike - base] -= mu;
+            }
+        }
         let new: [f64; LANES] = std::array::from_fn(|k| keep * old[k] + dt * current[k]);
         *vb = new;
         for k in 0..LANES {
@@ -270,7 +337,18 @@ fn fused<const J: usize, const EXTRA: bool>(
     }
     let mut best = lanes.into_iter().fold(f64::NEG_INFINITY, |a, b| larger(b, a));
     for i in split..n {
-        let vi = keep * v[i] + dt * current::<J, EXTRA>(&rows, &z, extra, i);
+        let mut old = v[i];
+        if PENDING {
+            let mut column = 0.0;
+            for c in 0..J {
+                column += rows[c][i] * d_spike[c];
+            }
+            old -= column;
+            if i == k_spike {
+                old -= mu;
+            }
+        }
+        let vi = keep * old + dt * current::<J, EXTRA>(&rows, &z, extra, i);
         v[i] = vi;
         best = larger(vi - t[i], best);
     }

@@ -73,6 +73,16 @@ impl NeuronModel for EbnMultiSpike {
     ) -> Option<Option<usize>> {
         self.ebn().integrate_and_select(state, input, thresholds, dt)
     }
+    fn integrate_and_select_pending(
+        &self,
+        state: &mut EbnState,
+        input: &ebn_core::SplitInput<'_>,
+        pending: &ebn_core::PendingSpike<'_>,
+        thresholds: &[f64],
+        dt: f64,
+    ) -> Option<Option<usize>> {
+        self.ebn().integrate_and_select_pending(state, input, pending, thresholds, dt)
+    }
 }
 
 impl EbnMultiSpike {
