@@ -404,6 +404,54 @@ fn rule_kit(make: &dyn Fn() -> Box<dyn PlasticityRule>, strict: bool) {
                 );
             }
         }
+        // A rule that says it does not read the feedback or the voltages gives the same
+        // weights and state, bit for bit, when they are empty (as the network passes them).
+        for &form in &forms {
+            let mut probe = make();
+            prop_assert!(probe.bind(&setup(form, n, j, nb)).is_ok());
+            let (reads_fb, reads_v) = (probe.reads_feedback(form), probe.reads_voltages());
+            if reads_fb && reads_v {
+                continue;
+            }
+            let start = match form {
+                WeightForm::Dense => SlowWeights::Dense(dense_start(false)),
+                WeightForm::Factored => SlowWeights::from_w(&factored_start(false)),
+            };
+            let (mut full, mut lean) = (make(), make());
+            prop_assert!(full.bind(&setup(form, n, j, nb)).is_ok() && lean.bind(&setup(form, n, j, nb)).is_ok());
+            let (mut w_full, mut w_lean) = (start.clone(), start);
+            let x_hat = x_hat_of(&e);
+            let empty: [f64; 0] = [];
+            for t in [0.5, 0.5 + 1e-4] {
+                let signal = |feedback, voltages| LearningSignal {
+                    error: &e,
+                    feedback,
+                    psi: &psi,
+                    target: &x,
+                    readout: &x_hat,
+                    traces: &r,
+                    voltages,
+                    spikes: &[],
+                    decoder: &d,
+                    t,
+                    rate_scale: scale,
+                    dt: 1e-4,
+                };
+                full.update(&signal(&fb, &v), &mut w_full);
+                let (lean_fb, lean_v) =
+                    (if reads_fb { &fb[..] } else { &empty[..] }, if reads_v { &v[..] } else { &empty[..] });
+                lean.update(&signal(lean_fb, lean_v), &mut w_lean);
+            }
+            prop_assert!(
+                same_bits(w_full.matrix(), w_lean.matrix()),
+                "{:?}: the rule says it does not read the feedback ({}) or the voltages ({}), but they change its update",
+                form,
+                !reads_fb,
+                !reads_v
+            );
+            let bits = |s: Vec<f64>| s.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(full.state()), bits(lean.state()), "and its state");
+        }
         if forms.len() == 2 {
             let (d0, d1) = apply(WeightForm::Dense, &e)?;
             let (f0, f1) = apply(WeightForm::Factored, &e)?;

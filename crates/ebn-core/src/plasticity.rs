@@ -12,7 +12,8 @@ pub struct LearningSignal<'a> {
     /// Output error e_(n+1) = x_(n+1) - x_hat_(n+1), length J.
     pub error: &'a [f64],
     /// Feedback current per neuron before the gain, [D^T e]_i, length N: the postsynaptic
-    /// factor, which neuron i itself receives.
+    /// factor, which neuron i itself receives. Empty where the rule says it does not read it
+    /// ([`PlasticityRule::reads_feedback`]).
     pub feedback: &'a [f64],
     /// Presynaptic basis values Psi(r_(n+1)), length N_b.
     pub psi: &'a [f64],
@@ -22,7 +23,8 @@ pub struct LearningSignal<'a> {
     pub readout: &'a [f64],
     /// The presynaptic traces r_(n+1), length N.
     pub traces: &'a [f64],
-    /// The membrane voltages after the step's spikes, length N.
+    /// The membrane voltages after the step's spikes, length N. Empty where the rule says it
+    /// does not read them ([`PlasticityRule::reads_voltages`]).
     pub voltages: &'a [f64],
     /// The neurons that fired in this step, in firing order.
     pub spikes: &'a [usize],
@@ -160,6 +162,25 @@ pub trait PlasticityRule: Debug + Send + Sync {
     /// kit checks the claim.
     fn factored_outer_gain(&self, _signal: &LearningSignal<'_>) -> Option<f64> {
         None
+    }
+
+    /// Whether the rule reads [`LearningSignal::feedback`] (D^T e) when it acts on weights of
+    /// `form`. Where it does not, the network gives it an empty slice and skips the O(N J)
+    /// projection (it still computes D^T e for the fused dense pass of
+    /// [`dense_outer_gain`](Self::dense_outer_gain), which is that outer product). Default:
+    /// true. The conformance kit checks the claim (the same weights and state with and
+    /// without the feedback).
+    fn reads_feedback(&self, form: WeightForm) -> bool {
+        let _ = form;
+        true
+    }
+
+    /// Whether the rule reads [`LearningSignal::voltages`]. Where it does not, the network
+    /// gives it an empty slice and may leave the last spike's fast-weight column off the
+    /// voltages until the next step's membrane pass (`Network::deferred`). Default: true.
+    /// Checked by the conformance kit as [`reads_feedback`](Self::reads_feedback) is.
+    fn reads_voltages(&self) -> bool {
+        true
     }
 
     /// The rule's state as numbers (empty for a rule without state).

@@ -565,17 +565,26 @@ impl<M: NeuronModel> Network<M> {
                     *e = x - xh;
                 }
                 if self.learning && self.rule.is_active() {
-                    // The rule may read the voltages.
-                    self.deliver_pending();
-                    self.d.project(&self.error, &mut self.feedback, false);
+                    // What the rule reads: the voltages with any pending column delivered,
+                    // the feedback D^T e (also the fused dense pass's outer product).
+                    let reads_voltages = self.rule.reads_voltages();
+                    if reads_voltages {
+                        self.deliver_pending();
+                    }
+                    let dense = matches!(self.slow, SlowWeights::Dense(_));
+                    let form = if dense { WeightForm::Dense } else { WeightForm::Factored };
+                    let reads_feedback = self.rule.reads_feedback(form);
+                    if reads_feedback || dense {
+                        self.d.project(&self.error, &mut self.feedback, false);
+                    }
                     let signal = LearningSignal {
                         error: &self.error,
-                        feedback: &self.feedback,
+                        feedback: if reads_feedback { &self.feedback } else { &[] },
                         psi: basis_values(self.identity_basis, &self.r, &self.psi),
                         target: x,
                         readout: &self.x_hat,
                         traces: &self.r,
-                        voltages: self.neuron.voltages(&self.state),
+                        voltages: if reads_voltages { self.neuron.voltages(&self.state) } else { &[] },
                         spikes: &self.spikes,
                         decoder: &self.decoder,
                         t: (self.step + 1) as f64 * dt,

@@ -1,6 +1,6 @@
 //! The paper's local rule, and fixed weights.
 
-use ebn_core::{LearningSignal, PlasticityRule, Result, RuleSetup, SlowWeights, check};
+use ebn_core::{LearningSignal, PlasticityRule, Result, RuleSetup, SlowWeights, WeightForm, check};
 
 /// Fixed slow weights: the rule that never changes anything.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -80,6 +80,15 @@ impl PlasticityRule for LocalRule {
 
     fn factored_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
         Some(signal.dt * self.raw * signal.rate_scale)
+    }
+
+    /// D^T e only for dense weights (the factored update is e Psi^T).
+    fn reads_feedback(&self, form: WeightForm) -> bool {
+        form == WeightForm::Dense
+    }
+
+    fn reads_voltages(&self) -> bool {
+        false
     }
 
     fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {

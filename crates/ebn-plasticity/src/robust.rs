@@ -170,6 +170,15 @@ impl PlasticityRule for RobustLocal {
         self.outer_gain(signal)
     }
 
+    /// D^T e only for dense weights (the factored update is e Psi^T).
+    fn reads_feedback(&self, form: WeightForm) -> bool {
+        form == WeightForm::Dense
+    }
+
+    fn reads_voltages(&self) -> bool {
+        false
+    }
+
     fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
         let gain = signal.dt * self.raw * signal.rate_scale * self.error_factor(signal.error);
         let keep = self.leak_factor(signal);
