@@ -508,13 +508,11 @@ impl<M: NeuronModel> Network<M> {
                 let pending = PendingSpike { k, d: self.d.column(k), mu: self.config.mu };
                 first_spike =
                     self.neuron.integrate_and_select_pending(&mut self.state, &input, &pending, &self.thresholds, dt);
-                if first_spike.is_some() {
-                    self.pending = None;
-                } else {
+                if first_spike.is_none() {
                     // The model has no pass with the column in it: deliver it, then as usual.
                     deliver(&self.d, &self.neuron, &mut self.state, k, self.config.mu);
-                    self.pending = None;
                 }
+                self.pending = None;
             }
             if first_spike.is_none() {
                 first_spike = self.neuron.integrate_and_select(&mut self.state, &input, &self.thresholds, dt);
