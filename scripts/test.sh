@@ -28,9 +28,9 @@ if [ ! -x "$bench_venv/bin/python" ]; then
     python3 -m venv "$bench_venv"
 fi
 "$bench_venv/bin/python" -m pip install --quiet --disable-pip-version-check "numpy<2.4" "brian2==2.9.0"
-"$target/debug/xtask" bench --cases fixed100,train-identity64 --python "$bench_venv/bin/python" --check-agreement
+"$target/debug/xtask" bench --cases fixed100,train-identity64 --python "$bench_venv/bin/python" --check-agreement --repeat 1
 "$target/debug/xtask" bench --cases multi4000,refractory1000,synaptic1000,train-sigma64,train-e-mod64,train-dead-zone64,train-projection64 \
-    --python "$bench_venv/bin/python" --no-brian2 --check-agreement
+    --python "$bench_venv/bin/python" --no-brian2 --check-agreement --repeat 1
 # A sweep as a job array on a real single-node SLURM (installed with apt-get and started by the
 # script, stopped at its end; skipped with the reason where it cannot run: not root, no apt-get).
 bash scripts/slurm_test.sh

@@ -223,6 +223,8 @@ pub struct Options {
     pub brian2: bool,
     /// Fail unless every side fired the same spikes (see the `--check-agreement` flag).
     pub check_agreement: bool,
+    /// Timed runs of this code and of numpy per case (>= 1; see the `--repeat` flag).
+    pub repeat: usize,
 }
 
 /// Constant command of every case (units of x per second; drives v only).
@@ -462,6 +464,34 @@ fn run_python(python: &str, name: &str, dir: &Path, case: Case) -> Result<Value>
     json_line(&out.stdout, name)
 }
 
+/// The run of median time among runs of one side from the same state, with every run's time
+/// per step added (`us_per_step_runs`, in the order run) and the largest peak memory. The
+/// runs must have fired the same spikes: a side whose runs differ is not deterministic, and
+/// that is an error, not a timing.
+fn median_run(runs: Vec<Value>) -> Result<Value> {
+    let first = runs.first().context("no run")?;
+    for (i, run) in runs.iter().enumerate().skip(1) {
+        if run["spikes"] != first["spikes"] || run["first_spikes"] != first["first_spikes"] {
+            bail!(
+                "run {} fired other spikes than run 1 from the same state ({} against {})",
+                i + 1,
+                run["spikes"],
+                first["spikes"]
+            );
+        }
+    }
+    let time = |r: &Value| r["wall_per_sim_s"].as_f64().unwrap_or(f64::NAN);
+    let times: Vec<Value> = runs.iter().map(|r| r["us_per_step"].clone()).collect();
+    let peak = runs.iter().filter_map(|r| r["peak_rss_kb"].as_f64()).fold(0.0, f64::max);
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by(|&a, &b| time(&runs[a]).total_cmp(&time(&runs[b])));
+    let mut median = runs[order[(runs.len() - 1) / 2]].clone();
+    let obj = median.as_object_mut().context("a run's line is a JSON object")?;
+    obj.insert("us_per_step_runs".into(), Value::Array(times));
+    obj.insert("peak_rss_kb".into(), json!(peak));
+    Ok(median)
+}
+
 /// The length of the common prefix of two spike lists, and how many were compared.
 fn common_prefix(a: &Value, b: &Value) -> (usize, usize) {
     match (a.as_array(), b.as_array()) {
@@ -478,6 +508,7 @@ fn add_side(line: &mut Value, rust: &Value, side: &str, py: &Value) -> Option<St
     let obj = line.as_object_mut().expect("an object");
     obj.insert(format!("{side}_wall_per_sim_s"), py["wall_per_sim_s"].clone());
     obj.insert(format!("{side}_us_per_step"), py["us_per_step"].clone());
+    obj.insert(format!("{side}_us_per_step_runs"), py["us_per_step_runs"].clone());
     obj.insert(format!("{side}_peak_rss_mb"), json!(py["peak_rss_kb"].as_f64().unwrap_or(0.0) / 1024.0));
     obj.insert(format!("{side}_spikes"), py["spikes"].clone());
     obj.insert(format!("speedup_vs_{side}"), json!(ratio));
@@ -527,20 +558,32 @@ pub fn bench(cases: &[Case], opts: &Options, out: Option<&Path>) -> Result<()> {
     let mut disagreements = Vec::new();
     for case in cases {
         let dir = tmp.join(case.name());
-        let out = Command::new(&exe)
-            .args(["bench-case", &case.name(), "--dir"])
-            .arg(&dir)
-            .output()
-            .context("running the benchmark child")?;
-        if !out.status.success() {
-            bail!("case {}: {}", case.name(), String::from_utf8_lossy(&out.stderr).trim());
+        let with_numpy = numpy.is_ok() && case.with_numpy();
+        // The runs alternate (this code, numpy, this code, ...), so that what else the
+        // machine does at the time weighs on both sides alike. Every Rust run builds the same
+        // network from the same seed and exports the same state; numpy reads that state.
+        let (mut rust_runs, mut numpy_runs) = (Vec::new(), Vec::new());
+        for _ in 0..opts.repeat.max(1) {
+            let out = Command::new(&exe)
+                .args(["bench-case", &case.name(), "--dir"])
+                .arg(&dir)
+                .output()
+                .context("running the benchmark child")?;
+            if !out.status.success() {
+                bail!("case {}: {}", case.name(), String::from_utf8_lossy(&out.stderr).trim());
+            }
+            rust_runs.push(json_line(&out.stdout, "the Rust case")?);
+            if with_numpy {
+                numpy_runs.push(run_python(python, "numpy_ebn.py", &dir, case)?);
+            }
         }
-        let rust = json_line(&out.stdout, "the Rust case")?;
+        let rust = median_run(rust_runs).with_context(|| format!("case {}: this code", case.name()))?;
         let mut line = json!({
             "case": case.name(), "n": case.n(), "steps": case.steps(),
             "rust_wall_per_sim_s": rust["wall_per_sim_s"], "rust_us_per_step": rust["us_per_step"],
             "rust_peak_rss_mb": rust["peak_rss_kb"].as_f64().unwrap_or(0.0) / 1024.0,
             "rust_spikes": rust["spikes"], "rust_steps_with_several_spikes": rust["steps_with_several_spikes"],
+            "rust_us_per_step_runs": rust["us_per_step_runs"],
         });
         if let Some(bound) = rust["rmw_pass_us"].as_f64() {
             let obj = line.as_object_mut().expect("an object");
@@ -548,14 +591,14 @@ pub fn bench(cases: &[Case], opts: &Options, out: Option<&Path>) -> Result<()> {
             obj.insert("rust_over_rmw_bound".into(), json!(rust["us_per_step"].as_f64().unwrap_or(f64::NAN) / bound));
         }
         let mut sides = Vec::new();
-        if numpy.is_ok() && case.with_numpy() {
-            sides.push(("numpy", "numpy_ebn.py"));
+        if with_numpy {
+            sides.push(("numpy", median_run(numpy_runs).with_context(|| format!("case {}: numpy", case.name()))));
         }
         if brian2.is_ok() && case.with_brian2() {
-            sides.push(("brian2", "brian2_ebn.py"));
+            sides.push(("brian2", run_python(python, "brian2_ebn.py", &dir, case).and_then(|r| median_run(vec![r]))));
         }
-        for (side, name) in sides {
-            let py = run_python(python, name, &dir, case)?;
+        for (side, py) in sides {
+            let py = py?;
             if let Some(why) = add_side(&mut line, &rust, side, &py) {
                 disagreements.push(format!("{}: {why}", case.name()));
             }

@@ -83,6 +83,11 @@ enum Command {
         /// Also write bench.jsonl, scaling.csv and scaling.png here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Timed runs of this code and of numpy per case, alternating, each from the same
+        /// state; the medians are reported, with every run's time (Brian2 runs once: each of
+        /// its runs compiles).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
+        repeat: u32,
     },
     /// Feed hostile inputs to the file and TOML loaders (seeded, structure-aware); count
     /// panics (must be 0), accepted inputs and distinct outcomes; print a JSON summary.
@@ -164,8 +169,8 @@ fn main() -> ExitCode {
             ebn_cli::outln!("{s}");
         }),
         Command::Data { seed, out } => write_recording(seed, &out),
-        Command::Bench { cases, python, no_brian2, check_agreement, out } => {
-            let opts = bench::Options { python, brian2: !no_brian2, check_agreement };
+        Command::Bench { cases, python, no_brian2, check_agreement, out, repeat } => {
+            let opts = bench::Options { python, brian2: !no_brian2, check_agreement, repeat: repeat as usize };
             bench::bench(&cases, &opts, out.as_deref())
         }
         Command::BenchCase { case, dir } => bench::run_case(case, &dir),

@@ -174,7 +174,61 @@ fn axpy_tail<const J: usize>(acc: [[f64; 4]; J], mut cols: [&mut [f64]; J], a: [
     finish(acc, cols.map(|c| &*c), b)
 }
 
-/// The 4-lane vector forms of [`dots`] and [`axpy_dots`], through `pulp`'s AVX2 token (safe
+/// Decays `b` in place, `b_i <- 0` where `|b_i| < flush` and `b_i <- decay b_i` elsewhere,
+/// then returns [`dot`] of each of `a` with the decayed `b`, all in one pass over `b`: the
+/// bits of the decay followed by [`dots`] (the end of a step's trace decay fused with the next
+/// step's W Psi, when Psi is the traces themselves). The J chains of additions bound a pass
+/// of [`dots`]; the decay rides along in their latency. Vectorised as [`dots`] is.
+#[inline]
+pub fn decay_dots<const J: usize>(a: [&[f64]; J], b: &mut [f64], decay: f64, flush: f64) -> [f64; J] {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(lanes4::DecayDots { simd, a, b, decay, flush });
+    }
+    decay_dots_blocks(a, b, decay, flush)
+}
+
+/// [`decay_dots`] written on arrays (the path without AVX2, and the reference of the vector
+/// one).
+#[inline]
+pub fn decay_dots_blocks<const J: usize>(a: [&[f64]; J], b: &mut [f64], decay: f64, flush: f64) -> [f64; J] {
+    let n = b.len();
+    debug_assert!(a.iter().all(|a| a.len() == n));
+    let a = a.map(|a| &a[..n]);
+    let mut acc = [[0.0f64; 4]; J];
+    let split = n - n % 4;
+    for base in (0..split).step_by(4) {
+        let y: &mut [f64; 4] = (&mut b[base..base + 4]).try_into().expect("a block of 4");
+        for k in 0..4 {
+            y[k] = decayed(y[k], decay, flush);
+        }
+        for j in 0..J {
+            let x: &[f64; 4] = a[j][base..base + 4].try_into().expect("a block of 4");
+            for k in 0..4 {
+                acc[j][k] += x[k] * y[k];
+            }
+        }
+    }
+    decay_tail(acc, a, b, decay, flush)
+}
+
+/// One decayed value of [`decay_dots`].
+#[inline(always)]
+fn decayed(y: f64, decay: f64, flush: f64) -> f64 {
+    if y.abs() < flush { 0.0 } else { y * decay }
+}
+
+/// The end of [`decay_dots`]: the decay of the tail, then [`finish`].
+#[inline(always)]
+fn decay_tail<const J: usize>(acc: [[f64; 4]; J], a: [&[f64]; J], b: &mut [f64], decay: f64, flush: f64) -> [f64; J] {
+    let split = b.len() - b.len() % 4;
+    for y in &mut b[split..] {
+        *y = decayed(*y, decay, flush);
+    }
+    finish(acc, a, b)
+}
+
+/// The 4-lane vector forms of [`dots`], [`axpy_dots`] and [`decay_dots`], through `pulp`'s AVX2 token (safe
 /// code; the CPU is checked once, at the first call). Element-wise multiplies and adds only,
 /// never a fused multiply-add, so every lane rounds as the array form does.
 #[cfg(target_arch = "x86_64")]
@@ -238,6 +292,39 @@ mod lanes4 {
             super::axpy_tail(acc.map(pulp::cast), cols, a, b)
         }
     }
+
+    pub(super) struct DecayDots<'a, const J: usize> {
+        pub simd: V3,
+        pub a: [&'a [f64]; J],
+        pub b: &'a mut [f64],
+        pub decay: f64,
+        pub flush: f64,
+    }
+
+    impl<const J: usize> pulp::NullaryFnOnce for DecayDots<'_, J> {
+        type Output = [f64; J];
+        #[inline(always)]
+        fn call(self) -> [f64; J] {
+            let DecayDots { simd, a, b, decay, flush } = self;
+            let n = b.len();
+            let a = a.map(|a| &a[..n]);
+            let (yb, _) = b.as_chunks_mut::<4>();
+            let xb = a.map(|a| &a.as_chunks::<4>().0[..yb.len()]);
+            let (scale, limit, zero) = (simd.splat_f64s(decay), simd.splat_f64s(flush), simd.splat_f64s(0.0));
+            let mut acc = [zero; J];
+            for (i, y) in yb.iter_mut().enumerate() {
+                let old: f64x4 = pulp::cast(*y);
+                // As `decayed`, lane by lane: |y| < flush gives 0, anything else (NaN too) y a.
+                let small = simd.less_than_f64s(simd.abs_f64s(old), limit);
+                let new = simd.select_f64s(small, zero, simd.mul_f64s(old, scale));
+                *y = pulp::cast(new);
+                for j in 0..J {
+                    acc[j] = simd.add_f64s(acc[j], simd.mul_f64s(pulp::cast(xb[j][i]), new));
+                }
+            }
+            super::decay_tail(acc.map(pulp::cast), a, b, decay, flush)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +354,54 @@ mod tests {
                 }
                 for (got, a) in three[path].iter().zip([&a0, &a1, &a2]) {
                     proptest::prop_assert_eq!(got.to_bits(), dot(a, &b).to_bits());
+                }
+            }
+        }
+
+        /// [`decay_dots`] leaves the bits of the element-wise decay (with the flush to zero)
+        /// in `b` and returns the bits of separate dots with the decayed `b`, at every length,
+        /// with signed zeros, values under the flush threshold of either sign, and NaN.
+        #[test]
+        fn decay_dots_are_decay_then_dots_bit_for_bit(
+            cells in proptest::collection::vec((-1e3..1e3f64, -1e3..1e3f64, -1e3..1e3f64, -2.0..2.0f64, 0..6u8), 0..45),
+            decay in 0.0..1.0f64,
+        ) {
+            let flush = 1e-200;
+            let z = |x: f64| if x.abs() < 1.0 { -0.0 } else { x };
+            let special = |y: f64, kind: u8| match kind {
+                0 => -0.0,
+                1 => y * 1e-201,
+                2 => f64::NAN,
+                3 => flush,
+                _ => y,
+            };
+            let a0: Vec<f64> = cells.iter().map(|c| z(c.0)).collect();
+            let a1: Vec<f64> = cells.iter().map(|c| c.1).collect();
+            let a2: Vec<f64> = cells.iter().map(|c| c.2).collect();
+            let b: Vec<f64> = cells.iter().map(|c| special(c.3, c.4)).collect();
+            let expected: Vec<f64> =
+                b.iter().map(|y| if y.abs() < flush { 0.0 } else { y * decay }).collect();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            // Both paths: the vector one (where the CPU has AVX2) and the array one; J = 1..3.
+            let run = |vector: bool, j: usize| {
+                let mut y = b.clone();
+                let got: Vec<f64> = match (vector, j) {
+                    (true, 1) => decay_dots([&a0], &mut y, decay, flush).to_vec(),
+                    (false, 1) => decay_dots_blocks([&a0], &mut y, decay, flush).to_vec(),
+                    (true, 2) => decay_dots([&a0, &a1], &mut y, decay, flush).to_vec(),
+                    (false, 2) => decay_dots_blocks([&a0, &a1], &mut y, decay, flush).to_vec(),
+                    (true, _) => decay_dots([&a0, &a1, &a2], &mut y, decay, flush).to_vec(),
+                    (false, _) => decay_dots_blocks([&a0, &a1, &a2], &mut y, decay, flush).to_vec(),
+                };
+                (y, got)
+            };
+            for vector in [true, false] {
+                for j in 1..=3 {
+                    let (y, got) = run(vector, j);
+                    proptest::prop_assert_eq!(bits(&y), bits(&expected));
+                    for (g, a) in got.iter().zip([&a0, &a1, &a2]) {
+                        proptest::prop_assert_eq!(g.to_bits(), dot(a, &expected).to_bits());
+                    }
                 }
             }
         }

@@ -109,8 +109,9 @@ pub struct Network<M: NeuronModel = AnyNeuron> {
     z: Vec<f64>,
     /// Omega_s Psi computed by the fused dense pass for the next step, if still valid.
     slow_current: Vec<f64>,
-    /// W Psi (length J) computed by the fused factored pass for the next step; valid, as
-    /// `slow_current`, while `slow_current_ready`.
+    /// W Psi (length J) for the next step, computed by the fused factored learning pass or,
+    /// with the identity basis and no learning in the step, by the traces' decay pass
+    /// ([`coding::decay_dots`]); valid, as `slow_current`, while `slow_current_ready`.
     slow_z: Vec<f64>,
     slow_current_ready: bool,
     decay: f64,
@@ -550,7 +551,27 @@ impl<M: NeuronModel> Network<M> {
         // 4. Exact exponential decay of the traces, the readout and the basis drive.
         self.slow_current_ready = false;
         let a = self.decay;
-        decay(&mut self.r, a);
+        // Where Psi is r itself and this step's learning leaves W as it is, the next step's
+        // W Psi is taken in the decay's pass over r (the bits of the decay, then the dots).
+        let learns = target.is_some() && self.learning && self.rule.is_active();
+        let mut slow_z_ready = false;
+        match &self.slow {
+            SlowWeights::Factored(wt)
+                if self.identity_basis && self.slow_enabled && !learns && (1..=3).contains(&j) =>
+            {
+                let col = |c: usize| wt.col_as_slice(c);
+                let r = &mut self.r;
+                match j {
+                    1 => self.slow_z[0] = coding::decay_dots([col(0)], r, a, FLUSH_TO_ZERO)[0],
+                    2 => self.slow_z.copy_from_slice(&coding::decay_dots([col(0), col(1)], r, a, FLUSH_TO_ZERO)),
+                    _ => {
+                        self.slow_z.copy_from_slice(&coding::decay_dots([col(0), col(1), col(2)], r, a, FLUSH_TO_ZERO))
+                    }
+                }
+                slow_z_ready = true;
+            }
+            _ => decay(&mut self.r, a),
+        }
         decay(&mut self.x_hat, a);
         decay(&mut self.drive, a);
         self.refresh_psi();
@@ -638,6 +659,9 @@ impl<M: NeuronModel> Network<M> {
                 }
             }
             None => self.error.fill(0.0),
+        }
+        if slow_z_ready {
+            self.slow_current_ready = true;
         }
         self.step += 1;
         &self.spikes

@@ -194,6 +194,22 @@ fn components(c: &mut Criterion) {
     c.bench_function("slow_dots_one_pass_2x1000", |b| {
         b.iter(|| ebn_core::coding::dots([w[0].as_slice(), w[1].as_slice()], black_box(&psi)))
     });
+    // The traces' decay and the next step's W r (identity basis, no learning in the step):
+    // the decay pass then the dots, and both in one pass (`coding::decay_dots`, the same
+    // bits). The factor is 1, so every iteration sees the same traces.
+    let mut traces = psi.clone();
+    let flush = 1e-200;
+    c.bench_function("decay_then_dots_2x1000", |b| {
+        b.iter(|| {
+            for x in traces.iter_mut() {
+                *x = if x.abs() < flush { 0.0 } else { *x * black_box(1.0) };
+            }
+            ebn_core::coding::dots([w[0].as_slice(), w[1].as_slice()], black_box(&traces))
+        })
+    });
+    c.bench_function("decay_dots_one_pass_2x1000", |b| {
+        b.iter(|| ebn_core::coding::decay_dots([w[0].as_slice(), w[1].as_slice()], &mut traces, black_box(1.0), flush))
+    });
     let mut dense = SlowWeights::Dense(Mat::from_fn(N, N, |_, _| 0.0));
     c.bench_function("learning_dense_1000x1000", |b| b.iter(|| rule.update(&signal, black_box(&mut dense))));
 
