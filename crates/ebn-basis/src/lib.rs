@@ -283,10 +283,11 @@ mod tests {
         Mat::from_fn(j, n, |_, _| rng.random_range(-0.1..0.1))
     }
 
-    fn configs() -> [BasisConfig; 4] {
+    fn configs() -> [BasisConfig; 5] {
         [
             BasisConfig::Identity,
             BasisConfig::RandomTanh { n_basis: 17, weight_std: 0.3, bias: 1.0, fast_tanh: false },
+            BasisConfig::RandomTanh { n_basis: 17, weight_std: 0.3, bias: 1.0, fast_tanh: true },
             BasisConfig::StateTanh {
                 n_basis: 23,
                 gain: 2.0,

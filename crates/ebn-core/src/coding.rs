@@ -174,6 +174,28 @@ fn axpy_tail<const J: usize>(acc: [[f64; 4]; J], mut cols: [&mut [f64]; J], a: [
     finish(acc, cols.map(|c| &*c), b)
 }
 
+/// Below this magnitude a decaying quantity (trace, readout, basis drive) is set to 0. A
+/// trace left alone decays by exp(-lambda dt) per step and would reach the subnormal range
+/// (< 2.2e-308) after about 708 / lambda seconds of silence (70 s at lambda = 10 /s), where
+/// x86 arithmetic is up to 100x slower; 1e-200 is far below anything that affects the readout
+/// or a voltage.
+pub const FLUSH_TO_ZERO: f64 = 1e-200;
+
+/// One decayed value: 0 if `|x| <` [`FLUSH_TO_ZERO`], else `a x` (a NaN stays NaN).
+#[inline(always)]
+pub fn decayed(x: f64, a: f64) -> f64 {
+    decayed_below(x, a, FLUSH_TO_ZERO)
+}
+
+/// [`decayed`] for every element: the step's exact exponential decay of the traces, the
+/// readout and the basis drive (a = exp(-lambda dt)).
+#[inline]
+pub fn decay(xs: &mut [f64], a: f64) {
+    for x in xs {
+        *x = decayed(*x, a);
+    }
+}
+
 /// Decays `b` in place, `b_i <- 0` where `|b_i| < flush` and `b_i <- decay b_i` elsewhere,
 /// then returns [`dot`] of each of `a` with the decayed `b`, all in one pass over `b`: the
 /// bits of the decay followed by [`dots`] (the end of a step's trace decay fused with the next
@@ -200,7 +222,7 @@ pub fn decay_dots_blocks<const J: usize>(a: [&[f64]; J], b: &mut [f64], decay: f
     for base in (0..split).step_by(4) {
         let y: &mut [f64; 4] = (&mut b[base..base + 4]).try_into().expect("a block of 4");
         for k in 0..4 {
-            y[k] = decayed(y[k], decay, flush);
+            y[k] = decayed_below(y[k], decay, flush);
         }
         for j in 0..J {
             let x: &[f64; 4] = a[j][base..base + 4].try_into().expect("a block of 4");
@@ -212,9 +234,9 @@ pub fn decay_dots_blocks<const J: usize>(a: [&[f64]; J], b: &mut [f64], decay: f
     decay_tail(acc, a, b, decay, flush)
 }
 
-/// One decayed value of [`decay_dots`].
+/// One decayed value of [`decay_dots`], with its threshold.
 #[inline(always)]
-fn decayed(y: f64, decay: f64, flush: f64) -> f64 {
+fn decayed_below(y: f64, decay: f64, flush: f64) -> f64 {
     if y.abs() < flush { 0.0 } else { y * decay }
 }
 
@@ -223,7 +245,7 @@ fn decayed(y: f64, decay: f64, flush: f64) -> f64 {
 fn decay_tail<const J: usize>(acc: [[f64; 4]; J], a: [&[f64]; J], b: &mut [f64], decay: f64, flush: f64) -> [f64; J] {
     let split = b.len() - b.len() % 4;
     for y in &mut b[split..] {
-        *y = decayed(*y, decay, flush);
+        *y = decayed_below(*y, decay, flush);
     }
     finish(acc, a, b)
 }
@@ -314,7 +336,7 @@ mod lanes4 {
             let mut acc = [zero; J];
             for (i, y) in yb.iter_mut().enumerate() {
                 let old: f64x4 = pulp::cast(*y);
-                // As `decayed`, lane by lane: |y| < flush gives 0, anything else (NaN too) y a.
+                // As `decayed_below`, lane by lane: |y| < flush gives 0, anything else (NaN too) y a.
                 let small = simd.less_than_f64s(simd.abs_f64s(old), limit);
                 let new = simd.select_f64s(small, zero, simd.mul_f64s(old, scale));
                 *y = pulp::cast(new);

@@ -64,6 +64,12 @@ pub struct Overrides {
 /// operations in the same order, so the same bits (tested). Outside a handle V is always
 /// current: the handle borrows the network mutably and delivers the column when dropped.
 ///
+/// **Decay and slow current in one pass**: where Psi is r itself (identity basis) and the
+/// step does not learn, the decay of r and the next step's W r are one pass over r
+/// ([`coding::decay_dots`]): the J chains of additions of the dot products bound that pass,
+/// and the decay rides in their latency. Same operations per element in the same order, so
+/// the same bits (tested).
+///
 /// x_hat is kept incrementally (it jumps by D_k and decays with r), so it equals D r up to
 /// rounding (checked in the tests).
 #[derive(Debug)]
@@ -562,18 +568,23 @@ impl<M: NeuronModel> Network<M> {
                 let col = |c: usize| wt.col_as_slice(c);
                 let r = &mut self.r;
                 match j {
-                    1 => self.slow_z[0] = coding::decay_dots([col(0)], r, a, FLUSH_TO_ZERO)[0],
-                    2 => self.slow_z.copy_from_slice(&coding::decay_dots([col(0), col(1)], r, a, FLUSH_TO_ZERO)),
-                    _ => {
-                        self.slow_z.copy_from_slice(&coding::decay_dots([col(0), col(1), col(2)], r, a, FLUSH_TO_ZERO))
+                    1 => self.slow_z[0] = coding::decay_dots([col(0)], r, a, coding::FLUSH_TO_ZERO)[0],
+                    2 => {
+                        self.slow_z.copy_from_slice(&coding::decay_dots([col(0), col(1)], r, a, coding::FLUSH_TO_ZERO))
                     }
+                    _ => self.slow_z.copy_from_slice(&coding::decay_dots(
+                        [col(0), col(1), col(2)],
+                        r,
+                        a,
+                        coding::FLUSH_TO_ZERO,
+                    )),
                 }
                 slow_z_ready = true;
             }
-            _ => decay(&mut self.r, a),
+            _ => coding::decay(&mut self.r, a),
         }
-        decay(&mut self.x_hat, a);
-        decay(&mut self.drive, a);
+        coding::decay(&mut self.x_hat, a);
+        coding::decay(&mut self.drive, a);
         self.refresh_psi();
 
         // 5. New error and learning.
@@ -917,12 +928,6 @@ pub struct DamageSnapshot {
     alive: Vec<bool>,
 }
 
-/// Below this magnitude a decaying quantity is set to 0. A trace left alone decays by
-/// exp(-lambda dt) per step and would reach the subnormal range (< 2.2e-308) after about
-/// 708 / lambda seconds of silence (70 s at lambda = 10 /s), where x86 arithmetic is up to
-/// 100x slower; 1e-200 is far below anything that affects the readout or a voltage.
-const FLUSH_TO_ZERO: f64 = 1e-200;
-
 /// y += a x, element by element.
 #[inline]
 fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
@@ -997,14 +1002,6 @@ fn deliver<M: NeuronModel>(d: &DecoderLayouts, neuron: &M, state: &mut M::State,
 #[inline(always)]
 fn basis_values<'a>(identity: bool, r: &'a [f64], psi: &'a [f64]) -> &'a [f64] {
     if identity { r } else { psi }
-}
-
-/// x <- a x for every element, with values below [`FLUSH_TO_ZERO`] in magnitude set to 0.
-#[inline]
-fn decay(xs: &mut [f64], a: f64) {
-    for x in xs {
-        *x = if x.abs() < FLUSH_TO_ZERO { 0.0 } else { *x * a };
-    }
 }
 
 /// D in the two layouts the step reads: neuron-major (`by_neuron[i * J + c] = D[c, i]`, the

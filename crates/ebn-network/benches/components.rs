@@ -198,12 +198,10 @@ fn components(c: &mut Criterion) {
     // the decay pass then the dots, and both in one pass (`coding::decay_dots`, the same
     // bits). The factor is 1, so every iteration sees the same traces.
     let mut traces = psi.clone();
-    let flush = 1e-200;
+    let flush = ebn_core::coding::FLUSH_TO_ZERO;
     c.bench_function("decay_then_dots_2x1000", |b| {
         b.iter(|| {
-            for x in traces.iter_mut() {
-                *x = if x.abs() < flush { 0.0 } else { *x * black_box(1.0) };
-            }
+            ebn_core::coding::decay(&mut traces, black_box(1.0));
             ebn_core::coding::dots([w[0].as_slice(), w[1].as_slice()], black_box(&traces))
         })
     });

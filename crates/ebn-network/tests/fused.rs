@@ -7,8 +7,8 @@
 //! the fused learning pass (update + next slow current) against a rule that does not claim it.
 
 use ebn_core::{
-    LearningSignal, NeuronModel, PendingSpike, PlasticityRule, Result, Rng, RuleSetup, SeedStreams, SlowWeights, Spec,
-    SplitInput, WeightForm,
+    Basis, BasisSetup, LearningSignal, NeuronModel, PendingSpike, PlasticityRule, Result, Rng, RuleSetup, SeedStreams,
+    SlowWeights, Spec, SplitInput, Stream, WeightForm,
 };
 use ebn_network::neurons::{EbnMultiSpike, EbnNeuron, EbnState};
 use ebn_network::perturb::SilenceNeurons;
@@ -347,4 +347,78 @@ fn stepping_through_the_deferred_handle_is_stepping() {
     let unfused =
         || Network::build_generic(&c, seeds, Unfused(EbnNeuron::default()), builtins(), Overrides::default()).unwrap();
     assert!(deferred_is_stepped(unfused(), unfused(), 1500) > 30, "unfused");
+}
+
+/// The identity basis under another name: it does not say it is the identity, so the
+/// network evaluates it (Psi = a copy of r) and takes W Psi from Psi, never in the traces'
+/// decay pass.
+#[derive(Debug)]
+struct HiddenIdentity(Box<dyn Basis>);
+
+impl Basis for HiddenIdentity {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn n_inputs(&self) -> usize {
+        self.0.n_inputs()
+    }
+    fn drive_len(&self) -> usize {
+        self.0.drive_len()
+    }
+    fn on_spike(&self, k: usize, drive: &mut [f64]) {
+        self.0.on_spike(k, drive);
+    }
+    fn drive_from_traces(&self, r: &[f64], drive: &mut [f64]) {
+        self.0.drive_from_traces(r, drive);
+    }
+    fn evaluate(&self, r: &[f64], drive: &[f64], psi: &mut [f64]) {
+        self.0.evaluate(r, drive, psi);
+    }
+}
+
+/// The traces' decay fused with the next step's W r (identity basis, steps without
+/// learning) against a twin whose identity basis is hidden, so that it takes the separate
+/// decay and dot products: training, then fixed weights with the teacher's feedback, then
+/// without a teacher; one and several spikes per step. Spikes, voltages, traces and weights
+/// bit for bit at every step.
+#[test]
+fn the_decay_pass_with_the_next_slow_current_is_decay_then_dots() {
+    let basis = Spec::new("identity");
+    for j in 1..=3 {
+        for max_spikes in [1usize, 3] {
+            let mut c = config(41, j, WeightForm::Factored, basis.clone());
+            c.neuron = Spec::new("ebn_multi_spike").with("max_spikes", max_spikes);
+            let seeds = SeedStreams::new(13);
+            let mut fused = Network::build(&c, seeds).unwrap();
+            // The same basis as the network's own: the same specification, decoder and stream.
+            let setup = BasisSetup { decoder: fused.decoder() };
+            let inner = builtins().basis(&basis, "network.basis", &setup, &mut seeds.rng(Stream::Basis)).unwrap();
+            let overrides = Overrides { basis: Some(Box::new(HiddenIdentity(inner))), ..Default::default() };
+            let mut plain = Network::build_with(&c, seeds, overrides).unwrap();
+            let mut spikes = [0usize; 2];
+            for s in 0..6000 {
+                // Training, then fixed weights with the teacher's feedback, then without it.
+                if s == 2000 {
+                    fused.set_learning(false);
+                    plain.set_learning(false);
+                }
+                let t = s as f64 * c.dt;
+                let target: Vec<f64> = (0..j).map(|k| 1.0 * (6.0 * t + k as f64).sin()).collect();
+                let command: Vec<f64> = (0..j).map(|k| 6.0 * (6.0 * t + k as f64).cos()).collect();
+                let teacher = (s < 4000).then_some(target.as_slice());
+                let a = fused.step(&command, teacher).to_vec();
+                let b = plain.step(&command, teacher).to_vec();
+                assert_eq!(a, b, "J = {j}: spikes differ at step {s}");
+                spikes[usize::from(s >= 2000)] += a.len();
+                assert_eq!(bits(fused.voltages()), bits(plain.voltages()), "voltages differ at step {s}");
+                assert_eq!(bits(fused.traces()), bits(plain.traces()), "traces differ at step {s}");
+            }
+            let (wa, wb) = (fused.slow_weights().matrix(), plain.slow_weights().matrix());
+            for k in 0..wa.ncols() {
+                assert_eq!(bits(wa.col_as_slice(k)), bits(wb.col_as_slice(k)));
+            }
+            // Spikes while learning and while not: neither phase compares silent networks.
+            assert!(spikes[0] > 30 && spikes[1] > 30, "J = {j}: spikes {spikes:?}");
+        }
+    }
 }
