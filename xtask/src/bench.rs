@@ -623,6 +623,7 @@ pub fn bench(cases: &[Case], opts: &Options, out: Option<&Path>) -> Result<()> {
         std::fs::create_dir_all(dir)?;
         let jsonl: String = lines.iter().map(|l| format!("{l}\n")).collect();
         write_atomic(&dir.join("bench.jsonl"), jsonl.as_bytes())?;
+        write_atomic(&dir.join("bench.md"), markdown_table(&lines).as_bytes())?;
         if scaling.len() >= 2 {
             let mut csv = String::from("n,rust_wall_per_sim_s,numpy_wall_per_sim_s\n");
             for (n, r, p) in &scaling {
@@ -636,6 +637,59 @@ pub fn bench(cases: &[Case], opts: &Options, out: Option<&Path>) -> Result<()> {
         bail!("the implementations disagree:\n  {}", disagreements.join("\n  "));
     }
     Ok(())
+}
+
+/// The cases as a Markdown table (µs per step: the median and, in brackets, the range of the
+/// runs; the ratios are of the medians; spikes of each side, with how many of the compared
+/// first spikes agree index for index), for docs/PERFORMANCE.md.
+fn markdown_table(lines: &[Value]) -> String {
+    let us = |l: &Value, side: &str| -> String {
+        let Some(median) = l[format!("{side}_us_per_step")].as_f64() else { return "-".into() };
+        let runs: Vec<f64> = l[format!("{side}_us_per_step_runs")]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        let (lo, hi) = runs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
+        if runs.len() > 1 { format!("{} ({}-{})", sig(median), sig(lo), sig(hi)) } else { sig(median) }
+    };
+    let ratio =
+        |l: &Value, side: &str| l[format!("speedup_vs_{side}")].as_f64().map_or("-".into(), |r| format!("{r:.1}x"));
+    let spikes = |l: &Value, side: &str| match (
+        l[format!("{side}_spikes")].as_u64(),
+        l[format!("{side}_common_spike_prefix")].as_u64(),
+    ) {
+        (Some(n), Some(common)) => {
+            format!("{n}, {common}/{} same", l[format!("{side}_compared_spikes")].as_u64().unwrap_or(0))
+        }
+        _ => "-".into(),
+    };
+    let mut md = String::from(
+        "| case | N | this code | numpy | Brian2 C++ | vs numpy | vs Brian2 | spikes: this code | numpy | Brian2 | Brian2 compile (s) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for l in lines {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            l["case"].as_str().unwrap_or("?"),
+            l["n"],
+            us(l, "rust"),
+            us(l, "numpy"),
+            us(l, "brian2"),
+            ratio(l, "numpy"),
+            ratio(l, "brian2"),
+            l["rust_spikes"],
+            spikes(l, "numpy"),
+            spikes(l, "brian2"),
+            l["brian2_compile_s"].as_f64().map_or("-".into(), |s| format!("{s:.1}")),
+        ));
+    }
+    md
+}
+
+/// Three significant digits, without an exponent for the values a step takes (0.01-10^4 µs).
+fn sig(x: f64) -> String {
+    let digits = if x == 0.0 || !x.is_finite() { 0 } else { (2 - x.abs().log10().floor() as i32).max(0) as usize };
+    format!("{x:.digits$}")
 }
 
 /// Least-squares slope of log(cost) against log(N).
@@ -677,4 +731,43 @@ fn scaling_plot(points: &[(f64, f64, Option<f64>)], exponent: f64, dir: &Path) -
         }],
     };
     render(&figure, dir, "scaling")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_significant_digits() {
+        assert_eq!(sig(0.0897), "0.0897");
+        assert_eq!(sig(7.9), "7.90");
+        assert_eq!(sig(274.3), "274");
+        assert_eq!(sig(8040.4), "8040");
+        assert_eq!(sig(0.0), "0");
+    }
+
+    #[test]
+    fn the_median_run_is_reported_and_differing_runs_are_an_error() {
+        let run = |us: f64, spikes: u64| json!({"us_per_step": us, "wall_per_sim_s": us * 1e-2, "spikes": spikes, "first_spikes": [1, 2], "peak_rss_kb": us});
+        let m = median_run(vec![run(3.0, 5), run(1.0, 5), run(2.0, 5)]).unwrap();
+        assert_eq!(m["us_per_step"], json!(2.0));
+        assert_eq!(m["us_per_step_runs"], json!([3.0, 1.0, 2.0]));
+        assert_eq!(m["peak_rss_kb"], json!(3.0));
+        assert!(median_run(vec![run(1.0, 5), run(1.0, 6)]).is_err());
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_case_with_ranges_and_agreement() {
+        let line = json!({
+            "case": "fixed100", "n": 100, "rust_us_per_step": 0.1, "rust_us_per_step_runs": [0.1, 0.12, 0.09],
+            "numpy_us_per_step": 10.0, "numpy_us_per_step_runs": [10.0, 11.0, 9.5], "speedup_vs_numpy": 100.0,
+            "rust_spikes": 1251, "numpy_spikes": 1251, "numpy_common_spike_prefix": 1251, "numpy_compared_spikes": 1251,
+        });
+        let md = markdown_table(&[line]);
+        let row = md.lines().nth(2).unwrap();
+        assert_eq!(
+            row,
+            "| fixed100 | 100 | 0.100 (0.0900-0.120) | 10.0 (9.50-11.0) | - | 100.0x | - | 1251 | 1251, 1251/1251 same | - | - |"
+        );
+    }
 }

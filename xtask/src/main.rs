@@ -86,7 +86,7 @@ enum Command {
         /// Timed runs of this code and of numpy per case, alternating, each from the same
         /// state; the medians are reported, with every run's time (Brian2 runs once: each of
         /// its runs compiles).
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=99))]
         repeat: u32,
     },
     /// Feed hostile inputs to the file and TOML loaders (seeded, structure-aware); count
