@@ -370,55 +370,84 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-/// The child process: build, warm up, export to `dir`, time the steps; prints one JSON line.
+/// Timed runs of this code inside one child, each from a network built and warmed up anew
+/// (the same state: the same seed): the child reports their median, so that a run of a few
+/// milliseconds (N = 64: 20 000 steps in ~3 ms) is not one sample of whatever else the
+/// machine did in those milliseconds.
+const INNER_RUNS: usize = 3;
+
+/// The child process: build, warm up, export to `dir`, time the steps ([`INNER_RUNS`] times,
+/// each from a new build of the same network); prints one JSON line.
 pub fn run_case(case: Case, dir: &Path) -> Result<()> {
-    let mut net = network(case)?;
     let teacher = LinearSystem::damped_oscillator();
-    let mut rk4 = Rk4::default();
-    let dt = net.config().dt;
-    let mut x = vec![0.0; teacher.dim()];
-    for _ in 0..WARMUP {
-        rk4.step(&teacher, &mut x, &COMMAND, dt);
-        net.step(&COMMAND, Some(&x));
-    }
-    export(&net, &x, dir, case)?;
     let steps = case.steps();
-    // The teacher does not depend on the network: its trajectory is computed before the
-    // timed loop, as on the numpy side.
-    let xs: Vec<Vec<f64>> = (0..steps)
-        .map(|_| {
+    let mut walls = Vec::with_capacity(INNER_RUNS);
+    let mut first: Option<(Vec<usize>, usize, usize)> = None;
+    let (mut bound_us, mut dt) = (None, f64::NAN);
+    for run in 0..INNER_RUNS {
+        let mut net = network(case)?;
+        let mut rk4 = Rk4::default();
+        dt = net.config().dt;
+        let mut x = vec![0.0; teacher.dim()];
+        for _ in 0..WARMUP {
             rk4.step(&teacher, &mut x, &COMMAND, dt);
-            x.clone()
-        })
-        .collect();
-    let mut spikes = Vec::with_capacity(COMPARED_SPIKES);
-    let (mut count, mut several) = (0usize, 0usize);
-    let start = Instant::now();
-    // As the experiment runner steps (ebn_network::simulate): each step's last fast-weight
-    // column is delivered in the next step's pass; the handle's drop delivers the last one.
-    let mut stepper = net.deferred();
-    for x in &xs {
-        let fired = stepper.step(&COMMAND, Some(x));
-        several += usize::from(fired.len() > 1);
-        for &k in fired {
-            count += 1;
-            if spikes.len() < COMPARED_SPIKES {
-                spikes.push(k);
+            net.step(&COMMAND, Some(&x));
+        }
+        if run == 0 {
+            export(&net, &x, dir, case)?;
+        }
+        // The teacher does not depend on the network: its trajectory is computed before the
+        // timed loop, as on the numpy side.
+        let xs: Vec<Vec<f64>> = (0..steps)
+            .map(|_| {
+                rk4.step(&teacher, &mut x, &COMMAND, dt);
+                x.clone()
+            })
+            .collect();
+        let mut spikes = Vec::with_capacity(COMPARED_SPIKES);
+        let (mut count, mut several) = (0usize, 0usize);
+        let start = Instant::now();
+        // As the experiment runner steps (ebn_network::simulate): each step's last fast-weight
+        // column is delivered in the next step's pass; the handle's drop delivers the last one.
+        let mut stepper = net.deferred();
+        for x in &xs {
+            let fired = stepper.step(&COMMAND, Some(x));
+            several += usize::from(fired.len() > 1);
+            for &k in fired {
+                count += 1;
+                if spikes.len() < COMPARED_SPIKES {
+                    spikes.push(k);
+                }
             }
         }
+        drop(stepper);
+        walls.push(start.elapsed().as_secs_f64());
+        anyhow::ensure!(net.readout().iter().all(|v| v.is_finite()), "the benchmark network diverged");
+        match &first {
+            None => first = Some((spikes, count, several)),
+            Some(f) => anyhow::ensure!(
+                f.0 == spikes && f.1 == count,
+                "timed run {} fired other spikes than run 1 from the same state",
+                run + 1
+            ),
+        }
+        // For the dense case, the machine's bound: one read-modify-write pass over an array
+        // of Omega_s's size, the least any step that updates Omega_s must do.
+        if run == 0 {
+            bound_us = match net.slow_weights() {
+                SlowWeights::Dense(omega) => Some(rmw_pass_us(omega.nrows() * omega.ncols())),
+                SlowWeights::Factored(_) => None,
+            };
+        }
     }
-    drop(stepper);
-    let wall = start.elapsed().as_secs_f64();
-    anyhow::ensure!(net.readout().iter().all(|v| v.is_finite()), "the benchmark network diverged");
-    // For the dense case, the machine's bound: one read-modify-write pass over an array of
-    // Omega_s's size, the least any step that updates Omega_s must do.
-    let bound_us = match net.slow_weights() {
-        SlowWeights::Dense(omega) => Some(rmw_pass_us(omega.nrows() * omega.ncols())),
-        SlowWeights::Factored(_) => None,
-    };
+    let (spikes, count, several) = first.context("no timed run")?;
+    let mut sorted = walls.clone();
+    sorted.sort_by(f64::total_cmp);
+    let wall = sorted[(sorted.len() - 1) / 2];
     let out = json!({
         "rmw_pass_us": bound_us,
         "wall_per_sim_s": wall / (steps as f64 * dt), "us_per_step": wall / steps as f64 * 1e6,
+        "us_per_step_inner": walls.iter().map(|w| w / steps as f64 * 1e6).collect::<Vec<_>>(),
         "steps": steps, "spikes": count, "steps_with_several_spikes": several, "first_spikes": spikes,
         "peak_rss_kb": peak_rss_kb(),
     });
