@@ -194,6 +194,26 @@ fn components(c: &mut Criterion) {
     c.bench_function("slow_dots_one_pass_2x1000", |b| {
         b.iter(|| ebn_core::coding::dots([w[0].as_slice(), w[1].as_slice()], black_box(&psi)))
     });
+    // The factored learning update of W^T's two columns (w += a Psi) and the next step's
+    // W Psi: two axpys then the dots, and both in one pass (`coding::axpy_dots`, the same
+    // bits; the network's fused learning pass). The scalars are 0, so every iteration sees
+    // the same weights.
+    let (mut w0, mut w1) = (w[0].clone(), w[1].clone());
+    let zero = [0.0, 0.0];
+    c.bench_function("axpys_then_dots_2x1000", |b| {
+        b.iter(|| {
+            for (col, a) in [(&mut w0, zero[0]), (&mut w1, zero[1])] {
+                let a = black_box(a);
+                for (x, p) in col.iter_mut().zip(&psi) {
+                    *x += a * p;
+                }
+            }
+            ebn_core::coding::dots([w0.as_slice(), w1.as_slice()], black_box(&psi))
+        })
+    });
+    c.bench_function("axpy_dots_one_pass_2x1000", |b| {
+        b.iter(|| ebn_core::coding::axpy_dots([&mut w0, &mut w1], black_box(zero), &psi))
+    });
     // The traces' decay and the next step's W r (identity basis, no learning in the step):
     // the decay pass then the dots, and both in one pass (`coding::decay_dots`, the same
     // bits). The factor is 1, so every iteration sees the same traces.

@@ -143,6 +143,26 @@ impl RobustLocal {
     }
 }
 
+/// The Frobenius norm of `w` if it exceeds `bound`, else `None`, with faer's norm (its
+/// overflow-safe scaling; its value sets the projection's bits) computed only when the plain
+/// sum of squares does not settle it: that sum is within n eps of ||w||^2 (n terms), so below
+/// bound^2 (1 - 1e-6) the norm is below the bound for any n < 10^9. A NaN or infinite sum, and
+/// a bound^2 that underflows, fall through to faer's norm. On a 2 x 64 matrix faer's norm cost
+/// ~1.4 µs per step, ten times the rest of the step (docs/PERFORMANCE.md).
+fn norm_over(w: &ebn_core::Mat<f64>, bound: f64) -> Option<f64> {
+    let mut sum = 0.0;
+    for j in 0..w.ncols() {
+        for x in w.col_as_slice(j) {
+            sum += x * x;
+        }
+    }
+    if sum < bound * bound * (1.0 - 1e-6) {
+        return None;
+    }
+    let norm = w.norm_l2();
+    (norm > bound).then_some(norm)
+}
+
 fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
@@ -204,13 +224,12 @@ impl PlasticityRule for RobustLocal {
                         axpy(gain * e, signal.psi, column);
                     }
                 }
-                if let Safeguard::Projection { bound } = self.safeguard {
-                    let norm = wt.norm_l2();
-                    if norm > bound {
-                        let s = bound / norm;
-                        for j in 0..wt.ncols() {
-                            wt.col_as_slice_mut(j).iter_mut().for_each(|w| *w *= s);
-                        }
+                if let Safeguard::Projection { bound } = self.safeguard
+                    && let Some(norm) = norm_over(wt, bound)
+                {
+                    let s = bound / norm;
+                    for j in 0..wt.ncols() {
+                        wt.col_as_slice_mut(j).iter_mut().for_each(|w| *w *= s);
                     }
                 }
             }
@@ -222,6 +241,50 @@ impl PlasticityRule for RobustLocal {
 mod tests {
     use super::*;
     use ebn_core::Mat;
+
+    proptest::proptest! {
+        /// The projection's decision and norm are faer's, with or without the shortcut: for
+        /// random W (signed zeros, tiny and huge entries, NaN) and bounds at, just under and
+        /// just over the norm, and far from it.
+        #[test]
+        fn the_norm_shortcut_decides_as_faer(
+            cells in proptest::collection::vec((-2.0..2.0f64, 0u8..8), 1..300),
+            scale in -200i32..200,
+            at in (0u8..6, -3.0..3.0f64),
+        ) {
+            let v: Vec<f64> = cells.iter().map(|(x, k)| match k {
+                0 => -0.0,
+                1 => x * 1e-170,
+                _ => x * 2f64.powi(scale),
+            }).collect();
+            let w = Mat::from_fn(v.len().div_ceil(2), 2, |i, j| v.get(2 * i + j).copied().unwrap_or(0.5));
+            let norm = w.norm_l2();
+            let bound = match at.0 {
+                0 => norm,
+                1 => norm * (1.0 - f64::EPSILON),
+                2 => norm * (1.0 + f64::EPSILON),
+                3 => norm * (1.0 - 1e-7),
+                _ => norm * 10f64.powf(at.1),
+            };
+            proptest::prop_assume!(bound > 0.0 && bound.is_finite());
+            let faer = (norm > bound).then_some(norm);
+            proptest::prop_assert_eq!(norm_over(&w, bound).map(f64::to_bits), faer.map(f64::to_bits));
+        }
+    }
+
+    #[test]
+    fn the_norm_shortcut_leaves_nan_and_overflow_to_faer() {
+        let nan: Mat<f64> = Mat::from_fn(3, 2, |i, j| if i == 1 && j == 0 { f64::NAN } else { 1.0 });
+        assert_eq!(
+            norm_over(&nan, 1.0).map(f64::to_bits),
+            (nan.norm_l2() > 1.0).then_some(nan.norm_l2()).map(f64::to_bits)
+        );
+        let huge: Mat<f64> = Mat::from_fn(3, 2, |_, _| 1e200);
+        let norm = huge.norm_l2();
+        assert!(norm.is_finite(), "faer's norm scales: {norm}");
+        assert_eq!(norm_over(&huge, 1e199), Some(norm));
+        assert_eq!(norm_over(&huge, 1e201), None);
+    }
 
     fn signal<'a>(error: &'a [f64], psi: &'a [f64], d: &'a Mat<f64>, fb: &'a [f64]) -> LearningSignal<'a> {
         LearningSignal {
