@@ -250,8 +250,8 @@ fn decay_tail<const J: usize>(acc: [[f64; 4]; J], a: [&[f64]; J], b: &mut [f64],
     finish(acc, a, b)
 }
 
-/// The 4-lane vector forms of [`dots`], [`axpy_dots`] and [`decay_dots`], through `pulp`'s AVX2 token (safe
-/// code; the CPU is checked once, at the first call). Element-wise multiplies and adds only,
+/// The 4-lane vector forms of [`dots`], [`axpy_dots`] and [`decay_dots`], through `pulp`'s
+/// AVX2 token (safe code; the CPU is checked once, at the first call). Element-wise multiplies and adds only,
 /// never a fused multiply-add, so every lane rounds as the array form does.
 #[cfg(target_arch = "x86_64")]
 mod lanes4 {
