@@ -594,7 +594,7 @@ impl<M: NeuronModel> Network<M> {
                 for ((e, x), xh) in self.error.iter_mut().zip(x).zip(&self.x_hat) {
                     *e = x - xh;
                 }
-                if self.learning && self.rule.is_active() {
+                if learns {
                     // What the rule reads: the voltages with any pending column delivered,
                     // the feedback D^T e (also the fused dense pass's outer product).
                     let reads_voltages = self.rule.reads_voltages();

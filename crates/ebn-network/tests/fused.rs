@@ -403,7 +403,7 @@ fn the_decay_pass_with_the_next_slow_current_is_decay_then_dots() {
                     plain.set_learning(false);
                 }
                 let t = s as f64 * c.dt;
-                let target: Vec<f64> = (0..j).map(|k| 1.0 * (6.0 * t + k as f64).sin()).collect();
+                let target: Vec<f64> = (0..j).map(|k| (6.0 * t + k as f64).sin()).collect();
                 let command: Vec<f64> = (0..j).map(|k| 6.0 * (6.0 * t + k as f64).cos()).collect();
                 let teacher = (s < 4000).then_some(target.as_slice());
                 let a = fused.step(&command, teacher).to_vec();
