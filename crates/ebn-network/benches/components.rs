@@ -3,7 +3,7 @@
 //! (and the same for the refractory and the synaptic neuron), the last spike's column as its
 //! own pass and inside the one-pass step, a spike's propagation
 //! (fast-weight column, traces, readout),
-//! the tanh basis (library and fast tanh), the learning update (factored and dense), the
+//! the tanh basis (library and fast tanh, and the fast tanh's portable loop), the learning update (factored and dense), the
 //! factored slow current's dot products (separate and in one pass), and a
 //! whole training step with the tanh basis. `cargo xtask bench` compares whole steps with
 //! numpy; these say where a step's time goes.
@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ebn_core::{
     Basis, LearningSignal, Mat, NeuronModel, PlasticityRule, RuleSetup, SeedStreams, SlowWeights, Stream, WeightForm,
 };
-use ebn_network::basis::TanhBasis;
+use ebn_network::basis::{TanhBasis, fast_tanh};
 use ebn_network::neurons::{EbnNeuron, Refractory, Reset, SynapticLif};
 use ebn_network::plasticity::{LocalRule, RuleConfig};
 use ebn_network::{Network, NetworkConfig, Overrides};
@@ -162,6 +162,12 @@ fn components(c: &mut Criterion) {
         let name = if fast { "tanh_basis_fast_1000" } else { "tanh_basis_libm_1000" };
         c.bench_function(name, |b| b.iter(|| basis.evaluate(&[], black_box(&drive), &mut psi)));
     }
+    // The fast tanh's scalar loop at the compiler's preferred width (4 lanes on the Intel
+    // AVX-512 servers, where tanh_basis_fast_1000 runs the explicit 8-lane form).
+    let theta = tanh_basis(true).theta;
+    c.bench_function("tanh_of_sums_portable_1000", |b| {
+        b.iter(|| fast_tanh::tanh_of_sums_portable(black_box(&drive), &theta, &mut psi))
+    });
 
     // eta per basis function: the raw rate is 1e-3.
     let mut rule = LocalRule::new(1e-3 * N as f64).unwrap();
