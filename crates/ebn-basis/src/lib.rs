@@ -259,6 +259,29 @@ impl Basis for TanhBasis {
             }
         }
     }
+    fn advance_drive(&self, spikes: &[usize], decay: f64, r: &[f64], drive: &mut [f64], psi: &mut [f64]) {
+        if !self.fast {
+            // The C library's tanh is the cost here: nothing to gain from one sweep.
+            for &k in spikes {
+                self.on_spike(k, drive);
+            }
+            ebn_core::coding::decay(drive, decay);
+            return self.evaluate(r, drive, psi);
+        }
+        // The jumps of all but the last two spikes on their own (a step has one by default),
+        // then the last ones, the decay and Psi in one sweep: the same order per element.
+        let (first, last) = spikes.split_at(spikes.len().saturating_sub(2));
+        for &k in first {
+            self.on_spike(k, drive);
+        }
+        let col = |k: usize| self.m.col_as_slice(k);
+        match *last {
+            [] => fast_tanh::drive_step([], decay, drive, &self.theta, psi),
+            [a] => fast_tanh::drive_step([col(a)], decay, drive, &self.theta, psi),
+            [a, b] => fast_tanh::drive_step([col(a), col(b)], decay, drive, &self.theta, psi),
+            _ => unreachable!("at most two spikes are left"),
+        }
+    }
     fn evaluate_at_state(&self, x: &[f64], psi: &mut [f64]) -> bool {
         self.evaluate_state(x, psi).is_some()
     }

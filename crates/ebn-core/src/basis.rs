@@ -101,6 +101,26 @@ pub trait Basis: Debug + Send + Sync {
     /// Psi from the traces r and the drive u; writes N_b values into `psi`.
     fn evaluate(&self, r: &[f64], drive: &[f64], psi: &mut [f64]);
 
+    /// The drive's part of the end of a step, in one call: u += M_k for each spike k of the
+    /// step, in order ([`on_spike`](Self::on_spike)), then u_i <- [`coding::decayed`]`(u_i,
+    /// decay)` for every i (the traces' exact exponential decay, decay = exp(-lambda dt)),
+    /// then Psi = [`evaluate`](Self::evaluate)`(r, u)` with r already decayed.
+    ///
+    /// The default makes exactly those calls. A basis may do it in one sweep over u and Psi
+    /// (the random tanh basis does, with the fast tanh), and must then give the same bits of
+    /// u and Psi (checked by the conformance kit). The network calls it once per step for a
+    /// basis that is not the identity, and [`on_spike`](Self::on_spike) alone for a spike
+    /// outside a step (ebn-engine's `Network::fire`).
+    ///
+    /// [`coding::decayed`]: crate::coding::decayed
+    fn advance_drive(&self, spikes: &[usize], decay: f64, r: &[f64], drive: &mut [f64], psi: &mut [f64]) {
+        for &k in spikes {
+            self.on_spike(k, drive);
+        }
+        crate::coding::decay(drive, decay);
+        self.evaluate(r, drive, psi);
+    }
+
     /// Whether Psi(r) = r exactly (the identity basis, for which the closed-form slow weights
     /// of a linear target exist). The network then never calls [`evaluate`](Self::evaluate)
     /// and reads the traces as Psi (checked by the conformance kit). Default: false.

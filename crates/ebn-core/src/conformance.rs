@@ -125,8 +125,9 @@ pub fn command_signal(signal: &dyn CommandSignal) {
 }
 
 /// [`Basis`]: Psi has N_b finite values; the incrementally kept drive equals the drive
-/// computed from scratch after any sequence of spikes and decays; a basis that says it is
-/// the identity gives Psi = r bit for bit.
+/// computed from scratch after any sequence of spikes and decays;
+/// [`Basis::advance_drive`] gives the bits of the jumps, the decay and `evaluate` one after
+/// the other; a basis that says it is the identity gives Psi = r bit for bit.
 pub fn basis(basis: &dyn Basis) {
     let n = basis.n_inputs();
     let nb = basis.len();
@@ -152,6 +153,23 @@ pub fn basis(basis: &dyn Basis) {
         let mut psi = vec![f64::NAN; nb];
         basis.evaluate(&r, &drive, &mut psi);
         prop_assert!(psi.iter().all(|v| v.is_finite()), "Psi not finite: {psi:?}");
+        // advance_drive is the jumps, the decay and evaluate one after the other, bit for bit,
+        // for 0 to 3 spikes in a step (the last events' neurons, repeats included).
+        for count in 0..=3.min(events.len()) {
+            let spikes: Vec<usize> = events[events.len() - count..].iter().map(|e| e.0).collect();
+            let decay = events[0].1;
+            let (mut u_one, mut u_seq) = (drive.clone(), drive.clone());
+            let (mut p_one, mut p_seq) = (vec![f64::NAN; nb], vec![f64::NAN; nb]);
+            basis.advance_drive(&spikes, decay, &r, &mut u_one, &mut p_one);
+            for &k in &spikes {
+                basis.on_spike(k, &mut u_seq);
+            }
+            crate::coding::decay(&mut u_seq, decay);
+            basis.evaluate(&r, &u_seq, &mut p_seq);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&u_one), bits(&u_seq), "advance_drive's drive with spikes {:?}", spikes);
+            prop_assert_eq!(bits(&p_one), bits(&p_seq), "advance_drive's Psi with spikes {:?}", spikes);
+        }
         if basis.is_identity() {
             // The network never evaluates an identity basis: it reads r as Psi.
             prop_assert_eq!(nb, n, "an identity basis has N_b = N");

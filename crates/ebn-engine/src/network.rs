@@ -584,8 +584,16 @@ impl<M: NeuronModel> Network<M> {
             _ => coding::decay(&mut self.r, a),
         }
         coding::decay(&mut self.x_hat, a);
-        coding::decay(&mut self.drive, a);
-        self.refresh_psi();
+        // The drive's jumps at this step's spikes (left out of `fire_neuron`), its decay and
+        // Psi: one call, which a basis may make one sweep.
+        if self.identity_basis {
+            for &k in &self.spikes {
+                self.basis.on_spike(k, &mut self.drive);
+            }
+            coding::decay(&mut self.drive, a);
+        } else {
+            self.basis.advance_drive(&self.spikes, a, &self.r, &mut self.drive, &mut self.psi);
+        }
 
         // 5. New error and learning.
         match target {
@@ -739,13 +747,16 @@ impl<M: NeuronModel> Network<M> {
         self.deliver_pending();
         let k = self.neuron.select_spike(&self.state, &self.thresholds)?;
         self.fire_neuron(k, false);
+        self.basis.on_spike(k, &mut self.drive);
         Some(k)
     }
 
-    /// Neuron k fires: the fast-weight column, the trace, the readout, the basis drive and
-    /// the model's own spike state (see [`Network::fire`]). With `defer`, the column and the
-    /// model's spike state wait in [`Network::pending`] where the fast weights are factored and
-    /// the synapses instantaneous.
+    /// Neuron k fires: the fast-weight column, the trace, the readout and the model's own
+    /// spike state (see [`Network::fire`]). The basis drive's jump is the caller's: `fire`
+    /// adds it at once, a step in `Basis::advance_drive` with the decay (nothing reads the
+    /// drive in between). With `defer`, the column and the model's spike state wait in
+    /// [`Network::pending`] where the fast weights are factored and the synapses
+    /// instantaneous.
     fn fire_neuron(&mut self, k: usize, defer: bool) {
         let dk = self.d.column(k);
         if defer
@@ -759,7 +770,6 @@ impl<M: NeuronModel> Network<M> {
             for (x, d) in self.x_hat.iter_mut().zip(dk) {
                 *x += d;
             }
-            self.basis.on_spike(k, &mut self.drive);
             return;
         }
         if self.fast_column.is_empty() {
@@ -798,7 +808,6 @@ impl<M: NeuronModel> Network<M> {
         for (x, d) in self.x_hat.iter_mut().zip(dk) {
             *x += d;
         }
-        self.basis.on_spike(k, &mut self.drive);
         self.neuron.on_spike(&mut self.state, k);
     }
 

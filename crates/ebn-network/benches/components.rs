@@ -3,7 +3,8 @@
 //! (and the same for the refractory and the synaptic neuron), the last spike's column as its
 //! own pass and inside the one-pass step, a spike's propagation
 //! (fast-weight column, traces, readout),
-//! the tanh basis (library and fast tanh, and the fast tanh's portable loop), the learning update (factored and dense), the
+//! the tanh basis (library and fast tanh, and the fast tanh's portable loop), a spike's
+//! drive jump, decay and Psi as three passes and in one sweep, the learning update (factored and dense), the
 //! factored slow current's dot products (separate and in one pass), and a
 //! whole training step with the tanh basis. `cargo xtask bench` compares whole steps with
 //! numpy; these say where a step's time goes.
@@ -162,6 +163,25 @@ fn components(c: &mut Criterion) {
         let name = if fast { "tanh_basis_fast_1000" } else { "tanh_basis_libm_1000" };
         c.bench_function(name, |b| b.iter(|| basis.evaluate(&[], black_box(&drive), &mut psi)));
     }
+    // The end of a step for the drive with one spike: its M column, the decay and Psi as
+    // three passes (the trait's default) and as the fast tanh basis's one sweep.
+    let basis = tanh_basis(true);
+    let mut u = drive.clone();
+    let decay = (-10.0f64 * 1e-4).exp();
+    c.bench_function("spike_decay_tanh_separate_1000", |b| {
+        b.iter(|| {
+            u.copy_from_slice(&drive);
+            basis.on_spike(black_box(7), &mut u);
+            ebn_core::coding::decay(&mut u, decay);
+            basis.evaluate(&[], &u, &mut psi);
+        })
+    });
+    c.bench_function("spike_decay_tanh_one_sweep_1000", |b| {
+        b.iter(|| {
+            u.copy_from_slice(&drive);
+            basis.advance_drive(black_box(&[7]), decay, &[], &mut u, &mut psi);
+        })
+    });
     // The fast tanh's scalar loop at the compiler's preferred width (4 lanes on the Intel
     // AVX-512 servers, where tanh_basis_fast_1000 runs the explicit 8-lane form).
     let theta = tanh_basis(true).theta;
