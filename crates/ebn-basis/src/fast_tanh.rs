@@ -114,7 +114,7 @@ pub fn tanh_of_sums(u: &[f64], theta: &[f64], psi: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the kernel's only requirement is AVX-512F, which the CPU was just found to
-        // have. The one `unsafe` of the workspace (ARCHITECTURE.md, invariants).
+        // have (ARCHITECTURE.md, "unsafe only to enter an AVX-512 kernel").
         #[allow(unsafe_code)]
         unsafe {
             avx512::tanh_of_sums(u, theta, psi)
