@@ -246,10 +246,11 @@ mod avx512 {
         for c in INV_FACT[..12].iter().rev() {
             p = _mm512_fmadd_pd(p, r, splat(*c));
         }
-        // Bit patterns as i64 (the same two's-complement bits as the scalar code's u64).
-        let k_bits = _mm512_sub_epi64(_mm512_castpd_si512(shifted), _mm512_set1_epi64(ROUNDER.to_bits() as i64));
-        let two_k = _mm512_slli_epi64::<52>(_mm512_add_epi64(k_bits, _mm512_set1_epi64(1023)));
-        _mm512_mul_pd(p, _mm512_castsi512_pd(two_k))
+        // p 2^k in one operation: the scalar code multiplies by 2^k built from its exponent
+        // bits, and both products are exact (0 <= k <= 58, p in [0.7, 1.5]: no overflow, no
+        // rounding), so `vscalefpd` gives the same bits with one floating-point operation
+        // instead of a shift on the same port and a multiply.
+        _mm512_scalef_pd(p, k)
     }
 
     /// `tanh` on 8 lanes. `_mm512_min_pd(a, b)` returns b where a is NaN, as `f64::min`
