@@ -262,11 +262,7 @@ impl Basis for TanhBasis {
     fn advance_drive(&self, spikes: &[usize], decay: f64, r: &[f64], drive: &mut [f64], psi: &mut [f64]) {
         if !self.fast {
             // The C library's tanh is the cost here: nothing to gain from one sweep.
-            for &k in spikes {
-                self.on_spike(k, drive);
-            }
-            ebn_core::coding::decay(drive, decay);
-            return self.evaluate(r, drive, psi);
+            return ebn_core::basis::advance_drive_in_passes(self, spikes, decay, r, drive, psi);
         }
         // The jumps of all but the last two spikes on their own (a step has one by default),
         // then the last ones, the decay and Psi in one sweep: the same order per element.

@@ -114,11 +114,7 @@ pub trait Basis: Debug + Send + Sync {
     ///
     /// [`coding::decayed`]: crate::coding::decayed
     fn advance_drive(&self, spikes: &[usize], decay: f64, r: &[f64], drive: &mut [f64], psi: &mut [f64]) {
-        for &k in spikes {
-            self.on_spike(k, drive);
-        }
-        crate::coding::decay(drive, decay);
-        self.evaluate(r, drive, psi);
+        advance_drive_in_passes(self, spikes, decay, r, drive, psi);
     }
 
     /// Whether Psi(r) = r exactly (the identity basis, for which the closed-form slow weights
@@ -134,4 +130,21 @@ pub trait Basis: Debug + Send + Sync {
     fn evaluate_at_state(&self, _x: &[f64], _psi: &mut [f64]) -> bool {
         false
     }
+}
+
+/// [`Basis::advance_drive`] as three passes: `on_spike` for each spike in order, the decay,
+/// `evaluate`. The trait's default, and what an override may fall back to.
+pub fn advance_drive_in_passes<B: Basis + ?Sized>(
+    basis: &B,
+    spikes: &[usize],
+    decay: f64,
+    r: &[f64],
+    drive: &mut [f64],
+    psi: &mut [f64],
+) {
+    for &k in spikes {
+        basis.on_spike(k, drive);
+    }
+    crate::coding::decay(drive, decay);
+    basis.evaluate(r, drive, psi);
 }
