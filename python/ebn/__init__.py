@@ -10,6 +10,6 @@ recording as NumPy arrays.
     rec = exp.test(0)            # rec["t"], rec["x"], rec["x_hat"], rec["spike_times"], ...
 """
 
-from ._ebn import Experiment, __version__, register_target
+from ._ebn import Experiment, __version__, fit, register_target
 
-__all__ = ["Experiment", "__version__", "register_target"]
+__all__ = ["Experiment", "__version__", "fit", "register_target"]

@@ -1,7 +1,7 @@
 """Type stubs of the Rust core (ebn._ebn)."""
 
 from os import PathLike
-from typing import Any, Callable, Dict, Sequence, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,17 @@ class Experiment:
     @staticmethod
     def load(path: _Path) -> "Experiment":
         """Loads a trained network file (from save or `cargo xtask run`)."""
+
+def fit(target: Dict[str, Any], options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Derive a complete experiment from a target system with the project's recipe
+    (docs/CATALOGUE.md): survey its attractor, then units, time scale, feedback gain, basis,
+    learning rate, training states, command and training length. `target` is a target spec
+    ({"kind": "catalogue", "name": "rossler"}, any built-in kind, or a kind registered with
+    register_target); `options` the recipe's options (n, n_basis, max_trials, seed,
+    feedback_gain, eta, initial_state, ...). Returns {"config": ..., "recipe": ...}; pass
+    the config to Experiment.from_dict. ValueError for a bad spec or option, or a system
+    whose trajectory diverges or settles on a fixed point."""
+    ...
 
 def register_target(kind: str, f: Callable[[npt.NDArray[np.float64]], Sequence[float]], dim: int) -> None:
     """Register a target system written in Python: f(x) -> dx/dt for a state of `dim`

@@ -260,7 +260,7 @@ impl Experiment {
             } else {
                 indicatif::ProgressBar::hidden()
             };
-            while state.trials_done < trials {
+            while !built.training_done(state) {
                 let error = built.train_trial(network, state).map_err(|e| e.to_string())?;
                 if !error.is_finite() {
                     return Err(format!("training diverged at trial {} (normalised error {error})", state.trials_done));
@@ -391,11 +391,49 @@ impl Experiment {
     }
 }
 
+/// Derives a complete experiment from a target system with the project's recipe
+/// (docs/CATALOGUE.md): `target` is a dict with the target's `kind` and parameters (a
+/// catalogue flow, `{"kind": "catalogue", "name": "rossler"}`, a built-in kind, or one
+/// registered with `register_target`), `options` a dict of the recipe's options (`n`,
+/// `n_basis`, `max_trials`, `seed`, `feedback_gain`, `eta`, `initial_state`, ...). Returns
+/// `{"config": ..., "recipe": ...}`: the experiment (for `Experiment.from_dict`) and every
+/// measured and derived value.
+#[pyfunction]
+#[pyo3(signature = (target, options = None))]
+fn fit<'py>(
+    py: Python<'py>,
+    target: &Bound<'py, PyDict>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let json = py.import("json")?;
+    let as_value = |d: &Bound<'py, PyDict>| -> PyResult<serde_json::Value> {
+        let text: String = json.call_method1("dumps", (d,))?.extract()?;
+        serde_json::from_str(&text).map_err(value_error)
+    };
+    let spec: ebn_network::Spec = serde_json::from_value(as_value(target)?).map_err(|e| value_error(format!("target: {e}")))?;
+    let options: ebn_recipe::RecipeOptions = match options {
+        None => Default::default(),
+        Some(d) => serde_path_to_error::deserialize(as_value(d)?).map_err(|e| {
+            let path = e.path().to_string();
+            value_error(format!("options.{path}: {}", e.into_inner()))
+        })?,
+    };
+    let registry = registry();
+    let fitted = py.detach(|| ebn_recipe::fit(&spec, &registry, &options));
+    if let Some(e) = take_target_error() {
+        return Err(e);
+    }
+    let fitted = fitted.map_err(value_error)?;
+    let out = serde_json::json!({ "config": fitted.config, "recipe": fitted.recipe });
+    json.call_method1("loads", (out.to_string(),))
+}
+
 /// The Rust core of the `ebn` package.
 #[pymodule]
 fn _ebn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Experiment>()?;
     m.add_function(wrap_pyfunction!(register_target, m)?)?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

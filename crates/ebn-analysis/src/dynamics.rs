@@ -40,6 +40,18 @@ pub enum TestAnalysis {
     /// whose attractors should agree); reports `std_teacher_j`, `std_network_j` and
     /// `shape_error`, the largest relative difference over components.
     Shape,
+    /// The long-run statistics of teacher and network after `skip` seconds
+    /// ([`crate::attractor`]): per component the means and standard deviations
+    /// (`mean_teacher_j`, `mean_network_j`, `std_teacher_j`, `std_network_j`), the dominant
+    /// frequencies (`frequency_teacher`, `frequency_network`, Hz), and the comparison:
+    /// `mean_shift` (largest |mean difference| in teacher standard deviations),
+    /// `spread_error` (largest relative std difference), `frequency_error` (relative) and
+    /// `attractor_kept` (1 if all three are within the tolerances of
+    /// [`crate::attractor::AttractorComparison::kept`], else 0). Sampled every 10 ms.
+    Attractor {
+        /// Transient to ignore (s).
+        skip: f64,
+    },
     /// Short-horizon prediction error: RMSE(x - x_hat) over the first `horizon` seconds,
     /// divided by std(x) over the **whole** recording (the attractor's scale; the std over a
     /// short window would be tiny and make any error look huge).
@@ -59,7 +71,7 @@ impl Analysis for TestAnalysis {
 
 /// Registers the analyses of this crate (every kind of [`TestAnalysis`]).
 pub fn register(registry: &mut Registry) {
-    for kind in ["limit_cycle", "free_swing", "attractors", "lobe_switches", "shape", "nrmse_horizon"] {
+    for kind in ["limit_cycle", "free_swing", "attractors", "lobe_switches", "shape", "attractor", "nrmse_horizon"] {
         registry.add_analysis_spec(kind, |spec, field| -> Result<Box<dyn Analysis>> {
             Ok(Box::new(spec.parse_tagged::<TestAnalysis>(field)?))
         });
@@ -261,6 +273,32 @@ pub fn analyse(analysis: &TestAnalysis, rec: &Recording) -> Result<Vec<Measure>>
                 out.push((format!("std_network_{j}"), sn));
             }
             out.push(("shape_error".into(), worst));
+            out
+        }
+        TestAnalysis::Attractor { skip } => {
+            let k0 = window(*skip);
+            let dt = rec.times.get(1).zip(rec.times.first()).map_or(0.0, |(b, a)| b - a);
+            if k0 + 2 >= rec.times.len() || !(dt > 0.0) {
+                return Err(Error::invalid("skip", skip, "shorter than the recording"));
+            }
+            let stride = ((0.01 / dt).round() as usize).max(1);
+            let pick = |tr: &Trace| -> Vec<Vec<f64>> { (k0..rec.times.len()).step_by(stride).map(|k| tr.sample(k).to_vec()).collect() };
+            let teacher = crate::AttractorStats::of(&pick(&rec.x), dt * stride as f64)?;
+            let network = crate::AttractorStats::of(&pick(&rec.x_hat), dt * stride as f64)?;
+            let cmp = crate::AttractorComparison::new(&teacher, &network);
+            let mut out = Vec::new();
+            for j in 0..rec.x.dim {
+                out.push((format!("mean_teacher_{j}"), teacher.mean[j]));
+                out.push((format!("mean_network_{j}"), network.mean[j]));
+                out.push((format!("std_teacher_{j}"), teacher.std[j]));
+                out.push((format!("std_network_{j}"), network.std[j]));
+            }
+            out.push(("frequency_teacher".into(), teacher.frequency));
+            out.push(("frequency_network".into(), network.frequency));
+            out.push(("mean_shift".into(), cmp.mean_shift.iter().copied().fold(0.0, f64::max)));
+            out.push(("spread_error".into(), cmp.spread_error.iter().map(|v| v.abs()).fold(0.0, f64::max)));
+            out.push(("frequency_error".into(), cmp.frequency_error.abs()));
+            out.push(("attractor_kept".into(), f64::from(u8::from(cmp.kept()))));
             out
         }
         TestAnalysis::NrmseHorizon { horizon, key } => {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod attractor;
 mod dynamics;
 mod spikes;
 mod vector_field;
@@ -10,6 +11,7 @@ pub use dynamics::{
 };
 use ebn_core::{Error, Result, SpikeTrain, Trace};
 pub use spikes::{PerNeuron, fano_factors, isi_cv, isi_cv2, median, readout_trial_sd};
+pub use attractor::{AttractorComparison, AttractorStats};
 pub use vector_field::learned_vector_field;
 
 fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {

@@ -50,6 +50,12 @@ pub enum BasisConfig {
         /// library's; default false.
         #[serde(default)]
         fast_tanh: bool,
+        /// If set, each feature but the last has its mean over these states (each of length
+        /// J) subtracted, Psi_i = tanh(M_x,i x + theta_i) - mean_p tanh(M_x,i p + theta_i), and
+        /// the last is the constant 1 ([`Centered`]). The fitting recipe passes states of the
+        /// attractor, so that the features have zero mean where the network lives.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        center_on: Option<Vec<Vec<f64>>>,
     },
 }
 
@@ -89,12 +95,15 @@ impl BasisConfig {
                 let theta = uniform(rng, n_basis, bias);
                 Box::new(TanhBasis { m, theta, encoders: None, fast: fast_tanh })
             }
-            Self::StateTanh { n_basis, gain, bias, ref x_scale, encoders, fast_tanh } => {
+            Self::StateTanh { n_basis, gain, bias, ref x_scale, encoders, fast_tanh, ref center_on } => {
                 check::basis_size("n_basis", n, n_basis)?;
                 let scale = x_scale.clone().unwrap_or_else(|| vec![1.0; decoder.nrows()]);
                 let mut basis = TanhBasis::state_space(n_basis, gain, bias, &scale, encoders, decoder, rng)?;
                 basis.fast = fast_tanh;
-                Box::new(basis)
+                match center_on {
+                    None => Box::new(basis),
+                    Some(points) => Box::new(Centered::new(basis, points)?),
+                }
             }
         })
     }
@@ -283,6 +292,94 @@ impl Basis for TanhBasis {
     }
 }
 
+/// A state-space tanh basis whose features have zero mean over given states, and a constant:
+///
+/// ```text
+/// Psi_i(x) = tanh(M_x,i x + theta_i) - m_i,    m_i = mean over the states p of tanh(M_x,i p + theta_i)
+/// Psi_(N_b - 1)(x) = 1
+/// ```
+///
+/// Why: with offsets theta_i of order 1, most features have a large mean on the attractor, so
+/// E[Psi Psi^T] has one dominant eigenvalue (about N_b times the mean square of the means)
+/// along the common mode. The learning rule converges along each eigendirection at a rate
+/// proportional to its eigenvalue, and the stable rate is bounded by the largest one, so the
+/// informative directions learn slowly. Removing the means (a constant per dendrite, still a
+/// function of the presynaptic traces only: the rule stays local) shrinks that eigenvalue.
+/// The constant the removed means could sum to is then given back by one feature, the last,
+/// held at 1 (a bias): without it the least-squares fit of the Lorenz field on the attractor
+/// has a relative error of 0.54 instead of 2e-4. A project addition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Centered {
+    /// The underlying state-space basis.
+    pub inner: TanhBasis,
+    /// The subtracted means m_i.
+    pub offsets: Vec<f64>,
+}
+
+impl Centered {
+    /// Centres `inner` (a state-space basis) on `points`.
+    pub fn new(inner: TanhBasis, points: &[Vec<f64>]) -> Result<Self> {
+        let Some(enc) = inner.encoders.as_ref() else {
+            return Err(Error::Unsupported("center_on needs a state-space basis".into()));
+        };
+        if points.is_empty() {
+            return Err(Error::invalid("center_on", "[]", "at least one state"));
+        }
+        let mut offsets = vec![0.0; inner.theta.len()];
+        let mut psi = vec![0.0; inner.theta.len()];
+        for (k, p) in points.iter().enumerate() {
+            check::same_len(&format!("center_on[{k}]"), enc.ncols(), p.len())?;
+            check::all_finite(&format!("center_on[{k}]"), p)?;
+            inner.evaluate_state(p, &mut psi);
+            for (o, v) in offsets.iter_mut().zip(&psi) {
+                *o += v;
+            }
+        }
+        offsets.iter_mut().for_each(|o| *o /= points.len() as f64);
+        Ok(Self { inner, offsets })
+    }
+
+    fn subtract(&self, psi: &mut [f64]) {
+        for (p, o) in psi.iter_mut().zip(&self.offsets) {
+            *p -= o;
+        }
+        if let Some(last) = psi.last_mut() {
+            *last = 1.0;
+        }
+    }
+}
+
+impl Basis for Centered {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    fn n_inputs(&self) -> usize {
+        self.inner.n_inputs()
+    }
+    fn drive_len(&self) -> usize {
+        self.inner.drive_len()
+    }
+    fn on_spike(&self, k: usize, drive: &mut [f64]) {
+        self.inner.on_spike(k, drive);
+    }
+    fn drive_from_traces(&self, r: &[f64], drive: &mut [f64]) {
+        self.inner.drive_from_traces(r, drive);
+    }
+    fn evaluate(&self, r: &[f64], drive: &[f64], psi: &mut [f64]) {
+        self.inner.evaluate(r, drive, psi);
+        self.subtract(psi);
+    }
+    fn advance_drive(&self, spikes: &[usize], decay: f64, r: &[f64], drive: &mut [f64], psi: &mut [f64]) {
+        self.inner.advance_drive(spikes, decay, r, drive, psi);
+        self.subtract(psi);
+    }
+    fn evaluate_at_state(&self, x: &[f64], psi: &mut [f64]) -> bool {
+        let ok = self.inner.evaluate_at_state(x, psi);
+        self.subtract(psi);
+        ok
+    }
+}
+
 impl From<BasisConfig> for ebn_core::Spec {
     fn from(config: BasisConfig) -> Self {
         ebn_core::Spec::tagged(&config)
@@ -311,6 +408,7 @@ mod tests {
                 x_scale: Some(vec![1.0, 10.0]),
                 encoders: Encoders::Unit,
                 fast_tanh: false,
+                center_on: None,
             },
             BasisConfig::StateTanh {
                 n_basis: 23,
@@ -319,6 +417,7 @@ mod tests {
                 x_scale: None,
                 encoders: Encoders::Gaussian,
                 fast_tanh: false,
+                center_on: None,
             },
         ]
     }
@@ -398,6 +497,7 @@ mod tests {
                 x_scale: None,
                 encoders: Encoders::Unit,
                 fast_tanh: false,
+                center_on: None,
             },
             BasisConfig::StateTanh {
                 n_basis: 3,
@@ -406,6 +506,7 @@ mod tests {
                 x_scale: None,
                 encoders: Encoders::Unit,
                 fast_tanh: false,
+                center_on: None,
             },
             BasisConfig::StateTanh {
                 n_basis: 3,
@@ -414,6 +515,7 @@ mod tests {
                 x_scale: Some(vec![1.0, 0.0]),
                 encoders: Encoders::Unit,
                 fast_tanh: false,
+                center_on: None,
             },
         ] {
             let err = cfg.build(&d, &mut SeedStreams::new(0).rng(Stream::Basis)).unwrap_err();

@@ -9,6 +9,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod fit;
 pub mod longrun;
 pub mod npz;
 pub mod output;
@@ -47,6 +48,29 @@ pub enum ExperimentCommand {
         /// Seconds between checkpoints (0: after every trial).
         #[arg(long, default_value_t = 5.0, value_parser = non_negative_seconds)]
         checkpoint_every: f64,
+    },
+    /// Derive an experiment from a system with the recipe (docs/CATALOGUE.md): survey its
+    /// attractor, derive units, time scale, feedback gain, basis, learning rate, training
+    /// states, command and length, write experiment.toml and recipe.json under --out (default
+    /// target/fit/NAME), then run the experiment as `run` does (checkpoints, summary.json,
+    /// config.json).
+    Fit {
+        /// A flow of the catalogue (`rossler`, `aizawa`, ...; `kinds` lists none of them,
+        /// docs/CATALOGUE.md does), or a TOML file with a `[target]` table of any kind and an
+        /// optional `[recipe]` table (n, n_basis, max_trials, seed, feedback_gain, eta, ...).
+        system: String,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the experiment file and the recipe, run nothing.
+        #[arg(long)]
+        write_only: bool,
+        /// Ignore an existing checkpoint and train from scratch.
+        #[arg(long)]
+        fresh: bool,
+        /// No progress bar and no messages; only the summary on stdout.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Robustness and variability of a trained network: test error against the fraction of
     /// neurons silenced (intact and with the lateral fast connections removed) and against
@@ -168,6 +192,18 @@ impl ExperimentCommand {
                 let checkpoint_every = std::time::Duration::from_secs_f64(checkpoint_every);
                 let summary = run::run(&run::RunOptions { file, out, fresh, quiet, checkpoint_every }, registry)?;
                 outln!("{}", serde_json::to_string_pretty(&summary)?);
+            }
+            Self::Fit { system, out, write_only, fresh, quiet } => {
+                let (file, out) = fit::write(&fit::Options { system, out }, registry)?;
+                if write_only {
+                    outln!("{}", file.display());
+                } else {
+                    signals::install()?;
+                    let checkpoint_every = std::time::Duration::from_secs(5);
+                    let options = run::RunOptions { file, out: Some(out), fresh, quiet, checkpoint_every };
+                    let summary = run::run(&options, registry)?;
+                    outln!("{}", serde_json::to_string_pretty(&summary)?);
+                }
             }
             Self::Robustness { file, out, sigma } => {
                 let out = out.unwrap_or_else(|| run::default_out("robustness", &file));

@@ -155,8 +155,8 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
         )?;
         let curve = &training.learning_curve;
         let mut tr = json!({
-            "trials": t.trials,
-            "simulated_seconds": t.trials as f64 * t.trial_duration,
+            "trials": training.trials_done,
+            "simulated_seconds": training.trials_done as f64 * t.trial_duration,
             "wall_seconds": training_wall,
             "first_trial_error": curve.first(),
             "last_trial_error": curve.last(),
@@ -367,7 +367,7 @@ pub fn train_resumable(experiment: &mut Experiment, control: &Control<'_>, regis
         write_atomic(path, &cp.to_bytes()?)
     };
     let mut last_save = Instant::now();
-    while state.trials_done < training.trials {
+    while !experiment.training_done(&state) {
         if let Some(signal) = (control.stop)() {
             save(&network, &state)?;
             bar.finish_and_clear();
@@ -384,7 +384,7 @@ pub fn train_resumable(experiment: &mut Experiment, control: &Control<'_>, regis
             bar.set_draw_target(ProgressDrawTarget::stderr());
             shown = true;
         }
-        if last_save.elapsed() >= control.checkpoint_every || state.trials_done == training.trials {
+        if last_save.elapsed() >= control.checkpoint_every || experiment.training_done(&state) {
             save(&network, &state)?;
             last_save = Instant::now();
         }

@@ -130,6 +130,80 @@ pub struct TrainingConfig {
     /// what the feedback buys). Annealing with `feedback = true` scales this value.
     #[serde(default)]
     pub feedback_gain: Option<f64>,
+    /// If set, training lowers eta at plateaus of the learning curve and stops at the last
+    /// one ([`Plateau`]); `trials` is then the most it may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_plateau: Option<Plateau>,
+}
+
+/// A stopping rule on the learning curve, with learning-rate reductions on the way
+/// ("reduce on plateau"). A block of `window` trials has plateaued if its median error is not
+/// below `(1 - tolerance)` times the median of the `window` trials before it; blocks are
+/// counted from the start of the current stage, and nothing is decided before `min_trials`.
+/// Each plateau multiplies eta by `factor` and starts a new stage, `reductions` times; the
+/// next plateau ends training. Medians, because a chaotic teacher makes single trials' errors
+/// vary by factors. Lowering the rate at a plateau shrinks the weights' fluctuation around
+/// their optimum (for the LMS-like rule, the excess error is proportional to eta), and the
+/// free run uses a snapshot of those weights. The stages depend only on the learning curve,
+/// so a resumed run continues where an uninterrupted one does.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plateau {
+    /// Trials per block (>= 1).
+    pub window: usize,
+    /// Smallest relative improvement between blocks that keeps a stage going, in [0, 1).
+    pub tolerance: f64,
+    /// Trials always run before the rule is consulted (default 0).
+    #[serde(default)]
+    pub min_trials: usize,
+    /// Learning-rate reductions before the final plateau (default 0: stop at the first).
+    #[serde(default)]
+    pub reductions: usize,
+    /// Factor on eta at each reduction, in (0, 1] (default 0.25).
+    #[serde(default = "quarter")]
+    pub factor: f64,
+}
+
+fn quarter() -> f64 {
+    0.25
+}
+
+impl Plateau {
+    /// The number of plateaus the learning curve `curve` (one error per trial) has reached.
+    pub fn stages(&self, curve: &[f64]) -> usize {
+        let w = self.window;
+        if w == 0 {
+            return 0;
+        }
+        let median = |s: &[f64]| {
+            let mut v = s.to_vec();
+            v.sort_by(f64::total_cmp);
+            if v.len() % 2 == 1 { v[v.len() / 2] } else { 0.5 * (v[v.len() / 2 - 1] + v[v.len() / 2]) }
+        };
+        let (mut start, mut stages) = (0, 0);
+        for n in 1..=curve.len() {
+            let done = n - start;
+            if done < 2 * w || done % w != 0 || n < self.min_trials {
+                continue;
+            }
+            let (last, before) = (median(&curve[n - w..n]), median(&curve[n - 2 * w..n - w]));
+            if !(last < (1.0 - self.tolerance) * before) {
+                stages += 1;
+                start = n;
+            }
+        }
+        stages
+    }
+
+    /// Whether training is over: the plateau after the last reduction reached.
+    pub fn reached(&self, curve: &[f64]) -> bool {
+        self.stages(curve) > self.reductions
+    }
+
+    /// The factor on eta for the next trial.
+    pub fn rate_factor(&self, curve: &[f64]) -> f64 {
+        self.factor.powi(self.stages(curve).min(self.reductions) as i32)
+    }
 }
 
 /// Initial state of the teacher in each training trial.
@@ -150,6 +224,17 @@ pub enum InitialState {
         low: Vec<f64>,
         /// Upper corner.
         high: Vec<f64>,
+    },
+    /// One of `points`, chosen uniformly at random, plus a Gaussian displacement of
+    /// standard deviation `jitter` per component (both from the initial-state stream of the
+    /// trial): states on an attractor and near it (the fitting recipe samples them from a
+    /// long teacher run).
+    Points {
+        /// Candidate states (each of length J).
+        points: Vec<Vec<f64>>,
+        /// Standard deviation of the displacement (units of x; default 0).
+        #[serde(default)]
+        jitter: f64,
     },
 }
 
@@ -434,10 +519,32 @@ impl Experiment {
                             ));
                         }
                     }
+                    InitialState::Points { points, jitter } => {
+                        if points.is_empty() {
+                            return Err(Error::invalid("training.initial_state.points", "[]", "at least one state"));
+                        }
+                        for (k, x) in points.iter().enumerate() {
+                            check_state(&format!("training.initial_state.points[{k}]"), j, x)?;
+                        }
+                        check::non_negative("training.initial_state.jitter", *jitter)?;
+                        check::finite("training.initial_state.jitter", *jitter)?;
+                    }
                 }
                 check::in_range("training.dropout", t.dropout, 0.0, 0.95)?;
                 if let Some(k) = t.feedback_gain {
                     check::non_negative("training.feedback_gain", k)?;
+                }
+                if let Some(p) = &t.until_plateau {
+                    check::nonzero("training.until_plateau.window", p.window)?;
+                    check::in_range("training.until_plateau.tolerance", p.tolerance, 0.0, 0.999)?;
+                    check::in_range("training.until_plateau.factor", p.factor, 1e-6, 1.0)?;
+                    if t.anneal.is_some() {
+                        return Err(Error::Unsupported(
+                            "training.anneal with training.until_plateau: annealing counts from training.trials, \
+                             which a plateau stop leaves unknown"
+                                .into(),
+                        ));
+                    }
                 }
                 if let Some(a) = &t.anneal {
                     check::in_range("training.anneal.start", a.start, 0.0, 1.0)?;
@@ -698,6 +805,11 @@ impl Experiment {
                     let mut rng = self.seeds.indexed(Stream::InitialState, index);
                     low.iter().zip(high).map(|(l, h)| if h > l { rng.random_range(*l..*h) } else { *l }).collect()
                 }
+                InitialState::Points { points, jitter } => {
+                    let mut rng = self.seeds.indexed(Stream::InitialState, index);
+                    let base = &points[rng.random_range(0..points.len())];
+                    base.iter().map(|v| v + jitter * rng.sample::<f64, _>(rand_distr::StandardNormal)).collect()
+                }
             };
             let realise = || signal.realise(dt, training.trial_duration, self.seeds.indexed(Stream::Command, index));
             let within = match &training.bound {
@@ -776,6 +888,13 @@ impl Experiment {
         }
     }
 
+    /// Whether training is over: every trial of `training.trials` done, or the last plateau of
+    /// `training.until_plateau` reached. Always true without `[training]`.
+    pub fn training_done(&self, state: &TrainingState) -> bool {
+        let Some(t) = &self.config.training else { return true };
+        state.trials_done >= t.trials || t.until_plateau.is_some_and(|p| p.reached(&state.learning_curve))
+    }
+
     /// Runs training trial `state.trials_done` on `network` and records its error (and the
     /// rule's state after it).
     pub fn train_trial<M: NeuronModel>(&mut self, network: &mut Network<M>, state: &mut TrainingState) -> Result<f64> {
@@ -798,7 +917,8 @@ impl Experiment {
             }
         };
         let k_full = training.feedback_gain.unwrap_or(self.config.network.feedback_gain);
-        let scale = training.anneal.map_or(1.0, |a| a.factor(trial, training.trials));
+        let scale = training.anneal.map_or(1.0, |a| a.factor(trial, training.trials))
+            * training.until_plateau.map_or(1.0, |p| p.rate_factor(&state.learning_curve));
         let k_scale = training.anneal.map_or(1.0, |a| a.feedback_factor(trial, training.trials));
         network.reset_state_with(&mut self.seeds.indexed(Stream::NeuronState, trial as u64));
         network.reseed_noise(self.seeds.indexed(Stream::Noise, trial as u64));

@@ -30,6 +30,7 @@ fn experiment() -> ExperimentConfig {
             bound: None,
             perturbations: vec![],
             feedback_gain: None,
+            until_plateau: None,
         }),
         tests: vec![TestConfig {
             name: "t".into(),
@@ -154,6 +155,7 @@ fn empty_populations() {
         x_scale: None,
         encoders: Default::default(),
         fast_tanh: false,
+        center_on: None,
     }
     .into();
     rejects(&c, "network.basis.n_basis", "0");
@@ -171,6 +173,7 @@ fn basis_scales_that_overflow() {
         x_scale: None,
         encoders: Default::default(),
         fast_tanh: false,
+        center_on: None,
     }
     .into();
     rejects(&c, "bias", "1e308");

@@ -42,6 +42,7 @@ fn linear(trials: usize) -> ExperimentConfig {
             bound: None,
             perturbations: vec![],
             feedback_gain: None,
+            until_plateau: None,
         }),
         tests: vec![TestConfig {
             name: "driven".into(),

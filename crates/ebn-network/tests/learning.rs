@@ -33,6 +33,7 @@ fn linear(trials: usize, form: WeightForm) -> ExperimentConfig {
             bound: None,
             perturbations: vec![],
             feedback_gain: None,
+            until_plateau: None,
         }),
         tests: vec![TestConfig {
             name: "driven".into(),

@@ -5,6 +5,7 @@
 //! time).
 
 mod bistable;
+mod catalogue;
 mod coding;
 mod decoder;
 mod efficiency;
@@ -80,6 +81,7 @@ pub const REGISTRY: &[Spec] = &[
     rules::SPEC,
     decoder::SPEC,
     recorded::SPEC,
+    catalogue::SPEC,
 ];
 
 pub fn list() {
@@ -193,7 +195,7 @@ pub fn train(
     let mut state = ebn_network::TrainingState::default();
     let trials = config.training.as_ref().map_or(0, |t| t.trials);
     ctx.bar.inc_length(trials as u64);
-    for _ in 0..trials {
+    while !exp.training_done(&state) {
         let error = exp.train_trial(&mut net, &mut state)?;
         anyhow::ensure!(
             error.is_finite(),
@@ -343,6 +345,14 @@ mod tests {
                 "test_nrmse_fixed_decoder",
             ],
             "rules" => &["drift_test_ratio_vanderpol", "drift_test_ratio_lorenz"],
+            "catalogue" => &[
+                "systems",
+                "kept_development_chaotic",
+                "development_chaotic",
+                "kept_held_out_chaotic",
+                "held_out_chaotic",
+                "nrmse_at_0p25s",
+            ],
             other => panic!("no key list for figure {other}"),
         }
     }
