@@ -432,6 +432,49 @@ mod tests {
         }
     }
 
+    /// A centred basis conforms; its features have zero mean over the centring states, the
+    /// last is 1, and the others differ from the uncentred basis by constants only (the same
+    /// encoders and offsets are drawn: centring consumes no random numbers).
+    #[test]
+    fn centred_features_have_zero_mean_on_their_states() {
+        let d = decoder(2, 12);
+        let points: Vec<Vec<f64>> = (0..50).map(|k| vec![(k as f64 * 0.37).sin(), (k as f64 * 0.11).cos()]).collect();
+        let cfg = |center_on| BasisConfig::StateTanh {
+            n_basis: 23,
+            gain: 1.5,
+            bias: 2.0,
+            x_scale: None,
+            encoders: Encoders::Unit,
+            fast_tanh: true,
+            center_on,
+        };
+        let centred = cfg(Some(points.clone())).build(&d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
+        let plain = cfg(None).build(&d, &mut SeedStreams::new(4).rng(Stream::Basis)).unwrap();
+        ebn_core::conformance::basis(centred.as_ref());
+        let (mut sum, mut psi, mut raw) = (vec![0.0; 23], vec![0.0; 23], vec![0.0; 23]);
+        for p in &points {
+            assert!(centred.evaluate_at_state(p, &mut psi));
+            sum.iter_mut().zip(&psi).for_each(|(s, v)| *s += v);
+        }
+        assert!(sum[..22].iter().all(|s| s.abs() < 1e-12), "{sum:?}");
+        assert_eq!(psi[22], 1.0);
+        let shift: Vec<f64> = {
+            plain.evaluate_at_state(&points[0], &mut raw);
+            centred.evaluate_at_state(&points[0], &mut psi);
+            raw.iter().zip(&psi).map(|(a, b)| a - b).collect()
+        };
+        for p in &points[1..] {
+            plain.evaluate_at_state(p, &mut raw);
+            centred.evaluate_at_state(p, &mut psi);
+            for i in 0..22 {
+                assert!((raw[i] - psi[i] - shift[i]).abs() < 1e-14);
+            }
+        }
+        let bad = cfg(Some(vec![vec![0.0; 3]])).build(&d, &mut SeedStreams::new(4).rng(Stream::Basis));
+        assert!(bad.unwrap_err().to_string().contains("center_on[0]"));
+        assert!(cfg(Some(vec![])).build(&d, &mut SeedStreams::new(4).rng(Stream::Basis)).is_err());
+    }
+
     #[test]
     fn encoder_draws_have_the_documented_norms() {
         // Unit: every row of M_x has norm gain / x_scale = 2. Gaussian (J = 2): the norms are

@@ -71,3 +71,62 @@ pub fn write(options: &Options, registry: &Registry) -> Result<(PathBuf, PathBuf
     write_atomic(&out.join("recipe.json"), serde_json::to_string_pretty(r)?.as_bytes())?;
     Ok((file, out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A system file (a catalogue flow and a small recipe) becomes an experiment file that
+    /// loads, holds every derived value, trains and reports the attractor's statistics.
+    #[test]
+    fn a_system_file_is_fitted_written_and_run() {
+        let dir = std::env::temp_dir().join(format!("ebn-fit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let system = dir.join("rossler.toml");
+        std::fs::write(
+            &system,
+            r#"
+target = { kind = "catalogue", name = "rossler" }
+[recipe]
+n = 30
+n_basis = 40
+max_trials = 2
+plateau = { window = 1, tolerance = 0.05, min_trials = 2 }
+test_duration = 4.0
+initial_points = 8
+survey = { periods = 40.0, transient_periods = 5.0 }
+"#,
+        )
+        .unwrap();
+        let registry = ebn_network::builtin_registry();
+        let (file, out) =
+            write(&Options { system: system.to_string_lossy().into_owned(), out: Some(dir.join("out")) }, &registry)
+                .unwrap();
+        let config = crate::run::load(&file, &registry).unwrap();
+        let recipe: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("recipe.json")).unwrap()).unwrap();
+        assert_eq!(config.network.feedback_gain, recipe["feedback_gain"].as_f64().unwrap());
+        assert_eq!(config.target.as_ref().unwrap().kind, "normalized");
+        let options = crate::run::RunOptions {
+            file,
+            out: Some(out.clone()),
+            fresh: false,
+            quiet: true,
+            checkpoint_every: std::time::Duration::ZERO,
+        };
+        let summary = crate::run::run(&options, &registry).unwrap();
+        assert_eq!(summary["training"]["trials"], 2);
+        let free = &summary["tests"]["free"];
+        for key in ["nrmse_at_0p25s", "frequency_teacher", "frequency_network", "mean_shift", "attractor_kept"] {
+            assert!(free[key].as_f64().is_some_and(f64::is_finite), "{key}: {free}");
+        }
+        // An unknown flow or a misspelt option is an error naming it.
+        let err = write(&Options { system: "lorentz".into(), out: Some(dir.join("bad")) }, &registry).unwrap_err();
+        assert!(format!("{err:#}").contains("lorentz"), "{err:#}");
+        std::fs::write(&system, "target = { kind = \"catalogue\", name = \"rossler\" }\n[recipe]\nn_basiss = 3\n").unwrap();
+        let err = write(&Options { system: system.to_string_lossy().into_owned(), out: None }, &registry).unwrap_err();
+        assert!(format!("{err:#}").contains("n_basiss"), "{err:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

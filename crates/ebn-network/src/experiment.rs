@@ -1229,3 +1229,53 @@ pub fn simulate<M: NeuronModel>(
     }
     stats
 }
+
+#[cfg(test)]
+mod plateau_tests {
+    use super::Plateau;
+    use proptest::prelude::*;
+
+    fn rule(window: usize, reductions: usize) -> Plateau {
+        Plateau { window, tolerance: 0.1, min_trials: 0, reductions, factor: 0.25 }
+    }
+
+    /// A flat curve plateaus after two blocks, then two blocks after each reduction.
+    #[test]
+    fn a_flat_curve_plateaus_every_two_blocks() {
+        let p = rule(5, 2);
+        let flat = vec![1.0; 40];
+        let stages: Vec<usize> = (0..=40).map(|n| p.stages(&flat[..n])).collect();
+        assert_eq!(stages[9], 0);
+        assert_eq!(stages[10], 1);
+        assert_eq!(stages[19], 1);
+        assert_eq!(stages[20], 2);
+        assert_eq!(stages[30], 3);
+        assert!(!p.reached(&flat[..29]) && p.reached(&flat[..30]));
+        assert_eq!(p.rate_factor(&flat[..10]), 0.25);
+        assert_eq!(p.rate_factor(&flat[..20]), 0.0625);
+        assert_eq!(p.rate_factor(&flat[..35]), 0.0625);
+        assert_eq!(rule(5, 0).stages(&flat[..9]), 0);
+        assert!(rule(5, 0).reached(&flat[..10]));
+        let late = Plateau { min_trials: 17, ..rule(5, 0) };
+        assert!(!late.reached(&flat[..15]) && late.reached(&flat[..20]));
+    }
+
+    proptest! {
+        /// A curve that falls by more than the tolerance from block to block never plateaus;
+        /// the stages only depend on the curve so far (a resumed run decides as an
+        /// uninterrupted one).
+        #[test]
+        fn a_falling_curve_never_plateaus(window in 1usize..8, blocks in 2usize..12, start in 0.01f64..10.0) {
+            let p = rule(window, 1);
+            let curve: Vec<f64> = (0..window * blocks).map(|k| start * 0.5f64.powi((k / window) as i32)).collect();
+            prop_assert_eq!(p.stages(&curve), 0);
+            prop_assert_eq!(p.rate_factor(&curve), 1.0);
+            let mut grown = curve.clone();
+            grown.extend(std::iter::repeat_n(*curve.last().unwrap(), 2 * window));
+            for n in 0..=grown.len() {
+                prop_assert!(p.stages(&grown[..n]) <= p.stages(&grown));
+            }
+            prop_assert_eq!(p.stages(&grown), 1);
+        }
+    }
+}

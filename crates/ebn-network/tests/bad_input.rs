@@ -6,7 +6,7 @@ use ebn_core::WeightForm;
 use ebn_core::{Error, SeedStreams};
 use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
 use ebn_network::{
-    DecoderConfig, Experiment, ExperimentConfig, InitialState, InitialWeights, Network, NetworkConfig, TestConfig,
+    DecoderConfig, Experiment, ExperimentConfig, InitialState, InitialWeights, Network, NetworkConfig, Plateau, TestConfig,
     TrainingConfig,
 };
 use ebn_neurons::EbnNeuron;
@@ -123,6 +123,33 @@ fn dimension_mismatches() {
     let mut c = experiment();
     c.training.as_mut().unwrap().initial_state = InitialState::Uniform { low: vec![0.0], high: vec![1.0, 1.0] };
     rejects(&c, "training.initial_state.low", "1");
+    let points = |points: Vec<Vec<f64>>, jitter: f64| InitialState::Points { points, jitter };
+    let mut c = experiment();
+    c.training.as_mut().unwrap().initial_state = points(vec![vec![0.1, 0.2], vec![0.3]], 0.0);
+    rejects(&c, "training.initial_state.points[1]", "1");
+    let mut c = experiment();
+    c.training.as_mut().unwrap().initial_state = points(vec![], 0.0);
+    rejects(&c, "training.initial_state.points", "[]");
+    let mut c = experiment();
+    c.training.as_mut().unwrap().initial_state = points(vec![vec![0.1, 0.2]], -0.5);
+    rejects(&c, "training.initial_state.jitter", "-0.5");
+    let mut c = experiment();
+    c.training.as_mut().unwrap().initial_state = points(vec![vec![0.1, f64::INFINITY]], 0.0);
+    rejects(&c, "training.initial_state.points[0]", "inf");
+    // A plateau rule with annealing (which counts from `trials`) or a zero window.
+    let plateau = Plateau { window: 0, tolerance: 0.1, min_trials: 0, reductions: 0, factor: 0.25 };
+    let mut c = experiment();
+    c.training.as_mut().unwrap().until_plateau = Some(plateau);
+    rejects(&c, "training.until_plateau.window", "0");
+    let mut c = experiment();
+    c.training.as_mut().unwrap().until_plateau = Some(Plateau { window: 2, factor: 0.0, ..plateau });
+    rejects(&c, "training.until_plateau.factor", "0");
+    let mut c = experiment();
+    let t = c.training.as_mut().unwrap();
+    t.until_plateau = Some(Plateau { window: 2, ..plateau });
+    t.anneal = Some(ebn_network::Anneal::linear(0.5, 0.1));
+    let err = Experiment::build(&c).unwrap_err().to_string();
+    assert!(err.contains("until_plateau") && err.contains("anneal"), "{err}");
     let mut c = experiment();
     c.tests[0].command = Some(
         CommandConfig::FilteredNoise(FilteredNoise {

@@ -73,8 +73,8 @@ pub struct Diagnosis {
     /// The same at attractor samples displaced by N(0, 0.1^2) per component.
     pub field_error_near: f64,
     /// The field error of the best weights the basis allows: W fitted by least squares
-    /// (ridge 1e-8 of the mean diagonal) to lambda z + f(z) on every other attractor sample,
-    /// evaluated on the others. Far below `field_error_on`, the rule (not the basis) limits
+    /// (ridge 1e-8 of the mean diagonal) to lambda z + f(z) on the first half of the attractor
+    /// samples (in time), evaluated on the second half. Far below `field_error_on`, the rule (not the basis) limits
     /// the learned field.
     pub field_error_best: Option<f64>,
     /// The teacher's fixed points within the normalised range (|z_j| <= 2).
@@ -140,7 +140,8 @@ pub fn best_field_error(teacher: &dyn TargetSystem, basis: &dyn Basis, lambda: f
         teacher.vector_field(x, &mut f);
         rows.push((psi.clone(), (0..j).map(|c| lambda * x[c] + f[c]).collect()));
     }
-    let fit: Vec<&(Vec<f64>, Vec<f64>)> = rows.iter().step_by(2).collect();
+    let half = rows.len() / 2;
+    let fit: Vec<&(Vec<f64>, Vec<f64>)> = rows[..half].iter().collect();
     let phi = faer::Mat::<f64>::from_fn(fit.len(), nb, |r, c| fit[r].0[c]);
     let y = faer::Mat::<f64>::from_fn(fit.len(), j, |r, c| fit[r].1[c]);
     let mut gram = phi.transpose() * &phi;
@@ -151,13 +152,13 @@ pub fn best_field_error(teacher: &dyn TargetSystem, basis: &dyn Basis, lambda: f
     let rhs = phi.transpose() * &y;
     let w = faer::linalg::solvers::Solve::solve(&gram.llt(faer::Side::Lower).ok()?, &rhs);
     let (mut num, mut den) = (0.0, 0.0);
-    for (p, target) in rows.iter().skip(1).step_by(2) {
+    for (p, target) in &rows[half..] {
         for c in 0..j {
             let pred: f64 = (0..nb).map(|i| w[(i, c)] * p[i]).sum();
             num += (pred - target[c]).powi(2);
         }
     }
-    for (x, target) in points.iter().zip(&rows).skip(1).step_by(2).map(|(x, r)| (x, &r.1)) {
+    for (x, target) in points.iter().zip(&rows).skip(half).map(|(x, r)| (x, &r.1)) {
         den += (0..j).map(|c| (target[c] - lambda * x[c]).powi(2)).sum::<f64>();
     }
     let e = (num / den).sqrt();

@@ -411,3 +411,68 @@ fn network_config_with_eta(mut net: NetworkConfig, eta: f64) -> NetworkConfig {
     net.rule = Spec::new("local").with("eta", eta);
     net
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The constants were calibrated on the Lorenz example (examples/lorenz.toml): the recipe
+    /// applied to the catalogue's Lorenz, with the example's uncentred features, derives that
+    /// example's settings again (K = 20 /s, eta = 100 per N_b, one Lorenz unit in 2 s, the
+    /// state in about [-1, 1]). A constant changed without re-deriving it fails here.
+    #[test]
+    fn the_recipe_derives_the_lorenz_example_settings() {
+        let options = RecipeOptions { centered: false, ..RecipeOptions::default() };
+        let spec = Spec::new("catalogue").with("name", "lorenz");
+        let fitted = fit(&spec, ebn_network::builtins(), &options).unwrap();
+        let r = &fitted.recipe;
+        assert!((r.feedback_gain - 20.0).abs() < 2.0, "K {}", r.feedback_gain);
+        assert!((r.eta - 100.0).abs() < 10.0, "eta {}", r.eta);
+        assert!((r.speed - 0.5).abs() < 0.05, "speed {}", r.speed);
+        for (c, s) in r.scale.iter().enumerate() {
+            // The example scales every component by 1/20.
+            assert!((s / 20.0 - 1.0).abs() < 0.2, "scale[{c}] = {s}");
+        }
+        // Every derived value is in the configuration.
+        let net = &fitted.config.network;
+        assert_eq!(net.feedback_gain, r.feedback_gain);
+        assert_eq!(net.rule.params["eta"], serde_json::json!(r.eta));
+        let target = fitted.config.target.as_ref().unwrap();
+        assert_eq!(target.kind, "normalized");
+        assert_eq!(target.params["speed"], serde_json::json!(r.speed));
+        // The normalised attractor fills about [-1, 1] and has the recipe's period.
+        let teacher = ebn_network::builtins().target(target, "target").unwrap();
+        let p = characteristic_period(teacher.as_ref(), &fitted.attractor);
+        assert!((p - PERIOD_SECONDS).abs() < 1e-9 * PERIOD_SECONDS.max(1.0) + 1e-6, "{p}");
+        for c in 0..3 {
+            let max = fitted.attractor.iter().map(|z| z[c].abs()).fold(0.0, f64::max);
+            assert!((1.0..1.5).contains(&max), "component {c}: max |z| = {max}");
+        }
+    }
+
+    /// Overrides win over derived values, and a system that settles is a typed error.
+    #[test]
+    fn overrides_and_bad_systems() {
+        let small = RecipeOptions {
+            feedback_gain: Some(7.0),
+            eta: Some(3.0),
+            n: 20,
+            n_basis: 30,
+            survey: SurveyOptions { periods: 40.0, transient_periods: 5.0, ..SurveyOptions::default() },
+            ..RecipeOptions::default()
+        };
+        let spec = Spec::new("catalogue").with("name", "rossler");
+        let fitted = fit(&spec, ebn_network::builtins(), &small).unwrap();
+        assert_eq!(fitted.config.network.feedback_gain, 7.0);
+        assert_eq!(fitted.recipe.eta, 3.0);
+        let settles = Spec::new("bistable").with("gain", 5.0);
+        let err = fit(&settles, ebn_network::builtins(), &RecipeOptions { initial_state: Some(vec![0.3]), ..small.clone() })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fixed point"), "{err}");
+        let err = fit(&Spec::new("lorenz"), ebn_network::builtins(), &RecipeOptions { initial_state: Some(vec![1.0]), ..small })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("initial_state"), "{err}");
+    }
+}

@@ -20,8 +20,9 @@ pub const SPEC: Spec = Spec {
 
 /// The recipe's options at each scale: the defaults at paper scale; at smoke scale a small
 /// network, three trials and a 6 s test on two systems (one of each role).
-fn options(scale: Scale) -> BenchOptions {
+fn options(scale: Scale, seed: u64) -> BenchOptions {
     let mut o = BenchOptions::default();
+    o.recipe.seed = seed;
     if scale == Scale::Smoke {
         o.recipe.n = 40;
         o.recipe.n_basis = 60;
@@ -72,7 +73,7 @@ fn max_abs(v: &[f64]) -> f64 {
 }
 
 fn run(ctx: &Ctx) -> Result<Output> {
-    let options = options(ctx.scale);
+    let options = options(ctx.scale, ctx.seed);
     let chosen = selected(ctx.scale);
     ctx.bar.inc_length((chosen.len() * options.recipe.max_trials) as u64);
     let registry = ebn_network::builtins();

@@ -34,6 +34,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let (mut config, mut exp, mut net, state) = train_example(ctx, include_str!("../../../examples/lorenz.toml"), 3)?;
     if ctx.scale == Scale::Smoke {
         config.tests[0].duration = 2.0;
+        config.tests[1].duration = 12.0;
         exp = ebn_network::Experiment::build(&config)?;
     }
     let rec = exp.run_test(&mut net, 0)?;
@@ -138,6 +139,13 @@ fn run(ctx: &Ctx) -> Result<Output> {
         summary.insert(k.clone(), json!(v));
     }
     summary.insert("mean_rate_hz".into(), json!(analysis::mean_rate(&rec.spikes, rec.duration)?));
+    // The long free run: the attractor's statistics against the teacher's over the same time.
+    let long = exp.run_test(&mut net, 1)?;
+    for (_, m) in exp.analyse(1, &long) {
+        for (k, v) in m? {
+            summary.insert(format!("long_{k}"), json!(v));
+        }
+    }
     Ok(Output { summary: Value::Object(summary), config: serde_json::to_value(&config)? })
 }
 

@@ -315,7 +315,14 @@ mod tests {
             "robustness" => &["nrmse_by_fraction_killed", "nrmse_by_noise"],
             "efficiency" => &["nrmse_by_n", "spikes_by_n"],
             "vanderpol" => &["period_error", "amplitude_error", "amplitude_error_y", "mean_rate_hz"],
-            "lorenz" => &["nrmse_at_0p25s", "lobe_switches_teacher", "lobe_switches_network"],
+            "lorenz" => &[
+                "nrmse_at_0p25s",
+                "lobe_switches_teacher",
+                "lobe_switches_network",
+                "long_mean_shift",
+                "long_spread_error",
+                "long_frequency_error",
+            ],
             "neurons" => &[
                 "synaptic_nrmse_hard_all_fire",
                 "synaptic_nrmse_soft_one_per_step",
