@@ -180,9 +180,8 @@ pub const FREQUENCY_TOLERANCE: f64 = 0.15;
 impl AttractorComparison {
     /// Compares `network` with `teacher`.
     pub fn new(teacher: &AttractorStats, network: &AttractorStats) -> Self {
-        let mean_shift = (0..teacher.mean.len())
-            .map(|j| (network.mean[j] - teacher.mean[j]).abs() / teacher.std[j])
-            .collect();
+        let mean_shift =
+            (0..teacher.mean.len()).map(|j| (network.mean[j] - teacher.mean[j]).abs() / teacher.std[j]).collect();
         let spread_error = (0..teacher.std.len()).map(|j| network.std[j] / teacher.std[j] - 1.0).collect();
         Self { mean_shift, spread_error, frequency_error: network.frequency / teacher.frequency - 1.0 }
     }
@@ -239,10 +238,7 @@ mod tests {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
-        let ring: Vec<Vec<f64>> = (0..2000)
-            .map(|_| 2.0 * PI * uniform())
-            .map(|a| vec![a.cos(), a.sin()])
-            .collect();
+        let ring: Vec<Vec<f64>> = (0..2000).map(|_| 2.0 * PI * uniform()).map(|a| vec![a.cos(), a.sin()]).collect();
         let line = correlation_dimension(&ring, 2000, 0).unwrap();
         assert!((line - 1.0).abs() < 0.1, "{line}");
         let square: Vec<Vec<f64>> = (0..2000).map(|_| vec![uniform(), uniform()]).collect();
@@ -255,7 +251,12 @@ mod tests {
 
     #[test]
     fn the_verdict_names_what_fails() {
-        let teacher = AttractorStats { mean: vec![0.0, 0.0], std: vec![1.0, 1.0], frequency: 1.0, correlation_dimension: Some(2.0) };
+        let teacher = AttractorStats {
+            mean: vec![0.0, 0.0],
+            std: vec![1.0, 1.0],
+            frequency: 1.0,
+            correlation_dimension: Some(2.0),
+        };
         let mut net = teacher.clone();
         assert!(AttractorComparison::new(&teacher, &net).kept());
         net.frequency = 1.2;

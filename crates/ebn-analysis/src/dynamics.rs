@@ -278,11 +278,13 @@ pub fn analyse(analysis: &TestAnalysis, rec: &Recording) -> Result<Vec<Measure>>
         TestAnalysis::Attractor { skip } => {
             let k0 = window(*skip);
             let dt = rec.times.get(1).zip(rec.times.first()).map_or(0.0, |(b, a)| b - a);
-            if k0 + 2 >= rec.times.len() || !(dt > 0.0) {
+            if k0 + 2 >= rec.times.len() || dt.is_nan() || dt <= 0.0 {
                 return Err(Error::invalid("skip", skip, "shorter than the recording"));
             }
             let stride = ((0.01 / dt).round() as usize).max(1);
-            let pick = |tr: &Trace| -> Vec<Vec<f64>> { (k0..rec.times.len()).step_by(stride).map(|k| tr.sample(k).to_vec()).collect() };
+            let pick = |tr: &Trace| -> Vec<Vec<f64>> {
+                (k0..rec.times.len()).step_by(stride).map(|k| tr.sample(k).to_vec()).collect()
+            };
             let teacher = crate::AttractorStats::of(&pick(&rec.x), dt * stride as f64)?;
             let network = crate::AttractorStats::of(&pick(&rec.x_hat), dt * stride as f64)?;
             let cmp = crate::AttractorComparison::new(&teacher, &network);

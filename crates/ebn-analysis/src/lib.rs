@@ -5,13 +5,13 @@ mod dynamics;
 mod spikes;
 mod vector_field;
 
+pub use attractor::{AttractorComparison, AttractorStats};
 pub use dynamics::{
     Measure, TestAnalysis, analyse, damped_oscillation, lobe_switches, period_and_amplitude, pooled_std, register,
     upward_crossings,
 };
 use ebn_core::{Error, Result, SpikeTrain, Trace};
 pub use spikes::{PerNeuron, fano_factors, isi_cv, isi_cv2, median, readout_trial_sd};
-pub use attractor::{AttractorComparison, AttractorStats};
 pub use vector_field::learned_vector_field;
 
 fn check_pair(x: &Trace, x_hat: &Trace) -> Result<()> {

@@ -124,7 +124,8 @@ survey = { periods = 40.0, transient_periods = 5.0 }
         // An unknown flow or a misspelt option is an error naming it.
         let err = write(&Options { system: "lorentz".into(), out: Some(dir.join("bad")) }, &registry).unwrap_err();
         assert!(format!("{err:#}").contains("lorentz"), "{err:#}");
-        std::fs::write(&system, "target = { kind = \"catalogue\", name = \"rossler\" }\n[recipe]\nn_basiss = 3\n").unwrap();
+        std::fs::write(&system, "target = { kind = \"catalogue\", name = \"rossler\" }\n[recipe]\nn_basiss = 3\n")
+            .unwrap();
         let err = write(&Options { system: system.to_string_lossy().into_owned(), out: None }, &registry).unwrap_err();
         assert!(format!("{err:#}").contains("n_basiss"), "{err:#}");
         std::fs::remove_dir_all(&dir).unwrap();

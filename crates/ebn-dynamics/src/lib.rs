@@ -6,8 +6,8 @@ mod integrator;
 mod systems;
 
 pub use command::{CommandConfig, FilteredNoise, Pulse, Pulses, Zero, register_commands};
-pub use integrator::{Euler, IntegratorConfig, Rk4, register_integrators};
 pub use flows::{CATALOGUE, CatalogueFlow, Normalized, register_flows};
+pub use integrator::{Euler, IntegratorConfig, Rk4, register_integrators};
 pub use systems::{Bistable, LinearSystem, Lorenz, Pendulum, Scaled, TargetConfig, VanDerPol, register_targets};
 
 /// Registers every component of this crate: targets (the catalogue of flows and the

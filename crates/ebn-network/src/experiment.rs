@@ -187,7 +187,8 @@ impl Plateau {
                 continue;
             }
             let (last, before) = (median(&curve[n - w..n]), median(&curve[n - 2 * w..n - w]));
-            if !(last < (1.0 - self.tolerance) * before) {
+            // A NaN block (a diverged trial) counts as a plateau.
+            if last.is_nan() || before.is_nan() || last >= (1.0 - self.tolerance) * before {
                 stages += 1;
                 start = n;
             }

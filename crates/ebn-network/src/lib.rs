@@ -13,8 +13,8 @@ pub use ebn_engine::{
     NetworkConfig, Overrides, RecordConfig, Recorder, builtin_registry, builtins, linear_slow_weights,
 };
 pub use experiment::{
-    Advance, Anneal, AnnealShape, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Plateau, Preload,
-    RunStats, Teacher, TestConfig, TrainedNetwork, TrainingConfig, TrainingState, simulate,
+    Advance, Anneal, AnnealShape, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Plateau,
+    Preload, RunStats, Teacher, TestConfig, TrainedNetwork, TrainingConfig, TrainingState, simulate,
 };
 pub use store::{Checkpoint, FORMAT_VERSION, FileKind, payload_checksum};
 

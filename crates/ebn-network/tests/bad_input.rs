@@ -6,8 +6,8 @@ use ebn_core::WeightForm;
 use ebn_core::{Error, SeedStreams};
 use ebn_dynamics::{CommandConfig, FilteredNoise, TargetConfig};
 use ebn_network::{
-    DecoderConfig, Experiment, ExperimentConfig, InitialState, InitialWeights, Network, NetworkConfig, Plateau, TestConfig,
-    TrainingConfig,
+    DecoderConfig, Experiment, ExperimentConfig, InitialState, InitialWeights, Network, NetworkConfig, Plateau,
+    TestConfig, TrainingConfig,
 };
 use ebn_neurons::EbnNeuron;
 

@@ -10,11 +10,15 @@ fn main() {
         options.recipe.max_trials = v.parse().unwrap();
         options.recipe.plateau.min_trials = options.recipe.plateau.min_trials.min(options.recipe.max_trials);
     }
+    if let Ok(v) = std::env::var("EBN_REDUCTIONS") {
+        options.recipe.plateau.reductions = v.parse().unwrap();
+    }
     if let Ok(v) = std::env::var("EBN_TEST") {
         options.recipe.test_duration = v.parse().unwrap();
     }
     let options = &options;
-    let out = std::path::Path::new("target/catalogue-dev");
+    let out_dir = std::env::var("EBN_OUT").unwrap_or_else(|_| "target/catalogue-dev".into());
+    let out = std::path::Path::new(&out_dir);
     std::fs::create_dir_all(out).unwrap();
     std::thread::scope(|scope| {
         for _ in 0..2 {

@@ -9,21 +9,41 @@ fn main() {
     let teacher = reg.target(lorenz.target.as_ref().unwrap(), "target").unwrap();
     let s = ebn_recipe::survey::survey(teacher.as_ref(), &[-0.22, -0.166, -0.045], &Default::default()).unwrap();
     let p = characteristic_period(teacher.as_ref(), &s.samples);
-    let mut rates: Vec<f64> = s.samples.iter().step_by(5).map(|x| expansion_rate(teacher.as_ref(), x).unwrap()).collect();
+    let mut rates: Vec<f64> =
+        s.samples.iter().step_by(5).map(|x| expansion_rate(teacher.as_ref(), x).unwrap()).collect();
     rates.sort_by(f64::total_cmp);
     let mut f = [0.0; 3];
     let mut sq = [0.0; 3];
-    for x in &s.samples { teacher.vector_field(x, &mut f); for c in 0..3 { sq[c] += f[c]*f[c]; } }
+    for x in &s.samples {
+        teacher.vector_field(x, &mut f);
+        for c in 0..3 {
+            sq[c] += f[c] * f[c];
+        }
+    }
     let rms: Vec<f64> = sq.iter().map(|q| (q / s.samples.len() as f64).sqrt()).collect();
     let exp = ebn_network::Experiment::build(&lorenz).unwrap();
     let net = exp.initial_network().unwrap();
     let mut psi = vec![0.0; 500];
     let mut e = 0.0;
-    for x in s.samples.iter().step_by(5) { net.basis().evaluate_at_state(x, &mut psi); e += psi.iter().map(|p| p*p).sum::<f64>(); }
+    for x in s.samples.iter().step_by(5) {
+        net.basis().evaluate_at_state(x, &mut psi);
+        e += psi.iter().map(|p| p * p).sum::<f64>();
+    }
     e /= s.samples.iter().step_by(5).count() as f64;
-    let mut lo = [f64::MAX;3]; let mut hi=[f64::MIN;3];
-    for x in &s.samples { for c in 0..3 { lo[c]=lo[c].min(x[c]); hi[c]=hi[c].max(x[c]); } }
-    println!("example: period {p:.4} s, expansion p50 {:.2} p95 {:.2} max {:.2}, rms speed {rms:?}, energy {e:.1}, range {lo:?} {hi:?}", rates[rates.len()/2], rates[rates.len()*95/100], rates[rates.len()-1]);
+    let mut lo = [f64::MAX; 3];
+    let mut hi = [f64::MIN; 3];
+    for x in &s.samples {
+        for c in 0..3 {
+            lo[c] = lo[c].min(x[c]);
+            hi[c] = hi[c].max(x[c]);
+        }
+    }
+    println!(
+        "example: period {p:.4} s, expansion p50 {:.2} p95 {:.2} max {:.2}, rms speed {rms:?}, energy {e:.1}, range {lo:?} {hi:?}",
+        rates[rates.len() / 2],
+        rates[rates.len() * 95 / 100],
+        rates[rates.len() - 1]
+    );
     let fitted = ebn_recipe::fit(&Spec::new("catalogue").with("name", "lorenz"), reg, &Default::default()).unwrap();
     println!("{}", serde_json::to_string_pretty(&fitted.recipe).unwrap());
 }

@@ -127,7 +127,12 @@ pub fn newton(system: &dyn TargetSystem, x0: &[f64], typical_speed: f64) -> Opti
 }
 
 /// The error of the least-squares weights of `basis` (see [`Diagnosis::field_error_best`]).
-pub fn best_field_error(teacher: &dyn TargetSystem, basis: &dyn Basis, lambda: f64, points: &[&Vec<f64>]) -> Option<f64> {
+pub fn best_field_error(
+    teacher: &dyn TargetSystem,
+    basis: &dyn Basis,
+    lambda: f64,
+    points: &[&Vec<f64>],
+) -> Option<f64> {
     let j = teacher.dim();
     let nb = basis.len();
     let mut psi = vec![0.0; nb];
@@ -223,12 +228,15 @@ pub fn diagnose(
             found.push(p);
         }
     }
-    found.sort_by(|a, b| a.iter().zip(b).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal));
+    found.sort_by(|a, b| {
+        a.iter().zip(b).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+    });
     let fixed_points: Vec<FixedPoint> = found
         .into_iter()
         .map(|p| {
             let teacher_growth = growth_rate(teacher, &p).unwrap_or(f64::NAN);
-            let learned_point = newton(learned, &p, typical).filter(|q| q.iter().zip(&p).all(|(a, b)| (a - b).abs() < 0.5));
+            let learned_point =
+                newton(learned, &p, typical).filter(|q| q.iter().zip(&p).all(|(a, b)| (a - b).abs() < 0.5));
             let learned_growth = learned_point.as_ref().and_then(|q| growth_rate(learned, q));
             FixedPoint { teacher: p, teacher_growth, learned: learned_point, learned_growth }
         })
@@ -244,7 +252,8 @@ pub fn run(system: &dyn TargetSystem, x0: &[f64], duration: f64, dt: f64, every:
     let j = x0.len();
     let mut x = x0.to_vec();
     let mut out = Vec::new();
-    let (mut k1, mut k2, mut k3, mut k4, mut y) = (vec![0.0; j], vec![0.0; j], vec![0.0; j], vec![0.0; j], vec![0.0; j]);
+    let (mut k1, mut k2, mut k3, mut k4, mut y) =
+        (vec![0.0; j], vec![0.0; j], vec![0.0; j], vec![0.0; j], vec![0.0; j]);
     let steps = (duration / dt).round() as usize;
     for s in 0..steps {
         if s % every == 0 {
@@ -291,11 +300,35 @@ pub fn twin(
 
 /// The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9).
 fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [-39.696_830_286_653_76, 220.946_098_424_520_5, -275.928_510_446_968_7, 138.357_751_867_269, -30.664_798_066_147_16, 2.506_628_277_459_239];
-    const B: [f64; 5] = [-54.476_098_798_224_06, 161.585_836_858_040_9, -155.698_979_859_886_6, 66.801_311_887_719_72, -13.280_681_552_885_72];
-    const C: [f64; 6] = [-0.007_784_894_002_430_293, -0.322_396_458_041_136_5, -2.400_758_277_161_838, -2.549_732_539_343_734, 4.374_664_141_464_968, 2.938_163_982_698_783];
-    const D: [f64; 4] = [0.007_784_695_709_041_462, 0.322_467_129_070_039_8, 2.445_134_137_142_996, 3.754_408_661_907_416];
-    let tail = |q: f64| (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0);
+    const A: [f64; 6] = [
+        -39.696_830_286_653_76,
+        220.946_098_424_520_5,
+        -275.928_510_446_968_7,
+        138.357_751_867_269,
+        -30.664_798_066_147_16,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -54.476_098_798_224_06,
+        161.585_836_858_040_9,
+        -155.698_979_859_886_6,
+        66.801_311_887_719_72,
+        -13.280_681_552_885_72,
+    ];
+    const C: [f64; 6] = [
+        -0.007_784_894_002_430_293,
+        -0.322_396_458_041_136_5,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] =
+        [0.007_784_695_709_041_462, 0.322_467_129_070_039_8, 2.445_134_137_142_996, 3.754_408_661_907_416];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
     if p < 0.02425 {
         tail((-2.0 * p.ln()).sqrt())
     } else if p > 1.0 - 0.02425 {
@@ -326,7 +359,8 @@ mod tests {
     #[test]
     fn lorenz_fixed_points_and_a_perfect_field() {
         let lorenz = CatalogueFlow::new("lorenz", &BTreeMap::new()).unwrap();
-        let norm = ebn_network::dynamics::Normalized::new(vec![0.0, 0.0, 25.0], vec![20.0; 3], 0.5, Box::new(lorenz)).unwrap();
+        let norm =
+            ebn_network::dynamics::Normalized::new(vec![0.0, 0.0, 25.0], vec![20.0; 3], 0.5, Box::new(lorenz)).unwrap();
         let attractor = run(&norm, &[0.1, 0.1, 0.0], 40.0, 1e-3, 20);
         let d = diagnose(&norm, &norm, None, &attractor[200..]);
         assert_eq!(d.fixed_points.len(), 3, "{:?}", d.fixed_points);

@@ -115,6 +115,40 @@ impl FreeRun {
     }
 }
 
+/// The verdict applied to the teacher against itself: its survey cut into windows as long as
+/// the free run's scored part, each compared with the whole survey. A criterion that fails
+/// the teacher's own windows measures its noise, not the network.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeacherSelf {
+    /// Windows compared.
+    pub windows: usize,
+    /// Windows whose attractor is "kept".
+    pub kept: usize,
+    /// The largest |mean shift| (teacher standard deviations) over windows and components.
+    pub mean_shift: f64,
+    /// The largest |spread error| over windows and components.
+    pub spread_error: f64,
+    /// The largest |frequency error| over windows.
+    pub frequency_error: f64,
+}
+
+/// [`TeacherSelf`] for a survey `attractor` sampled every `interval` s, with windows of
+/// `window` s (at least one).
+pub fn teacher_self_check(attractor: &[Vec<f64>], interval: f64, window: f64) -> Result<TeacherSelf> {
+    let whole = AttractorStats::of(attractor, interval)?;
+    let len = ((window / interval) as usize).max(64);
+    let mut out = TeacherSelf { windows: 0, kept: 0, mean_shift: 0.0, spread_error: 0.0, frequency_error: 0.0 };
+    for chunk in attractor.chunks_exact(len.min(attractor.len())) {
+        let c = AttractorComparison::new(&whole, &AttractorStats::of(chunk, interval)?);
+        out.windows += 1;
+        out.kept += usize::from(c.kept());
+        out.mean_shift = c.mean_shift.iter().copied().fold(out.mean_shift, f64::max);
+        out.spread_error = c.spread_error.iter().map(|v| v.abs()).fold(out.spread_error, f64::max);
+        out.frequency_error = out.frequency_error.max(c.frequency_error.abs());
+    }
+    Ok(out)
+}
+
 /// Everything measured on one system.
 #[derive(Debug, Clone, Serialize)]
 pub struct SystemReport {
@@ -142,6 +176,8 @@ pub struct SystemReport {
     pub twin: Option<FreeRun>,
     /// The learned field against the true one.
     pub diagnosis: Diagnosis,
+    /// The verdict on the teacher's own windows.
+    pub teacher_self: TeacherSelf,
     /// Mean firing rate in the free run (Hz per neuron).
     pub mean_rate_hz: f64,
 }
@@ -199,6 +235,7 @@ pub fn evaluate(
     let free_run = subsample(&recording, sample_interval);
     let first = (skip / sample_interval).ceil() as usize;
     let teacher_stats = AttractorStats::of(&attractor, sample_interval)?;
+    let teacher_self = teacher_self_check(&attractor, sample_interval, test.duration - skip)?;
     let network_stats = AttractorStats::of(&free_run[first.min(free_run.len() - 1)..], sample_interval)?;
     let teacher = experiment.teacher().ok_or_else(|| Error::Unsupported("no teacher".into()))?;
     let learned = LearnedField {
@@ -224,6 +261,7 @@ pub fn evaluate(
         network: FreeRun::new(network_stats, &teacher_stats),
         twin: twin_stats.map(|(s, _)| FreeRun::new(s, &teacher_stats)),
         diagnosis,
+        teacher_self,
         mean_rate_hz: ebn_network::analysis::mean_rate(&recording.spikes, recording.duration)?,
         recipe,
     };

@@ -11,9 +11,7 @@
 use crate::survey::{Survey, SurveyOptions, survey};
 use ebn_network::analysis::AttractorStats;
 use ebn_network::core::{Error, Registry, Result, Spec, TargetSystem};
-use ebn_network::{
-    ExperimentConfig, InitialState, NetworkConfig, Plateau, TestConfig, TrainingConfig,
-};
+use ebn_network::{ExperimentConfig, InitialState, NetworkConfig, Plateau, TestConfig, TrainingConfig};
 use serde::{Deserialize, Serialize};
 
 /// Half-range of the normalised state: the attractor's 0.1 % and 99.9 % quantiles of each
@@ -184,9 +182,9 @@ pub fn expansion_rate(system: &dyn TargetSystem, x: &[f64]) -> Result<f64> {
     let eig = sym
         .self_adjoint_eigenvalues(faer::Side::Lower)
         .map_err(|_| Error::degenerate("expansion rate", "the eigenvalue solver did not converge"))?;
-    eig.into_iter().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))).ok_or_else(|| {
-        Error::degenerate("expansion rate", "a zero-dimensional state")
-    })
+    eig.into_iter()
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+        .ok_or_else(|| Error::degenerate("expansion rate", "a zero-dimensional state"))
 }
 
 /// The Jacobian of `system` at `x` by central differences (step 1e-6 (1 + |x_i|)).
@@ -227,7 +225,7 @@ pub fn fit(system: &Spec, registry: &Registry, options: &RecipeOptions) -> Resul
     for c in 0..j {
         let mut v: Vec<f64> = samples.iter().map(|s| s[c]).collect();
         let (lo, hi) = (quantile(&mut v, QUANTILE), quantile(&mut v, 1.0 - QUANTILE));
-        if !(hi > lo) {
+        if hi.is_nan() || lo.is_nan() || hi <= lo {
             return Err(Error::degenerate("target", format!("component {c} does not vary on the attractor")));
         }
         center[c] = 0.5 * (lo + hi);
@@ -392,7 +390,13 @@ fn catalogue_point(system: &Spec) -> Option<Vec<f64>> {
 
 /// The network of the recipe: N neurons, no spike costs, the derived K, state-space tanh
 /// features over the normalised range (gain 1, offsets in (-2, 2)), the paper's local rule.
-fn network(j: usize, options: &RecipeOptions, feedback_gain: f64, eta: f64, center_on: Option<Vec<Vec<f64>>>) -> NetworkConfig {
+fn network(
+    j: usize,
+    options: &RecipeOptions,
+    feedback_gain: f64,
+    eta: f64,
+    center_on: Option<Vec<Vec<f64>>>,
+) -> NetworkConfig {
     let mut net = NetworkConfig::paper(options.n, j);
     net.mu = 0.0;
     net.nu = 0.0;
@@ -466,13 +470,18 @@ mod tests {
         assert_eq!(fitted.config.network.feedback_gain, 7.0);
         assert_eq!(fitted.recipe.eta, 3.0);
         let settles = Spec::new("bistable").with("gain", 5.0);
-        let err = fit(&settles, ebn_network::builtins(), &RecipeOptions { initial_state: Some(vec![0.3]), ..small.clone() })
-            .unwrap_err()
-            .to_string();
+        let err =
+            fit(&settles, ebn_network::builtins(), &RecipeOptions { initial_state: Some(vec![0.3]), ..small.clone() })
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("fixed point"), "{err}");
-        let err = fit(&Spec::new("lorenz"), ebn_network::builtins(), &RecipeOptions { initial_state: Some(vec![1.0]), ..small })
-            .unwrap_err()
-            .to_string();
+        let err = fit(
+            &Spec::new("lorenz"),
+            ebn_network::builtins(),
+            &RecipeOptions { initial_state: Some(vec![1.0]), ..small },
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("initial_state"), "{err}");
     }
 }

@@ -73,7 +73,7 @@ impl<'a> Adaptive<'a> {
     }
 
     /// One accepted step of at most `max_h`; returns its length.
-    fn step(&mut self, x: &mut Vec<f64>, max_h: f64) -> Result<f64> {
+    fn step(&mut self, x: &mut [f64], max_h: f64) -> Result<f64> {
         for _ in 0..200 {
             let h = self.h.min(max_h);
             let full = rk4(self.system, x, h, &mut self.k, &mut self.y);
@@ -109,7 +109,7 @@ impl<'a> Adaptive<'a> {
     }
 
     /// Advances `x` by exactly `span`.
-    fn advance(&mut self, x: &mut Vec<f64>, span: f64) -> Result<()> {
+    fn advance(&mut self, x: &mut [f64], span: f64) -> Result<()> {
         let mut left = span;
         while left > 1e-15 * span.max(1.0) {
             left -= self.step(x, left)?;
@@ -157,10 +157,12 @@ pub fn survey(system: &dyn TargetSystem, x0: &[f64], options: &SurveyOptions) ->
     let var: f64 = (0..j).map(|i| (s2[i] / w - (s1[i] / w).powi(2)).max(0.0)).sum();
     let speed2 = sf / w;
     let scale = (0..j).map(|i| (s1[i] / w).abs()).fold(1.0f64, f64::max);
-    if !(var > 1e-16 * scale * scale) || !(speed2 > 0.0) {
+    if var.is_nan() || var <= 1e-16 * scale * scale || speed2.is_nan() || speed2 <= 0.0 {
         return Err(Error::degenerate(
             "survey",
-            format!("the trajectory settles on a fixed point after t = {t:.3e} (system units); nothing to learn from a free run"),
+            format!(
+                "the trajectory settles on a fixed point after t = {t:.3e} (system units); nothing to learn from a free run"
+            ),
         ));
     }
     let period = 2.0 * std::f64::consts::PI * (var / speed2).sqrt();

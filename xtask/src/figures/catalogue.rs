@@ -85,7 +85,8 @@ fn run(ctx: &Ctx) -> Result<Output> {
     let mut table = String::from(
         "system,role,chaotic,dim,trials,feedback_gain,eta,speed,nrmse_at_0p25s,nrmse_at_1s,mean_shift,spread_error,\
          frequency_error,kept,twin_kept,field_error_on,field_error_near,stabilised_fixed_points,capped_fraction,\
-         mean_rate_hz,correlation_dimension_teacher,correlation_dimension_network\n",
+         mean_rate_hz,correlation_dimension_teacher,correlation_dimension_network,teacher_windows,\
+         teacher_windows_kept,teacher_worst_frequency_error\n",
     );
     let mut panels = Vec::new();
     let mut per_system = serde_json::Map::new();
@@ -99,7 +100,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
         ctx.write(&format!("network_{}.csv", r.name), &states_csv("x_hat", &e.free_run, e.sample_interval))?;
         let _ = writeln!(
             table,
-            "{},{},{},{j},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{j},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.name,
             if r.role == Role::HeldOut { "held_out" } else { "development" },
             u8::from(r.chaotic),
@@ -121,6 +122,9 @@ fn run(ctx: &Ctx) -> Result<Output> {
             r.mean_rate_hz,
             r.recipe.teacher_correlation_dimension.unwrap_or(f64::NAN),
             r.network.correlation_dimension.unwrap_or(f64::NAN),
+            r.teacher_self.windows,
+            r.teacher_self.kept,
+            r.teacher_self.frequency_error,
         );
         let role = if r.role == Role::HeldOut { "held out" } else { "development" };
         panels.push(Labeled {
@@ -128,7 +132,12 @@ fn run(ctx: &Ctx) -> Result<Output> {
             x: "x_0 (normalised)".into(),
             y: "x_1 (normalised)".into(),
             panel: Panel::Lines {
-                series: vec![Series { name: "teacher".into(), points: projection(&teacher_window, 4000), color: INK, dashed: false }],
+                series: vec![Series {
+                    name: "teacher".into(),
+                    points: projection(&teacher_window, 4000),
+                    color: INK,
+                    dashed: false,
+                }],
                 log_y: false,
             },
         });
