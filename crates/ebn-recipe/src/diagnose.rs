@@ -133,6 +133,29 @@ pub fn best_field_error(
     lambda: f64,
     points: &[&Vec<f64>],
 ) -> Option<f64> {
+    ridge_field_error(teacher, basis, lambda, points, Ridge::OfMeanDiagonal(1e-8))
+}
+
+/// The ridge of [`ridge_field_error`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ridge {
+    /// This fraction of the mean diagonal of E[Psi Psi^T].
+    OfMeanDiagonal(f64),
+    /// This fraction of the largest eigenvalue of E[Psi Psi^T].
+    OfLargestEigenvalue(f64),
+}
+
+/// The relative field error of ridge regression of lambda z + f(z) on the features, fitted on
+/// the first half of `points` (in time) and evaluated on the second half. With a ridge of a
+/// fraction r of the largest eigenvalue it mimics what a gradient rule learns in finite time:
+/// directions whose eigenvalue is below r times the largest are not learned.
+pub fn ridge_field_error(
+    teacher: &dyn TargetSystem,
+    basis: &dyn Basis,
+    lambda: f64,
+    points: &[&Vec<f64>],
+    ridge: Ridge,
+) -> Option<f64> {
     let j = teacher.dim();
     let nb = basis.len();
     let mut psi = vec![0.0; nb];
@@ -150,7 +173,12 @@ pub fn best_field_error(
     let phi = faer::Mat::<f64>::from_fn(fit.len(), nb, |r, c| fit[r].0[c]);
     let y = faer::Mat::<f64>::from_fn(fit.len(), j, |r, c| fit[r].1[c]);
     let mut gram = phi.transpose() * &phi;
-    let ridge = 1e-8 * (0..nb).map(|i| gram[(i, i)]).sum::<f64>() / nb as f64;
+    let ridge = match ridge {
+        Ridge::OfMeanDiagonal(r) => r * (0..nb).map(|i| gram[(i, i)]).sum::<f64>() / nb as f64,
+        Ridge::OfLargestEigenvalue(r) => {
+            r * gram.self_adjoint_eigenvalues(faer::Side::Lower).ok()?.into_iter().fold(0.0f64, f64::max)
+        }
+    };
     for i in 0..nb {
         gram[(i, i)] += ridge.max(1e-12);
     }

@@ -64,6 +64,9 @@ pub struct RecipeOptions {
     pub n: usize,
     /// Basis functions N_b (state-space tanh features).
     pub n_basis: usize,
+    /// Gain of the state-space features (per unit of the normalised state); their offsets
+    /// are drawn in (-2 gain, 2 gain), so that their kinks cover |u z| <= 2 at any gain.
+    pub basis_gain: f64,
     /// Centre the features on the attractor (`center_on`, see ebn_basis::Centered).
     pub centered: bool,
     /// Spikes allowed per step: 1 is the paper's neuron (`ebn`); more uses the
@@ -101,6 +104,7 @@ impl Default for RecipeOptions {
             n_basis: 500,
             max_spikes: 8,
             centered: true,
+            basis_gain: 1.0,
             initial_state: None,
             trial_duration: 4.0,
             max_trials: 400,
@@ -404,7 +408,8 @@ fn network(
     if options.max_spikes > 1 {
         net.neuron = Spec::new("ebn_multi_spike").with("lambda_v", net.lambda).with("max_spikes", options.max_spikes);
     }
-    net.basis = Spec::new("state_tanh").with("n_basis", options.n_basis).with("gain", 1.0).with("bias", 2.0);
+    net.basis = Spec::new("state_tanh").with("n_basis", options.n_basis).with("gain", options.basis_gain)
+        .with("bias", 2.0 * options.basis_gain);
     if let Some(points) = center_on {
         net.basis.set("center_on", points);
     }
