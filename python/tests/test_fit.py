@@ -9,7 +9,7 @@ import ebn
 
 def rossler(x):
     a, b, c = 0.2, 0.2, 5.7
-    return [-x[1] - x[2], x[0] + a * x[1], b + x[2] * (x[0] - c)]
+    return [-x[1] - x[2], x[0] + a * x[1], b + x[2] * x[0] - c * x[2]]
 
 
 SMALL = {

@@ -119,6 +119,38 @@ pub const CATALOGUE: &[Entry] = &[
         }
     ),
     flow!(
+        "chen_lee",
+        3,
+        [a = 5.0, b = -10.0, c = -0.38],
+        [0.17177112, 0.10360479, 6.2553878],
+        2.8043,
+        0.1636,
+        1.227,
+        "x' = a x - y z; y' = b y + x z; z' = c z + x y / 3",
+        "Chen & Lee (2004), Chaos Solitons Fractals (anti-control of chaos in rigid body motion)",
+        |x, d| {
+            d[0] = a * x[0] - x[1] * x[2];
+            d[1] = b * x[1] + x[0] * x[2];
+            d[2] = c * x[2] + 1.0 / 3.0 * x[0] * x[1];
+        }
+    ),
+    flow!(
+        "coullet",
+        3,
+        [a = -0.8, b = 1.1, c = 0.45, d = -1.0],
+        [0.34539837958549907, 0.4284701181998099, 0.086983698175975],
+        5.7663,
+        0.1371,
+        2.092,
+        "x' = y; y' = z; z' = -a x - b y - c z + d x^3 (Arneodo's form)",
+        "Arneodo, Coullet & Tresser (1980), Phys. Lett. A 79:259",
+        |x, d_| {
+            d_[0] = x[1];
+            d_[1] = x[2];
+            d_[2] = -a * x[0] - b * x[1] - c * x[2] + d * x[0] * x[0] * x[0];
+        }
+    ),
+    flow!(
         "dadras",
         3,
         [c = 2.0, e = 9.0, o = 2.7, p = 3.0, r = 1.7],
@@ -265,6 +297,22 @@ pub const CATALOGUE: &[Entry] = &[
         }
     ),
     flow!(
+        "moore_spiegel",
+        3,
+        [a = 10.0, b = 4.0, eps = 9.0],
+        [-3.4733266, 19.666962, -3.8262485],
+        1.2887,
+        0.6976,
+        1.846,
+        "x' = y; y' = a z; z' = -z + eps y - y x^2 - b x",
+        "Moore & Spiegel (1966), Astrophys. J. 143:871",
+        |x, d| {
+            d[0] = x[1];
+            d[1] = a * x[2];
+            d[2] = -x[2] + eps * x[1] - x[1] * x[0] * x[0] - b * x[0];
+        }
+    ),
+    flow!(
         "rikitake",
         3,
         [a = 1.0, mu = 1.0],
@@ -313,6 +361,22 @@ pub const CATALOGUE: &[Entry] = &[
         }
     ),
     flow!(
+        "sakarya",
+        3,
+        [a = -1.0, b = 1.0, c = 1.0, h = 1.0, p = 1.0, q = 0.4, r = 0.3, s = 1.0],
+        [-2.8976045, 3.8877978, 3.07465],
+        4.9844,
+        0.2650,
+        2.055,
+        "x' = a x + h y + s y z; y' = -b y - p x + q x z; z' = c z - r x y",
+        "Li et al. (2015), IEICE Electronics Express 12 (a four-wing attractor born in bistability)",
+        |x, d| {
+            d[0] = a * x[0] + h * x[1] + s * x[1] * x[2];
+            d[1] = -b * x[1] - p * x[0] + q * x[0] * x[2];
+            d[2] = c * x[2] - r * x[0] * x[1];
+        }
+    ),
+    flow!(
         "shimizu_morioka",
         3,
         [a = 0.85, b = 0.5],
@@ -342,6 +406,22 @@ pub const CATALOGUE: &[Entry] = &[
             d[0] = x[1] * x[2];
             d[1] = x[0] - x[1];
             d[2] = 1.0 - x[0] * x[1];
+        }
+    ),
+    flow!(
+        "sprott_d",
+        3,
+        [],
+        [-1.3396906, -0.21238338, 0.32982163],
+        4.8333,
+        0.1017,
+        1.950,
+        "x' = -y; y' = x + z; z' = x z + 3 y^2",
+        "Sprott (1994), Phys. Rev. E 50:R647",
+        |x, d| {
+            d[0] = -x[1];
+            d[1] = x[0] + x[2];
+            d[2] = x[0] * x[2] + 3.0 * x[1] * x[1];
         }
     ),
     flow!(

@@ -1,9 +1,13 @@
 //! Runs the benchmark on the named systems (all by default), two at a time, printing one
 //! line per system and writing target/catalogue-dev/NAME.json.
-use ebn_recipe::harness::{BenchOptions, evaluate, systems};
+use ebn_recipe::harness::{BenchOptions, evaluate, held_out_b, systems};
 fn main() {
     let names: Vec<String> = std::env::args().skip(1).collect();
-    let all: Vec<_> = systems().into_iter().filter(|s| names.is_empty() || names.iter().any(|n| n == s.name)).collect();
+    let all: Vec<_> = systems()
+        .into_iter()
+        .chain(held_out_b())
+        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
+        .collect();
     let queue = std::sync::Mutex::new(all.into_iter());
     let mut options = BenchOptions::default();
     if let Ok(v) = std::env::var("EBN_TRIALS") {
@@ -13,6 +17,9 @@ fn main() {
     if let Ok(v) = std::env::var("EBN_REDUCTIONS") {
         options.recipe.plateau.reductions = v.parse().unwrap();
     }
+    if std::env::var("EBN_AUTO_GAIN").is_ok() {
+        options.recipe.auto_gain = true;
+    }
     if let Ok(v) = std::env::var("EBN_TEST") {
         options.recipe.test_duration = v.parse().unwrap();
     }
@@ -21,7 +28,8 @@ fn main() {
     let out = std::path::Path::new(&out_dir);
     std::fs::create_dir_all(out).unwrap();
     std::thread::scope(|scope| {
-        for _ in 0..2 {
+        let threads: usize = std::env::var("EBN_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+        for _ in 0..threads {
             scope.spawn(|| loop {
                 let Some(sys) = queue.lock().unwrap().next() else { break };
                 let t = std::time::Instant::now();
@@ -29,8 +37,8 @@ fn main() {
                     Ok(e) => {
                         let r = &e.report;
                         println!(
-                            "{:16} {:?} trials {} K {:.1} eta {:.0} h0.25 {:.3} net: {} (mean {:?} spread {:?} freq {:+.3}) twin: {} field err {:.3}/{:.3} best {:?} stabilised {} capped {:.3} [{:.0} s]",
-                            r.name, r.role, r.trials, r.recipe.feedback_gain, r.recipe.eta, r.nrmse_at_0p25s, r.network.verdict,
+                            "{:16} {:?} gain {} trials {} K {:.1} eta {:.0} h0.25 {:.3} net: {} (mean {:?} spread {:?} freq {:+.3}) twin: {} field err {:.3}/{:.3} best {:?} stabilised {} capped {:.3} [{:.0} s]",
+                            r.name, r.role, r.recipe.basis_gain, r.trials, r.recipe.feedback_gain, r.recipe.eta, r.nrmse_at_0p25s, r.network.verdict,
                             r.network.mean_shift.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
                             r.network.spread_error.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>(),
                             r.network.frequency_error,

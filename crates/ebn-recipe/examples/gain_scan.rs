@@ -14,7 +14,19 @@ fn main() {
             let pts: Vec<&Vec<f64>> = f.attractor.iter().step_by((f.attractor.len() / 2000).max(1)).collect();
             let e: Vec<String> = [1e-4, 1e-5, 1e-6]
                 .iter()
-                .map(|r| format!("{:.3}", ridge_field_error(exp.teacher().unwrap(), net.basis(), 10.0, &pts, Ridge::OfLargestEigenvalue(*r)).unwrap_or(f64::NAN)))
+                .map(|r| {
+                    format!(
+                        "{:.3}",
+                        ridge_field_error(
+                            exp.teacher().unwrap(),
+                            net.basis(),
+                            10.0,
+                            &pts,
+                            Ridge::OfLargestEigenvalue(*r)
+                        )
+                        .unwrap_or(f64::NAN)
+                    )
+                })
                 .collect();
             line += &format!(" | g{gain}: {}", e.join(" "));
         }

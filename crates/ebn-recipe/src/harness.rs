@@ -75,6 +75,16 @@ pub fn systems() -> Vec<BenchSystem> {
     ]
 }
 
+/// A second held-out set, chosen when the gain selection of the recipe (`auto_gain`) was
+/// written and before it was run on any of them, since the first held-out set had been seen:
+/// Lu-Chen, Hadley, Rikitake, Chen-Lee, Coullet, Moore-Spiegel, Sakarya and Sprott D.
+pub fn held_out_b() -> Vec<BenchSystem> {
+    ["lu_chen", "hadley", "rikitake", "chen_lee", "coullet", "moore_spiegel", "sakarya", "sprott_d"]
+        .into_iter()
+        .map(|n| flow(n, Role::HeldOut))
+        .collect()
+}
+
 /// Statistics of a free run against the teacher's long run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FreeRun {

@@ -54,6 +54,16 @@ pub const COMMAND_PER_SPEED: f64 = 0.16;
 /// teaches nothing about the attractor.
 pub const BOUND: f64 = 3.0;
 
+/// The gains `auto_gain` chooses from.
+pub const GAINS: [f64; 4] = [0.5, 1.0, 2.0, 4.0];
+
+/// The ridge, as a fraction of the largest eigenvalue of E[Psi Psi^T], of the regression that
+/// scores a gain: the rule learns a direction of eigenvalue mu at the rate eta mu, so in a
+/// training of ~10^3 s at the recipe's eta only directions above ~10^-4 of the largest are
+/// learned (on the development systems the learned field errors lie between the ridge errors
+/// at 10^-4 and 10^-3).
+pub const AUTO_GAIN_RIDGE: f64 = 1e-4;
+
 /// Options of the recipe: the network's size and anything to override.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -67,6 +77,9 @@ pub struct RecipeOptions {
     /// Gain of the state-space features (per unit of the normalised state); their offsets
     /// are drawn in (-2 gain, 2 gain), so that their kinks cover |u z| <= 2 at any gain.
     pub basis_gain: f64,
+    /// Choose the gain among [`GAINS`] by the ridge-regression field error of each basis
+    /// ([`AUTO_GAIN_RIDGE`]); `basis_gain` is then ignored. Default false (gain 1).
+    pub auto_gain: bool,
     /// Centre the features on the attractor (`center_on`, see ebn_basis::Centered).
     pub centered: bool,
     /// Spikes allowed per step: 1 is the paper's neuron (`ebn`); more uses the
@@ -105,6 +118,7 @@ impl Default for RecipeOptions {
             max_spikes: 8,
             centered: true,
             basis_gain: 1.0,
+            auto_gain: false,
             initial_state: None,
             trial_duration: 4.0,
             max_trials: 400,
@@ -144,6 +158,10 @@ pub struct Recipe {
     pub basis_energy: f64,
     /// Largest eigenvalue of E[Psi Psi^T] over the attractor.
     pub basis_top_eigenvalue: f64,
+    /// The basis gain used.
+    pub basis_gain: f64,
+    /// With `auto_gain`: each candidate gain and its ridge field error.
+    pub gain_scan: Vec<(f64, f64)>,
     /// The derived feedback gain (1/s).
     pub feedback_gain: f64,
     /// The derived learning rate per N_b (`rule.eta`).
@@ -278,12 +296,13 @@ pub fn fit(system: &Spec, registry: &Registry, options: &RecipeOptions) -> Resul
     let test_start = z[pool + (z.len() - pool) / 2].clone();
 
     let stats = AttractorStats::of(&z, interval_s)?;
+    let center_on = options.centered.then(|| points.clone());
     let mut config = ExperimentConfig {
         seed: options.seed,
         target: Some(normalized_spec.clone()),
         data: None,
         integrator: Spec::new("rk4"),
-        network: network(j, options, feedback_gain, 0.0, options.centered.then(|| points.clone())),
+        network: network(j, options, feedback_gain, 0.0, center_on.clone()),
         slow_weights: Default::default(),
         preload: Default::default(),
         training: Some(TrainingConfig {
@@ -318,6 +337,25 @@ pub fn fit(system: &Spec, registry: &Registry, options: &RecipeOptions) -> Resul
         }],
         record: Default::default(),
     };
+    // The gain: given, or the best ridge fit among GAINS.
+    let mut gain_scan = Vec::new();
+    let mut basis_gain = options.basis_gain;
+    if options.auto_gain {
+        let pts: Vec<&Vec<f64>> = z.iter().step_by((z.len() / 2000).max(1)).collect();
+        for g in GAINS {
+            let mut trial = config.clone();
+            trial.network =
+                network(j, &RecipeOptions { basis_gain: g, ..options.clone() }, feedback_gain, 0.0, center_on.clone());
+            let net = ebn_network::Experiment::build_in(&trial, registry)?.initial_network()?;
+            let ridge = crate::diagnose::Ridge::OfLargestEigenvalue(AUTO_GAIN_RIDGE);
+            let lambda = trial.network.lambda;
+            let e = crate::diagnose::ridge_field_error(teacher.as_ref(), net.basis(), lambda, &pts, ridge)
+                .unwrap_or(f64::INFINITY);
+            gain_scan.push((g, e));
+        }
+        basis_gain = gain_scan.iter().min_by(|a, b| a.1.total_cmp(&b.1)).map_or(1.0, |b| b.0);
+        config.network = network(j, &RecipeOptions { basis_gain, ..options.clone() }, feedback_gain, 0.0, center_on);
+    }
     // The learning rate from the basis actually drawn for this seed.
     let experiment = ebn_network::Experiment::build_in(&config, registry)?;
     let network = experiment.initial_network()?;
@@ -356,6 +394,8 @@ pub fn fit(system: &Spec, registry: &Registry, options: &RecipeOptions) -> Resul
         speed_p999,
         basis_energy,
         basis_top_eigenvalue,
+        basis_gain,
+        gain_scan,
         feedback_gain,
         eta,
         teacher_mean: stats.mean,
@@ -408,7 +448,9 @@ fn network(
     if options.max_spikes > 1 {
         net.neuron = Spec::new("ebn_multi_spike").with("lambda_v", net.lambda).with("max_spikes", options.max_spikes);
     }
-    net.basis = Spec::new("state_tanh").with("n_basis", options.n_basis).with("gain", options.basis_gain)
+    net.basis = Spec::new("state_tanh")
+        .with("n_basis", options.n_basis)
+        .with("gain", options.basis_gain)
         .with("bias", 2.0 * options.basis_gain);
     if let Some(points) = center_on {
         net.basis.set("center_on", points);
