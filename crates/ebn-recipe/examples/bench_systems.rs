@@ -1,13 +1,9 @@
 //! Runs the benchmark on the named systems (all by default), two at a time, printing one
 //! line per system and writing target/catalogue-dev/NAME.json.
-use ebn_recipe::harness::{BenchOptions, evaluate, held_out_b, systems};
+use ebn_recipe::harness::{BenchOptions, evaluate, systems};
 fn main() {
     let names: Vec<String> = std::env::args().skip(1).collect();
-    let all: Vec<_> = systems()
-        .into_iter()
-        .chain(held_out_b())
-        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
-        .collect();
+    let all: Vec<_> = systems().into_iter().filter(|s| names.is_empty() || names.iter().any(|n| n == s.name)).collect();
     let queue = std::sync::Mutex::new(all.into_iter());
     let mut options = BenchOptions::default();
     if let Ok(v) = std::env::var("EBN_TRIALS") {

@@ -78,7 +78,7 @@ pub struct RecipeOptions {
     /// are drawn in (-2 gain, 2 gain), so that their kinks cover |u z| <= 2 at any gain.
     pub basis_gain: f64,
     /// Choose the gain among [`GAINS`] by the ridge-regression field error of each basis
-    /// ([`AUTO_GAIN_RIDGE`]); `basis_gain` is then ignored. Default false (gain 1).
+    /// ([`AUTO_GAIN_RIDGE`]); `basis_gain` is then ignored. Default true.
     pub auto_gain: bool,
     /// Centre the features on the attractor (`center_on`, see ebn_basis::Centered).
     pub centered: bool,
@@ -118,7 +118,7 @@ impl Default for RecipeOptions {
             max_spikes: 8,
             centered: true,
             basis_gain: 1.0,
-            auto_gain: false,
+            auto_gain: true,
             initial_state: None,
             trial_duration: 4.0,
             max_trials: 400,
@@ -473,7 +473,7 @@ mod tests {
     /// state in about [-1, 1]). A constant changed without re-deriving it fails here.
     #[test]
     fn the_recipe_derives_the_lorenz_example_settings() {
-        let options = RecipeOptions { centered: false, ..RecipeOptions::default() };
+        let options = RecipeOptions { centered: false, auto_gain: false, ..RecipeOptions::default() };
         let spec = Spec::new("catalogue").with("name", "lorenz");
         let fitted = fit(&spec, ebn_network::builtins(), &options).unwrap();
         let r = &fitted.recipe;

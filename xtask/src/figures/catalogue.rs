@@ -102,7 +102,11 @@ fn run(ctx: &Ctx) -> Result<Output> {
             table,
             "{},{},{},{j},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.name,
-            if r.role == Role::HeldOut { "held_out" } else { "development" },
+            match r.role {
+                Role::Development => "development",
+                Role::HeldOut => "held_out",
+                Role::HeldOutSecond => "held_out_second",
+            },
             u8::from(r.chaotic),
             r.trials,
             r.recipe.feedback_gain,
@@ -126,7 +130,11 @@ fn run(ctx: &Ctx) -> Result<Output> {
             r.teacher_self.kept,
             r.teacher_self.frequency_error,
         );
-        let role = if r.role == Role::HeldOut { "held out" } else { "development" };
+        let role = match r.role {
+            Role::Development => "development",
+            Role::HeldOut => "held out",
+            Role::HeldOutSecond => "held out, 2nd set",
+        };
         panels.push(Labeled {
             title: format!("{} ({role}): teacher", r.name),
             x: "x_0 (normalised)".into(),
@@ -173,6 +181,8 @@ fn run(ctx: &Ctx) -> Result<Output> {
         "development_chaotic": count(Role::Development, true, false),
         "kept_held_out_chaotic": count(Role::HeldOut, true, true),
         "held_out_chaotic": count(Role::HeldOut, true, false),
+        "kept_held_out_second_chaotic": count(Role::HeldOutSecond, true, true),
+        "held_out_second_chaotic": count(Role::HeldOutSecond, true, false),
         "kept_limit_cycles": count(Role::Development, false, true) + count(Role::HeldOut, false, true),
         "limit_cycles": count(Role::Development, false, false) + count(Role::HeldOut, false, false),
         "verdicts": results.iter().map(|e| (e.report.name.clone(), json!(e.report.network.verdict))).collect::<serde_json::Map<_, _>>(),
