@@ -190,8 +190,9 @@ for _ in $(seq 600); do
 done
 [ -f "$checkpoint" ] || fail "task 2 wrote no checkpoint within 60 s"
 # Its first checkpoint is written after its first trial; 2000 trials of 0.5 s at N = 32 take
-# about 3.4 s on a Zen 4 core after the step kernels of issue 17 (600 trials and a 1 s wait
-# let it finish before the cancel there), so cancel soon after the first checkpoint.
+# about 3.4 s on a Zen 4 core after the step kernels of 2026-12-04 (docs/PERFORMANCE.md; 600
+# trials and a 1 s wait let it finish before the cancel there), so cancel soon after the first
+# checkpoint.
 sleep 0.3
 scancel "${job}_2"
 for _ in $(seq 300); do

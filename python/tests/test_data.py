@@ -1,4 +1,4 @@
-"""Learning from a recording that numpy wrote (issue 15, item 3): the command line reads
+"""Learning from a recording that numpy wrote (docs/DATA.md): the command line reads
 np.savez_compressed (deflated entries), np.savez, .npy and CSV recordings of the same
 trajectory and learns the same network from each; a changed recording is refused on resume."""
 

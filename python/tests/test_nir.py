@@ -1,4 +1,4 @@
-"""NIR export (issue 15, item 4): a trained linear oscillator written as a NIR graph, read
+"""NIR export (docs/NIR.md): a trained linear oscillator written as a NIR graph, read
 back by the `nir` package, and simulated by an independent simulator (nir_sim.py, which
 reads only the graph) against the project's own run of the same network and command."""
 

@@ -1,5 +1,5 @@
 """Every CSV the command line writes has a .npz beside it that numpy.load reads, with one
-array per column equal to the CSV's values (issue 15, item 2)."""
+array per column equal to the CSV's values (the `.npz` beside every CSV, README)."""
 
 import csv
 import os

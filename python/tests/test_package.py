@@ -1,5 +1,5 @@
-"""The Python package (issue 15, item 1): the same numbers as the command line, bit for bit;
-documented shapes and dtypes; errors as exceptions naming the field; save and load."""
+"""The Python package (README, "From Python"): the same numbers as the command line, bit for
+bit; documented shapes and dtypes; errors as exceptions naming the field; save and load."""
 
 import json
 import pathlib

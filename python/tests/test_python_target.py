@@ -1,4 +1,4 @@
-"""A target system written in Python (issue 15, item 1): it trains, it gives the built-in's
+"""A target system written in Python (README, "From Python"): it trains, it gives the built-in's
 numbers when it computes the built-in's vector field, and its errors come back as exceptions."""
 
 import numpy as np

@@ -20,7 +20,6 @@ use anyhow::{Context, Result, bail};
 use ebn_network::basis::TanhBasis;
 use ebn_network::core::{Integrator, Mat, SeedStreams, SlowWeights, Stream, TargetSystem, WeightForm};
 use ebn_network::dynamics::{LinearSystem, Rk4};
-use ebn_network::engine::AnyState;
 use ebn_network::neurons::{EbnMultiSpike, EbnNeuron, Refractory, RefractoryState, Reset, SynapticLif, SynapticState};
 use ebn_network::plasticity::RuleConfig;
 use ebn_network::{Network, NetworkConfig, Overrides, Spec, linear_slow_weights};
@@ -308,13 +307,11 @@ fn export(net: &Network, x: &[f64], dir: &Path, case: Case) -> Result<()> {
         write_f64(&dir.join("drive.bin"), net.basis_drive())?;
     }
     // The neuron model's own state beyond V.
-    if let AnyState::Dyn(state) = net.neuron_state() {
-        let state = state.0.as_any();
-        if let Some(s) = state.downcast_ref::<RefractoryState>() {
-            write_f64(&dir.join("left.bin"), &s.left)?;
-        } else if let Some(s) = state.downcast_ref::<SynapticState>() {
-            write_f64(&dir.join("i_s.bin"), &s.i_s)?;
-        }
+    let state = net.neuron_state().0.as_any();
+    if let Some(s) = state.downcast_ref::<RefractoryState>() {
+        write_f64(&dir.join("left.bin"), &s.left)?;
+    } else if let Some(s) = state.downcast_ref::<SynapticState>() {
+        write_f64(&dir.join("i_s.bin"), &s.i_s)?;
     }
     // The rule: its raw rate (per synapse, eta / N_b) and its state (RLS: phase, Psi_f, P).
     write_f64(&dir.join("rule_state.bin"), &net.rule_state())?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
 
-/// Headline numbers of the `coding` figure (keys as in FIGURES.md).
+/// Headline numbers of the `coding` figure (keys as in docs/FIGURES.md).
 #[derive(Debug, Serialize)]
 struct Summary {
     test_nrmse: f64,

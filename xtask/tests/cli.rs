@@ -1,6 +1,6 @@
 //! Bad command lines and bad files: the CLI exits with a non-zero status and one line on
 //! stderr that names the culprit (the option or field, and the value), never a backtrace.
-//! docs/BAD_INPUT.md lists these cases.
+//! docs/HARDENING.md ("Bad input everywhere", rows "CLI options" and "CLI files") lists these cases.
 
 use std::process::Command;
 

@@ -1,6 +1,7 @@
 //! A training run killed with SIGKILL at 20 random points, resumed each time from its last
-//! checkpoint, ends bit-identical to an uninterrupted run; and no checkpoint on disk is ever
-//! half-written (every one that exists after a kill loads).
+//! checkpoint, ends bit-identical to an uninterrupted run (the trained network, the learning
+//! curve and summary.json, byte for byte; the wall times are in provenance.json); and no
+//! checkpoint on disk is ever half-written (every one that exists after a kill loads).
 
 use ebn_network::{Checkpoint, TrainedNetwork};
 use std::path::{Path, PathBuf};
@@ -113,5 +114,19 @@ fn killed_twenty_times_then_resumed_equals_uninterrupted() {
         std::fs::read_to_string(out.join("learning_curve.csv")).unwrap(),
         std::fs::read_to_string(reference.join("learning_curve.csv")).unwrap()
     );
+    // The summary (training, tests, warnings) is the same, byte for byte: nothing in it
+    // depends on the launches. What does (wall times, the trial a launch resumed after) is in
+    // provenance.json.
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.json")).unwrap(),
+        std::fs::read_to_string(reference.join("summary.json")).unwrap(),
+        "summary.json differs between the resumed and the uninterrupted run"
+    );
+    let provenance = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("provenance.json")).unwrap()).unwrap()
+    };
+    assert!(provenance(&reference)["training"]["resumed_after_trial"].is_null());
+    assert!(provenance(&out)["training"]["resumed_after_trial"].as_u64().is_some());
+    assert!(provenance(&out)["training"]["wall_seconds"].as_f64().is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }

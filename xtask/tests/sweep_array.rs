@@ -8,26 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const EXPERIMENT: &str = r#"
-seed = 3
-[target]
-kind = "damped_oscillator"
-[network]
-n = 16
-dim = 2
-mu = 1.6e-3
-nu = 3.2e-5
-feedback_gain = 5.0
-rule = { kind = "local", eta = 10.0 }
-[training]
-trials = 4
-trial_duration = 0.3
-command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
-[[test]]
-name = "driven"
-duration = 0.3
-command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
-"#;
+const EXPERIMENT: &str = ebn_network::presets::smoke_toml();
 
 // Points 4-7 (the second row of the first axis) train for many trials, so that SIGTERM finds
 // point 4 training.
@@ -233,7 +214,7 @@ fn emitted_sbatch_script() {
 fn run_checkpoints_on_sigterm_and_resumes() {
     let dir = temp_dir("run");
     let file = dir.join("long.toml");
-    std::fs::write(&file, EXPERIMENT.replace("trials = 4", "trials = 100000")).unwrap();
+    std::fs::write(&file, EXPERIMENT.replace("trials = 3", "trials = 100000")).unwrap();
     let out = dir.join("out");
     let child = xtask()
         .args(["run", "--checkpoint-every", "0", "--out"])

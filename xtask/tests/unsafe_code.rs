@@ -46,10 +46,10 @@ fn unsafe_code_is_allowed_in_one_place_only() {
         }
     }
     let expected = [
-        "crates/ebn-basis/src/fast_tanh.rs", // tanh_of_sums
-        "crates/ebn-basis/src/fast_tanh.rs", // drive_step
-        "crates/ebn-neurons/src/lib.rs",     // the one-pass blocks
-        "crates/ebn-neurons/src/lib.rs",     // their test against the portable loop
+        "crates/ebn-basis/src/fast_tanh.rs",         // tanh_of_sums
+        "crates/ebn-basis/src/fast_tanh.rs",         // drive_step
+        "crates/ebn-engine/src/kernels/membrane.rs", // the one-pass blocks
+        "crates/ebn-engine/src/kernels/membrane.rs", // their test against the portable loop
     ];
     found.sort();
     assert_eq!(found, expected, "places that allow unsafe code");

@@ -247,6 +247,9 @@ pub fn analyse(analysis: &TestAnalysis, rec: &Recording) -> Result<Vec<Measure>>
                 return Err(Error::invalid("at", "[]", "at least one time"));
             }
             let (x, xh) = (component(&rec.x, *j)?, component(&rec.x_hat, *j)?);
+            if x.is_empty() || xh.len() != x.len() {
+                return Err(Error::degenerate("attractor agreement", "an empty recording"));
+            }
             let mut agree = 0;
             for t in at {
                 let k = window(*t).min(rec.times.len().saturating_sub(1));
@@ -325,6 +328,26 @@ impl From<TestAnalysis> for ebn_core::Spec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every analysis kind of this crate passes the conformance kit, on one and on three
+    /// components.
+    #[test]
+    fn conforms() {
+        let kinds = [
+            TestAnalysis::LimitCycle { component: 0, skip: 0.2 },
+            TestAnalysis::FreeSwing { component: 0 },
+            TestAnalysis::Attractors { component: 0, at: vec![0.1, 1.0, 5.0] },
+            TestAnalysis::LobeSwitches { component: 0, threshold: 0.3 },
+            TestAnalysis::Shape,
+            TestAnalysis::Attractor { skip: 0.5 },
+            TestAnalysis::NrmseHorizon { horizon: 0.25, key: "nrmse_at_0p25s".into() },
+        ];
+        for kind in &kinds {
+            for dim in [1, 3] {
+                ebn_core::conformance::analysis(kind, dim);
+            }
+        }
+    }
 
     fn sampled(f: impl Fn(f64) -> f64, duration: f64, dt: f64) -> (Vec<f64>, Vec<f64>) {
         let t: Vec<f64> = (0..(duration / dt) as usize).map(|k| k as f64 * dt).collect();

@@ -153,9 +153,6 @@ impl Basis for IdentityBasis {
     fn evaluate(&self, r: &[f64], _drive: &[f64], psi: &mut [f64]) {
         psi.copy_from_slice(r);
     }
-    fn is_identity(&self) -> bool {
-        true
-    }
 }
 
 /// Psi(r) = tanh(M r + theta), M of size N_b x N, theta of length N_b (MODEL.md §5).
@@ -176,6 +173,29 @@ pub struct TanhBasis {
 }
 
 impl TanhBasis {
+    /// The end of a step for the drive, in one sweep over u and Psi: u += M_k for each spike
+    /// k of the step in order, u_i <- `coding::decayed(u_i, decay)`, then Psi =
+    /// [`Basis::evaluate`] on the new u, with the fast tanh only (`fast = true`; the C
+    /// library's tanh is the cost otherwise, so nothing is gained from one sweep: call the
+    /// three passes). The same bits as the three passes (tested); the engine's plan calls it
+    /// for this basis.
+    pub fn sweep(&self, spikes: &[usize], decay: f64, drive: &mut [f64], psi: &mut [f64]) {
+        debug_assert!(self.fast, "the one-sweep step is that of the fast tanh");
+        // The jumps of all but the last two spikes on their own (a step has one by default),
+        // then the last ones, the decay and Psi in one sweep: the same order per element.
+        let (first, last) = spikes.split_at(spikes.len().saturating_sub(2));
+        for &k in first {
+            self.on_spike(k, drive);
+        }
+        let col = |k: usize| self.m.col_as_slice(k);
+        match *last {
+            [] => fast_tanh::drive_step([], decay, drive, &self.theta, psi),
+            [a] => fast_tanh::drive_step([col(a)], decay, drive, &self.theta, psi),
+            [a, b] => fast_tanh::drive_step([col(a), col(b)], decay, drive, &self.theta, psi),
+            _ => unreachable!("at most two spikes are left"),
+        }
+    }
+
     /// tanh by the configured method.
     #[inline(always)]
     fn tanh(&self, x: f64) -> f64 {
@@ -268,25 +288,6 @@ impl Basis for TanhBasis {
             }
         }
     }
-    fn advance_drive(&self, spikes: &[usize], decay: f64, r: &[f64], drive: &mut [f64], psi: &mut [f64]) {
-        if !self.fast {
-            // The C library's tanh is the cost here: nothing to gain from one sweep.
-            return ebn_core::basis::advance_drive_in_passes(self, spikes, decay, r, drive, psi);
-        }
-        // The jumps of all but the last two spikes on their own (a step has one by default),
-        // then the last ones, the decay and Psi in one sweep: the same order per element.
-        let (first, last) = spikes.split_at(spikes.len().saturating_sub(2));
-        for &k in first {
-            self.on_spike(k, drive);
-        }
-        let col = |k: usize| self.m.col_as_slice(k);
-        match *last {
-            [] => fast_tanh::drive_step([], decay, drive, &self.theta, psi),
-            [a] => fast_tanh::drive_step([col(a)], decay, drive, &self.theta, psi),
-            [a, b] => fast_tanh::drive_step([col(a), col(b)], decay, drive, &self.theta, psi),
-            _ => unreachable!("at most two spikes are left"),
-        }
-    }
     fn evaluate_at_state(&self, x: &[f64], psi: &mut [f64]) -> bool {
         self.evaluate_state(x, psi).is_some()
     }
@@ -367,10 +368,6 @@ impl Basis for Centered {
     }
     fn evaluate(&self, r: &[f64], drive: &[f64], psi: &mut [f64]) {
         self.inner.evaluate(r, drive, psi);
-        self.subtract(psi);
-    }
-    fn advance_drive(&self, spikes: &[usize], decay: f64, r: &[f64], drive: &mut [f64], psi: &mut [f64]) {
-        self.inner.advance_drive(spikes, decay, r, drive, psi);
         self.subtract(psi);
     }
     fn evaluate_at_state(&self, x: &[f64], psi: &mut [f64]) -> bool {

@@ -30,9 +30,10 @@ use std::process::ExitCode;
 #[derive(Debug, Subcommand)]
 pub enum ExperimentCommand {
     /// Train and test the experiment described by a TOML file; write the learning curve, test
-    /// traces and spikes (CSV), summary.json and the trained network (network.ebn) under
-    /// --out (default target/experiments/STEM, STEM the file's name without extension). An interrupted training resumes from
-    /// its last checkpoint.
+    /// traces and spikes (CSV), summary.json (the same for an interrupted and resumed run as
+    /// for an uninterrupted one), provenance.json (wall times) and the trained network
+    /// (network.ebn) under --out (default target/experiments/STEM, STEM the file's name
+    /// without extension). An interrupted training resumes from its last checkpoint.
     Run {
         /// The experiment file (see examples/).
         file: PathBuf,
@@ -53,7 +54,7 @@ pub enum ExperimentCommand {
     /// attractor, derive units, time scale, feedback gain, basis, learning rate, training
     /// states, command and length, write experiment.toml and recipe.json under --out (default
     /// target/fit/NAME), then run the experiment as `run` does (checkpoints, summary.json,
-    /// config.json).
+    /// provenance.json, config.json).
     Fit {
         /// A flow of the catalogue (`rossler`, `aizawa`, ...; `kinds` lists none of them,
         /// docs/CATALOGUE.md does), or a TOML file with a `[target]` table of any kind and an

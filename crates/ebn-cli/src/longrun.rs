@@ -86,8 +86,7 @@ pub fn longrun(opts: &Options, registry: &Registry) -> Result<Value> {
     if config.preload.duration > 0.0 && x.iter().any(|v| *v != 0.0) {
         net.preload(&x, config.preload.duration, config.preload.gain);
     }
-    net.set_feedback_gain(0.0)?;
-    net.set_learning(false);
+    net.set_protocol(ebn_network::Protocol::FREE)?;
 
     let windows = (opts.seconds / opts.window).round().max(1.0) as usize;
     let steps = (opts.window / dt).round() as u64;

@@ -71,39 +71,13 @@ impl Column {
     }
 }
 
-/// Splits one CSV line into cells (double quotes around a cell allowed, `""` inside one).
-fn cells(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cell.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(std::mem::take(&mut cell)),
-            _ => cell.push(c),
-        }
-    }
-    out.push(cell);
-    out
-}
-
-/// The columns of a CSV text with a header row, by name, in order.
+/// The columns of a CSV text with a header row ([`ebn_network::data::csv`]), by name, in
+/// order.
 pub fn csv_columns(text: &str) -> Result<Vec<(String, Column)>> {
-    let mut lines = text.lines().filter(|l| !l.is_empty());
-    let Some(header) = lines.next() else { bail!("an empty CSV has no columns") };
-    let names = cells(header);
+    let (names, rows) = ebn_network::data::csv::rows(text)?;
     let mut columns: Vec<Vec<String>> = vec![Vec::new(); names.len()];
-    for (row, line) in lines.enumerate() {
-        let values = cells(line);
-        if values.len() != names.len() {
-            bail!("CSV row {} has {} cells for {} columns", row + 1, values.len(), names.len());
-        }
-        for (column, value) in columns.iter_mut().zip(values) {
+    for values in rows {
+        for (column, value) in columns.iter_mut().zip(values?) {
             column.push(value);
         }
     }
@@ -142,7 +116,7 @@ pub fn zip_stored(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
         if size == u32::MAX {
             bail!("{name}: too large for a ZIP archive without ZIP64 (4 GiB)");
         }
-        let crc = crc32(data);
+        let crc = crc32fast::hash(data);
         let common = |v: &mut Vec<u8>| {
             v.extend_from_slice(&20u16.to_le_bytes()); // version needed: 2.0
             v.extend_from_slice(&0u16.to_le_bytes()); // flags
@@ -186,26 +160,14 @@ pub fn zip_stored(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as ZIP uses.
-fn crc32(data: &[u8]) -> u32 {
-    let mut table = [0u32; 256];
-    for (i, entry) in table.iter_mut().enumerate() {
-        let mut c = i as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-        }
-        *entry = c;
-    }
-    !data.iter().fold(!0u32, |c, b| table[((c ^ u32::from(*b)) & 0xFF) as usize] ^ (c >> 8))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// ZIP's CRC-32 is IEEE 802.3's (reflected polynomial 0xEDB88320): its standard check value.
     #[test]
     fn crc32_of_the_standard_check_string() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
     }
 
     #[test]
@@ -254,6 +216,6 @@ mod tests {
         let size = u32::from_le_bytes(npz[offset + 18..offset + 22].try_into().unwrap()) as usize;
         let data = &npz[offset + 30 + name_len..offset + 30 + name_len + size];
         assert_eq!(data, Column::Int(vec![1, 3]).to_npy());
-        assert_eq!(u32::from_le_bytes(npz[offset + 14..offset + 18].try_into().unwrap()), crc32(data));
+        assert_eq!(u32::from_le_bytes(npz[offset + 14..offset + 18].try_into().unwrap()), crc32fast::hash(data));
     }
 }

@@ -128,6 +128,11 @@ pub fn build(config: &ExperimentConfig, registry: &Registry) -> Result<Experimen
 }
 
 /// Trains (resuming from a checkpoint), tests and writes every output; returns the summary.
+///
+/// `summary.json` holds only what the configuration determines, so that a resumed run's is
+/// byte for byte an uninterrupted run's; the wall times, which do not, go to
+/// `provenance.json` beside it (as the figures do): `training.wall_seconds` (this launch's
+/// training only), `training.resumed_after_trial` and `tests.<name>.wall_seconds`.
 pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
     let config = load(&opts.file, registry)?;
     let stem = opts.file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment").to_string();
@@ -135,10 +140,11 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut experiment = build(&config, registry)?;
     let start = Instant::now();
-    let (mut network, training) = train(&mut experiment, &out, opts, registry)?;
+    let (mut network, training, resumed_after) = train(&mut experiment, &out, opts, registry)?;
     let training_wall = start.elapsed().as_secs_f64();
 
     let mut summary = Map::new();
+    let mut wall_tests = Map::new();
     let mut warnings: Vec<String> = Vec::new();
     summary.insert("experiment".into(), json!(stem));
     summary.insert("seed".into(), json!(config.seed));
@@ -157,7 +163,6 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
         let mut tr = json!({
             "trials": training.trials_done,
             "simulated_seconds": training.trials_done as f64 * t.trial_duration,
-            "wall_seconds": training_wall,
             "first_trial_error": curve.first(),
             "last_trial_error": curve.last(),
             "redraws": training.redraws,
@@ -217,7 +222,7 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
                 }
             }
         }
-        m.insert("wall_seconds".into(), json!(t0.elapsed().as_secs_f64()));
+        wall_tests.insert(test.name.clone(), json!({ "wall_seconds": t0.elapsed().as_secs_f64() }));
         write_atomic(&out.join(format!("test_{}.csv", test.name)), traces_csv(&rec).as_bytes())?;
         write_atomic(&out.join(format!("spikes_{}.csv", test.name)), spikes_csv(&rec).as_bytes())?;
         tests.insert(test.name.clone(), Value::Object(m));
@@ -230,6 +235,20 @@ pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
     let summary = Value::Object(summary);
     write_atomic(&out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     write_atomic(&out.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;
+    let training_provenance = config.training.as_ref().map(|_| {
+        json!({
+            "wall_seconds": training_wall,
+            "resumed_after_trial": resumed_after,
+        })
+    });
+    let provenance = json!({
+        "experiment": stem,
+        "seed": config.seed,
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "training": training_provenance,
+        "tests": wall_tests,
+    });
+    write_atomic(&out.join("provenance.json"), serde_json::to_string_pretty(&provenance)?.as_bytes())?;
     if !opts.quiet {
         eprintln!("wrote {}", out.display());
     }
@@ -250,7 +269,7 @@ fn weight_correlation(experiment: &Experiment, network: &Network) -> Result<Opti
     let Some(a) = experiment.teacher().and_then(|t| t.linear_matrix()) else {
         return Ok(None);
     };
-    if !network.basis().is_identity() {
+    if !network.identity_basis() {
         return Ok(None);
     }
     let d = network.decoder();
@@ -265,13 +284,14 @@ fn weight_correlation(experiment: &Experiment, network: &Network) -> Result<Opti
 
 /// Trains the experiment's network, resuming from `out/checkpoint.ebn` when it holds the same
 /// configuration, and checkpointing every few seconds (and on SIGTERM or SIGINT, see
-/// [`crate::signals`]). Without a training section, returns the initial network.
+/// [`crate::signals`]). Without a training section, returns the initial network. Also
+/// returns the trial after which it resumed, if it did.
 fn train(
     experiment: &mut Experiment,
     out: &Path,
     opts: &RunOptions,
     registry: &Registry,
-) -> Result<(Network, TrainingState)> {
+) -> Result<(Network, TrainingState, Option<usize>)> {
     let control = Control {
         checkpoint: out.join("checkpoint.ebn"),
         fresh: opts.fresh,
@@ -285,7 +305,7 @@ fn train(
         },
     };
     let trained = train_resumable(experiment, &control, registry)?;
-    Ok((trained.network, trained.state))
+    Ok((trained.network, trained.state, trained.resumed_after))
 }
 
 /// How [`train_resumable`] checkpoints, stops and reports.
@@ -397,26 +417,7 @@ pub fn train_resumable(experiment: &mut Experiment, control: &Control<'_>, regis
 mod tests {
     use super::*;
 
-    const SMOKE: &str = r#"
-seed = 5
-[target]
-kind = "damped_oscillator"
-[network]
-n = 16
-dim = 2
-mu = 1.6e-3
-nu = 3.2e-5
-feedback_gain = 5.0
-rule = { kind = "local", eta = 10.0 }
-[training]
-trials = 3
-trial_duration = 0.3
-command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
-[[test]]
-name = "driven"
-duration = 0.5
-command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
-"#;
+    const SMOKE: &str = ebn_network::presets::smoke_toml();
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("ebn-xtask-{name}-{}", std::process::id()));
@@ -441,6 +442,7 @@ command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
         let first = run(&opts, &reg).unwrap();
         for f in [
             "summary.json",
+            "provenance.json",
             "config.json",
             "learning_curve.csv",
             "network.ebn",
@@ -455,11 +457,21 @@ command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
         // The trained network file loads and holds the learning curve.
         let bytes = std::fs::read(dir.join("out/network.ebn")).unwrap();
         assert_eq!(TrainedNetwork::from_bytes(&bytes).unwrap().training.learning_curve.len(), 3);
+        // Wall times are in provenance.json, not in the summary.
+        let read = |f: &str| std::fs::read_to_string(dir.join("out").join(f)).unwrap();
+        let summary_json = read("summary.json");
+        assert!(!summary_json.contains("wall"), "{summary_json}");
+        let provenance: Value = serde_json::from_str(&read("provenance.json")).unwrap();
+        assert!(provenance["training"]["wall_seconds"].as_f64().unwrap() >= 0.0, "{provenance}");
+        assert!(provenance["training"]["resumed_after_trial"].is_null(), "{provenance}");
+        assert!(provenance["tests"]["driven"]["wall_seconds"].as_f64().unwrap() >= 0.0, "{provenance}");
         // A second run finds the finished checkpoint, skips training and tests the same
-        // network: identical test results.
+        // network: the same summary.json, byte for byte.
         let second = run(&opts, &reg).unwrap();
-        assert_eq!(first["tests"]["driven"]["nrmse"], second["tests"]["driven"]["nrmse"]);
-        assert_eq!(first["training"]["last_trial_error"], second["training"]["last_trial_error"]);
+        assert_eq!(first, second);
+        assert_eq!(read("summary.json"), summary_json);
+        let provenance: Value = serde_json::from_str(&read("provenance.json")).unwrap();
+        assert_eq!(provenance["training"]["resumed_after_trial"], 3, "{provenance}");
         // A checkpoint of another configuration is refused, not silently reused.
         std::fs::write(&file, SMOKE.replace("seed = 5", "seed = 6")).unwrap();
         let err = run(&opts, &reg).unwrap_err().to_string();

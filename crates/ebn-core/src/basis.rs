@@ -1,5 +1,6 @@
 //! The basis ("dendritic") functions Psi(r) on which the slow weights act.
 
+use std::any::Any;
 use std::fmt::Debug;
 
 /// Basis functions Psi(r) of the presynaptic traces, N_b of them (MODEL.md §5).
@@ -77,7 +78,7 @@ use std::fmt::Debug;
 /// assert!(psi.iter().all(|p| *p >= 0.0));
 /// # Ok::<(), ebn_core::Error>(())
 /// ```
-pub trait Basis: Debug + Send + Sync {
+pub trait Basis: Any + Debug + Send + Sync {
     /// Number of basis functions N_b.
     fn len(&self) -> usize;
 
@@ -101,50 +102,10 @@ pub trait Basis: Debug + Send + Sync {
     /// Psi from the traces r and the drive u; writes N_b values into `psi`.
     fn evaluate(&self, r: &[f64], drive: &[f64], psi: &mut [f64]);
 
-    /// The drive's part of the end of a step, in one call: u += M_k for each spike k of the
-    /// step, in order ([`on_spike`](Self::on_spike)), then u_i <- [`coding::decayed`]`(u_i,
-    /// decay)` for every i (the traces' exact exponential decay, decay = exp(-lambda dt)),
-    /// then Psi = [`evaluate`](Self::evaluate)`(r, u)` with r already decayed.
-    ///
-    /// The default makes exactly those calls. A basis may do it in one sweep over u and Psi
-    /// (the random tanh basis does, with the fast tanh), and must then give the same bits of
-    /// u and Psi (checked by the conformance kit). The network calls it once per step for a
-    /// basis that is not the identity, and [`on_spike`](Self::on_spike) alone for a spike
-    /// outside a step (ebn-engine's `Network::fire`).
-    ///
-    /// [`coding::decayed`]: crate::coding::decayed
-    fn advance_drive(&self, spikes: &[usize], decay: f64, r: &[f64], drive: &mut [f64], psi: &mut [f64]) {
-        advance_drive_in_passes(self, spikes, decay, r, drive, psi);
-    }
-
-    /// Whether Psi(r) = r exactly (the identity basis, for which the closed-form slow weights
-    /// of a linear target exist). The network then never calls [`evaluate`](Self::evaluate)
-    /// and reads the traces as Psi (checked by the conformance kit). Default: false.
-    fn is_identity(&self) -> bool {
-        false
-    }
-
     /// For bases that are functions of the decoded state (Psi = phi(M_x x_hat + theta)): Psi
     /// at the state `x`, written into `psi`; returns false (writing nothing) for bases that
     /// are not, such as the identity. Used to plot the learned vector field.
     fn evaluate_at_state(&self, _x: &[f64], _psi: &mut [f64]) -> bool {
         false
     }
-}
-
-/// [`Basis::advance_drive`] as three passes: `on_spike` for each spike in order, the decay,
-/// `evaluate`. The trait's default, and what an override may fall back to.
-pub fn advance_drive_in_passes<B: Basis + ?Sized>(
-    basis: &B,
-    spikes: &[usize],
-    decay: f64,
-    r: &[f64],
-    drive: &mut [f64],
-    psi: &mut [f64],
-) {
-    for &k in spikes {
-        basis.on_spike(k, drive);
-    }
-    crate::coding::decay(drive, decay);
-    basis.evaluate(r, drive, psi);
 }

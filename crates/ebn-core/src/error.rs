@@ -55,7 +55,7 @@ pub enum Error {
     Corrupt(String),
     /// A component kind that the registry in use does not know (a typo, or a file written
     /// by a fork, read without the fork's registry).
-    #[error("unknown {category} kind \"{kind}\" at `{field}`; known kinds: {}", known.join(", "))]
+    #[error("unknown {category} kind \"{kind}\" at `{field}`; known kinds: {}{}", known.join(", "), others(also))]
     UnknownKind {
         /// The category (target, neuron, rule...).
         category: String,
@@ -65,6 +65,10 @@ pub enum Error {
         field: String,
         /// The kinds the registry knows in that category.
         known: Vec<String>,
+        /// The other unknown kinds of the same configuration, in the order of the file (each
+        /// an `UnknownKind` with nothing `also`): a file written for a fork, read without
+        /// its registry, names everything it lacks in one error.
+        also: Vec<Error>,
     },
     /// A stored file written by an incompatible version of the format.
     #[error("unsupported file format version {found} (this build reads version {supported})")]
@@ -76,7 +80,26 @@ pub enum Error {
     },
 }
 
+fn others(also: &[Error]) -> String {
+    if also.is_empty() {
+        return String::new();
+    }
+    let text: Vec<String> = also.iter().map(ToString::to_string).collect();
+    format!("; also {}", text.join("; "))
+}
+
 impl Error {
+    /// The first of `errors` with the other unknown kinds among them attached to it
+    /// ([`Error::UnknownKind`]'s `also`); `None` for none.
+    pub fn first_with_unknown_kinds(errors: Vec<Error>) -> Option<Self> {
+        let mut errors = errors.into_iter();
+        let mut first = errors.next()?;
+        if let Self::UnknownKind { also, .. } = &mut first {
+            also.extend(errors.filter(|e| matches!(e, Self::UnknownKind { .. })));
+        }
+        Some(first)
+    }
+
     /// Shorthand for [`Error::InvalidParameter`].
     pub fn invalid(field: impl Into<String>, value: impl Display, expected: impl Into<String>) -> Self {
         Self::InvalidParameter { field: field.into(), value: value.to_string(), expected: expected.into() }

@@ -7,6 +7,7 @@ pub mod command;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;
+pub mod hash;
 pub mod neuron;
 pub mod perturbation;
 pub mod plasticity;
@@ -20,7 +21,7 @@ pub mod weights;
 pub use basis::Basis;
 pub use command::{CommandSignal, CommandStream};
 pub use error::{Error, Result};
-pub use neuron::{DynNeuron, DynState, ErasedNeuron, NeuronModel, NeuronState, PendingSpike, SplitInput};
+pub use neuron::{DynNeuron, DynState, ErasedNeuron, NeuronModel, NeuronState};
 pub use perturbation::{InputContext, Perturbation, PerturbationContext};
 pub use plasticity::{LearningSignal, PlasticityRule, RuleSetup};
 pub use recording::{Analysis, Observer, Recording, SpikeTrain, Trace};

@@ -88,9 +88,9 @@ use std::fmt::Debug;
 ///
 /// A model built into a network is checked against the conformance kit
 /// (`ebn_core::conformance::neuron_model`, feature `conformance`).
-pub trait NeuronModel: Clone + Debug + Send + Sync {
+pub trait NeuronModel: Clone + Debug + Send + Sync + 'static {
     /// Per-neuron state (at least the membrane voltages).
-    type State: Clone + Debug + Send + Sync;
+    type State: Clone + Debug + Send + Sync + 'static;
 
     /// Checks the parameters against the time step; the only fallible method.
     fn validate(&self, dt: f64) -> Result<()>;
@@ -140,112 +140,6 @@ pub trait NeuronModel: Clone + Debug + Send + Sync {
         let _ = (k, thresholds);
         for (v, w) in self.voltages_mut(state).iter_mut().zip(column) {
             *v += w;
-        }
-    }
-
-    /// [`integrate`](Self::integrate) followed by [`select_spike`](Self::select_spike), in one
-    /// pass over the neurons, with the input current given in parts ([`SplitInput`]) so that
-    /// it is computed where it is used instead of being written to an array and read back.
-    /// Returns `Some(first spike)` if the model does this, `None` (the default) if it does
-    /// not; the network then runs the separate calls, so a model without it loses nothing.
-    /// The network asks only on steps with no membrane noise and no perturbation (which act
-    /// between the two calls). A model that implements it must give exactly the voltages and
-    /// the spike of the separate calls on [`SplitInput::current`] (tested for the built-in
-    /// models, bit for bit).
-    fn integrate_and_select(
-        &self,
-        state: &mut Self::State,
-        input: &SplitInput<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        let _ = (state, input, thresholds, dt);
-        None
-    }
-
-    /// [`integrate_and_select`](Self::integrate_and_select) with the last step's spike
-    /// delivered first, in the same pass: the network may leave the fast-weight column of a
-    /// step's last spike off the voltages until the next step (only between steps no one
-    /// observes, see `Network::deferred`), so that one pass over the neurons adds it, updates
-    /// the membrane and finds the next spike. Must give exactly what the network does
-    /// otherwise: add `pending`'s column ([`PendingSpike::column`]) to every voltage, call
-    /// [`on_spike`](Self::on_spike) for `pending.k`, then
-    /// [`integrate_and_select`](Self::integrate_and_select) (the conformance kit checks it,
-    /// bit for bit). `None` (the default): the network does those three itself, which is
-    /// what it did before, so a model without it loses nothing.
-    fn integrate_and_select_pending(
-        &self,
-        state: &mut Self::State,
-        input: &SplitInput<'_>,
-        pending: &PendingSpike<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        let _ = (state, input, pending, thresholds, dt);
-        None
-    }
-}
-
-/// A spike whose fast-weight column has not reached the voltages yet (see
-/// [`NeuronModel::integrate_and_select_pending`]), in the factored form of the network's
-/// default fast weights: `Omega_f[i, k] = -(D_i^T D_k) - mu delta_ik`, computed as the
-/// network computes it, `V_i <- V_i - (0.0 + D[0, i] d[0] + D[1, i] d[1] + ...)`, then
-/// `V_k <- V_k - mu`. The rows of D are those of the step's [`SplitInput`].
-#[derive(Debug, Clone, Copy)]
-pub struct PendingSpike<'a> {
-    /// The neuron that fired.
-    pub k: usize,
-    /// Its decoding vector D_k (length J).
-    pub d: &'a [f64],
-    /// The L2 cost mu (the extra self-inhibition of the spiker).
-    pub mu: f64,
-}
-
-impl PendingSpike<'_> {
-    /// Adds the column to the voltages `v`, given the rows of D (the reference form).
-    pub fn apply(&self, rows: &[&[f64]], v: &mut [f64]) {
-        for (i, vi) in v.iter_mut().enumerate() {
-            let mut s = 0.0;
-            for (row, d) in rows.iter().zip(self.d) {
-                s += row[i] * d;
-            }
-            *vi -= s;
-        }
-        v[self.k] -= self.mu;
-    }
-}
-
-/// The input current of one step in parts: I_i = D^T z + extra, that is
-/// `(0.0 + D[0, i] z[0] + D[1, i] z[1] + ...) + extra[i]`, summed in that order (the order of
-/// the network's separate computation, so a fused loop gives the same bits).
-#[derive(Debug, Clone, Copy)]
-pub struct SplitInput<'a> {
-    /// The rows of D (one per component, each of length N), 1 to 3 of them.
-    pub rows: &'a [&'a [f64]],
-    /// z: the command, the feedback and (factored slow weights) W Psi, per component.
-    pub z: &'a [f64],
-    /// A current added after the projection (dense slow weights: Omega_s Psi), if any.
-    pub extra: Option<&'a [f64]>,
-}
-
-impl SplitInput<'_> {
-    /// I_i, computed as the network computes it.
-    #[inline(always)]
-    pub fn current(&self, i: usize) -> f64 {
-        let mut s = 0.0;
-        for (row, z) in self.rows.iter().zip(self.z) {
-            s += row[i] * z;
-        }
-        match self.extra {
-            Some(x) => s + x[i],
-            None => s,
-        }
-    }
-
-    /// The whole current, into `out` (length N).
-    pub fn write(&self, out: &mut [f64]) {
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = self.current(i);
         }
     }
 }
@@ -300,23 +194,6 @@ pub trait ErasedNeuron: Debug + Send + Sync {
     fn filters_fast_input(&self) -> bool;
     /// See [`NeuronModel::receive_fast`].
     fn receive_fast(&self, state: &mut dyn NeuronState, k: usize, column: &[f64], thresholds: &[f64]);
-    /// See [`NeuronModel::integrate_and_select`].
-    fn integrate_and_select(
-        &self,
-        state: &mut dyn NeuronState,
-        input: &SplitInput<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>>;
-    /// See [`NeuronModel::integrate_and_select_pending`].
-    fn integrate_and_select_pending(
-        &self,
-        state: &mut dyn NeuronState,
-        input: &SplitInput<'_>,
-        pending: &PendingSpike<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>>;
 }
 
 fn state_of<M: NeuronModel + 'static>(s: &dyn NeuronState) -> &M::State
@@ -372,25 +249,6 @@ where
     }
     fn receive_fast(&self, state: &mut dyn NeuronState, k: usize, column: &[f64], thresholds: &[f64]) {
         NeuronModel::receive_fast(self, state_of_mut::<M>(state), k, column, thresholds);
-    }
-    fn integrate_and_select(
-        &self,
-        state: &mut dyn NeuronState,
-        input: &SplitInput<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        NeuronModel::integrate_and_select(self, state_of_mut::<M>(state), input, thresholds, dt)
-    }
-    fn integrate_and_select_pending(
-        &self,
-        state: &mut dyn NeuronState,
-        input: &SplitInput<'_>,
-        pending: &PendingSpike<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        NeuronModel::integrate_and_select_pending(self, state_of_mut::<M>(state), input, pending, thresholds, dt)
     }
 }
 
@@ -452,24 +310,5 @@ impl NeuronModel for DynNeuron {
     }
     fn receive_fast(&self, state: &mut DynState, k: usize, column: &[f64], thresholds: &[f64]) {
         self.0.receive_fast(state.0.as_mut(), k, column, thresholds);
-    }
-    fn integrate_and_select(
-        &self,
-        state: &mut DynState,
-        input: &SplitInput<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        self.0.integrate_and_select(state.0.as_mut(), input, thresholds, dt)
-    }
-    fn integrate_and_select_pending(
-        &self,
-        state: &mut DynState,
-        input: &SplitInput<'_>,
-        pending: &PendingSpike<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        self.0.integrate_and_select_pending(state.0.as_mut(), input, pending, thresholds, dt)
     }
 }

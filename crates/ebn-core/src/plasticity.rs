@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::weights::{SlowWeights, WeightForm};
 use faer::Mat;
+use std::any::Any;
 use std::fmt::Debug;
 
 /// What a learning rule may read at step n + 1 (MODEL.md §8, sub-step 5): the errors, the
@@ -12,8 +13,7 @@ pub struct LearningSignal<'a> {
     /// Output error e_(n+1) = x_(n+1) - x_hat_(n+1), length J.
     pub error: &'a [f64],
     /// Feedback current per neuron before the gain, [D^T e]_i, length N: the postsynaptic
-    /// factor, which neuron i itself receives. Empty where the rule says it does not read it
-    /// ([`PlasticityRule::reads_feedback`]).
+    /// factor, which neuron i itself receives.
     pub feedback: &'a [f64],
     /// Presynaptic basis values Psi(r_(n+1)), length N_b.
     pub psi: &'a [f64],
@@ -23,8 +23,7 @@ pub struct LearningSignal<'a> {
     pub readout: &'a [f64],
     /// The presynaptic traces r_(n+1), length N.
     pub traces: &'a [f64],
-    /// The membrane voltages after the step's spikes, length N. Empty where the rule says it
-    /// does not read them ([`PlasticityRule::reads_voltages`]).
+    /// The membrane voltages after the step's spikes, length N.
     pub voltages: &'a [f64],
     /// The neurons that fired in this step, in firing order.
     pub spikes: &'a [usize],
@@ -128,7 +127,7 @@ pub struct RuleSetup {
 /// assert!(registry.rule(&Spec::new("scaled_by_mean_error").with("etta", 4.0), "network.rule").is_err());
 /// # Ok::<(), ebn_core::Error>(())
 /// ```
-pub trait PlasticityRule: Debug + Send + Sync {
+pub trait PlasticityRule: Any + Debug + Send + Sync {
     /// Binds the rule to the network's sizes and weight form, once, when the network is
     /// built; errors if it cannot act on them (a rule that is not of the form `(D^T a) b^T`
     /// has no factored version). Allocates the rule's state.
@@ -136,52 +135,6 @@ pub trait PlasticityRule: Debug + Send + Sync {
 
     /// Applies one step of learning to `weights`.
     fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights);
-
-    /// Whether the rule ever changes the weights; a network skips computing the learning
-    /// signal when it does not.
-    fn is_active(&self) -> bool {
-        true
-    }
-
-    /// If this rule's update of dense weights is exactly `Omega[:, b] += (g Psi_b) feedback`
-    /// for every column b (a rank-1 outer product with the scalar g returned here, computed
-    /// in that order) and touches no state of its own, returns g. The network may then fuse
-    /// the update with the next step's slow current Omega Psi into one pass over Omega
-    /// (memory-bound at large N x N_b) instead of calling [`PlasticityRule::update`]; the
-    /// result is bit-identical. The default, `None`, always calls `update`. The conformance
-    /// kit checks the claim.
-    fn dense_outer_gain(&self, _signal: &LearningSignal<'_>) -> Option<f64> {
-        None
-    }
-
-    /// The same for factored weights: if this rule's update is exactly
-    /// `W^T[:, j] += (g e_j) Psi` for every component j (the scalar g returned here, computed
-    /// in that order) and touches no state of its own, returns g. The network then fuses the
-    /// update with the next step's J dot products W Psi into one pass over W^T and Psi; the
-    /// result is bit-identical. The default, `None`, always calls `update`. The conformance
-    /// kit checks the claim.
-    fn factored_outer_gain(&self, _signal: &LearningSignal<'_>) -> Option<f64> {
-        None
-    }
-
-    /// Whether the rule reads [`LearningSignal::feedback`] (D^T e) when it acts on weights of
-    /// `form`. Where it does not, the network gives it an empty slice and skips the O(N J)
-    /// projection (it still computes D^T e for the fused dense pass of
-    /// [`dense_outer_gain`](Self::dense_outer_gain), which is that outer product). Default:
-    /// true. The conformance kit checks the claim (the same weights and state with and
-    /// without the feedback).
-    fn reads_feedback(&self, form: WeightForm) -> bool {
-        let _ = form;
-        true
-    }
-
-    /// Whether the rule reads [`LearningSignal::voltages`]. Where it does not, the network
-    /// gives it an empty slice and may leave the last spike's fast-weight column off the
-    /// voltages until the next step's membrane pass (`Network::deferred`). Default: true.
-    /// Checked by the conformance kit as [`reads_feedback`](Self::reads_feedback) is.
-    fn reads_voltages(&self) -> bool {
-        true
-    }
 
     /// The rule's state as numbers (empty for a rule without state).
     fn state(&self) -> Vec<f64> {

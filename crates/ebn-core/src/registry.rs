@@ -210,6 +210,7 @@ impl Registry {
                 kind,
                 field: field.into(),
                 known: self.kinds(category),
+                also: Vec::new(),
             })
         }
     }

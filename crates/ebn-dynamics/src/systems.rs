@@ -255,7 +255,7 @@ impl TargetSystem for LinearSystem {
 /// dx/dt = gain (x/4 - x^3) + c
 /// ```
 ///
-/// `gain` (1/s) sets the speed of relaxation; the learning issue uses gain = 5.
+/// `gain` (1/s) sets the speed of relaxation; examples/bistable.toml uses gain = 5.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bistable {

@@ -1,13 +1,16 @@
 //! The efficient balanced network and its time step.
 
-use crate::any_neuron::AnyNeuron;
 use crate::config::{FastForm, NetworkConfig};
+use crate::kernels::{self, PendingSpike, SplitInput};
+use crate::plan::{self, Drive, Learning, Membrane, StepPlan};
 use crate::registry::builtins;
+use ebn_basis::TanhBasis;
 use ebn_core::{
-    Basis, BasisSetup, Error, InputContext, LearningSignal, Mat, NeuronModel, PendingSpike, Perturbation,
-    PerturbationContext, PlasticityRule, Registry, Result, Rng, RuleSetup, SeedStreams, SlowWeights, SplitInput,
-    Stream, WeightForm, check, coding,
+    Basis, BasisSetup, DynNeuron, Error, InputContext, LearningSignal, Mat, NeuronModel, Perturbation,
+    PerturbationContext, PlasticityRule, Registry, Result, Rng, RuleSetup, SeedStreams, SlowWeights, Stream,
+    WeightForm, check, coding,
 };
+use ebn_plasticity::{LocalRule, RobustLocal};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
@@ -19,6 +22,10 @@ pub struct Overrides {
     pub basis: Option<Box<dyn Basis>>,
     /// A rule to use instead of `config.rule` (bound to the network like one from a file).
     pub rule: Option<Box<dyn PlasticityRule>>,
+    /// Step with the generic plan only (the components' trait methods, no fused kernel),
+    /// whatever the components are: the reference the fused plans are tested against, and
+    /// the speed of a fork's components.
+    pub generic_plan: bool,
 }
 
 /// An efficient balanced network of N neurons representing a J-dimensional state
@@ -47,10 +54,19 @@ pub struct Overrides {
 /// factored form the network computes z = c + W Psi + K e (J values) and then D^T z (one
 /// N x J product); in dense form D^T (c + K e) + Omega_s Psi.
 ///
+/// # The step plan
+///
+/// How these sub-steps run is chosen once, at build, from the concrete components (the
+/// engine's plan module; [`Network::plan`] says which): the generic plan calls only the
+/// components' trait methods, in the order above; for the built-in components the plan
+/// takes fused kernels, each of which gives the bits of the generic plan (tested for every
+/// built-in model, basis and rule, `Overrides::generic_plan` building the reference). A
+/// fork's component runs the generic plan; nothing in its trait is about speed.
+///
 /// **Fused dense pass**: Omega_s (N x N_b) is the only large array, and learning at step n
-/// and the slow current of step n+1 both read it with the same Psi_(n+1). When the rule
-/// declares its dense update a rank-1 outer product ([`PlasticityRule::dense_outer_gain`],
-/// as the paper's rule does), sub-step 5 updates each column and at once accumulates it into
+/// and the slow current of step n+1 both read it with the same Psi_(n+1). Where the rule's
+/// dense update is a rank-1 outer product (the paper's rule, `LocalRule::outer_gain`; the
+/// dead zone while it is open), sub-step 5 updates each column and at once accumulates it into
 /// Omega_s Psi_(n+1), kept for the next step: one pass over Omega_s per step instead of two.
 /// The arithmetic, and its order per element, is that of the unfused path, so the results are
 /// bit-identical (tested). The kept current is dropped whenever Psi or Omega_s change in
@@ -58,11 +74,16 @@ pub struct Overrides {
 ///
 /// **Deferred fast column** ([`Network::deferred`]): stepping through a [`Deferred`] handle,
 /// the fast-weight column of a step's last spike (factored form, instantaneous synapses) is
-/// left off the voltages and added in the next step's membrane pass, by the neuron model
-/// ([`NeuronModel::integrate_and_select_pending`]) or, if it has no such pass, by the network
-/// before anything reads V: one pass over the neurons per step instead of two. Same
+/// left off the voltages and added in the next step's membrane pass, by the plan's one-pass
+/// kernel (EBN and multi-spike models) or, where it has none, by the network before anything
+/// reads V: one pass over the neurons per step instead of two. Same
 /// operations in the same order, so the same bits (tested). Outside a handle V is always
 /// current: the handle borrows the network mutably and delivers the column when dropped.
+///
+/// **One-pass membrane**: with no membrane noise and no perturbation (which act between the
+/// membrane update and the spike choice), the built-in models' membrane, the input current
+/// D^T z (+ Omega_s Psi) and the first spike choice are one pass over the neurons (AVX-512
+/// where the CPU has it).
 ///
 /// **Decay and slow current in one pass**: where Psi is r itself (identity basis) and the
 /// step does not learn, the decay of r and the next step's W r are one pass over r
@@ -73,7 +94,7 @@ pub struct Overrides {
 /// x_hat is kept incrementally (it jumps by D_k and decays with r), so it equals D r up to
 /// rounding (checked in the tests).
 #[derive(Debug)]
-pub struct Network<M: NeuronModel = AnyNeuron> {
+pub struct Network<M: NeuronModel = DynNeuron> {
     config: NetworkConfig,
     seeds: SeedStreams,
     neuron: M,
@@ -107,7 +128,9 @@ pub struct Network<M: NeuronModel = AnyNeuron> {
     /// The spike whose fast-weight column (and [`NeuronModel::on_spike`]) has not reached
     /// the neuron state yet; `None` whenever no [`Deferred`] handle is alive.
     pending: Option<usize>,
-    /// Whether the basis is the identity ([`Basis::is_identity`]: Psi(r) = r exactly).
+    /// How the step runs, chosen at build from the components ([`crate::plan`]).
+    plan: StepPlan,
+    /// Whether Psi is r itself (the plan's identity basis), read in place, never copied.
     identity_basis: bool,
     error: Vec<f64>,
     feedback: Vec<f64>,
@@ -122,14 +145,17 @@ pub struct Network<M: NeuronModel = AnyNeuron> {
     slow_current_ready: bool,
     decay: f64,
     noise_scale: f64,
-    feedback_gain: f64,
-    learning: bool,
+    /// The protocol's switches in force (feedback gain, learning, rate scale).
+    protocol: Protocol,
+    /// False only while preloading (the slow current off).
     slow_enabled: bool,
-    rate_scale: f64,
+    /// What the run's perturbations may damage, as it was when the run started
+    /// ([`Network::start_run`]); restored by [`Network::end_run`].
+    run_start: Option<RunStart>,
     step: u64,
 }
 
-impl Network<AnyNeuron> {
+impl Network<DynNeuron> {
     /// Builds the network of `config` with the built-in components, drawing D and the basis
     /// from `seeds`. The only step that can fail.
     pub fn build(config: &NetworkConfig, seeds: SeedStreams) -> Result<Self> {
@@ -150,7 +176,7 @@ impl Network<AnyNeuron> {
         overrides: Overrides,
     ) -> Result<Self> {
         config.validate()?;
-        let neuron = AnyNeuron::from(registry.neuron(&config.neuron, "network.neuron")?);
+        let neuron = registry.neuron(&config.neuron, "network.neuron")?;
         Network::build_generic(config, seeds, neuron, registry, overrides)
     }
 }
@@ -199,7 +225,12 @@ impl<M: NeuronModel> Network<M> {
         };
         let base_thresholds = coding::thresholds(&decoder, config.mu, config.nu);
         let drive_len = basis.drive_len();
-        let identity_basis = basis.is_identity();
+        let plan = if overrides.generic_plan {
+            StepPlan::GENERIC
+        } else {
+            StepPlan::choose(&neuron, basis.as_ref(), rule.as_ref(), j, config.dt)
+        };
+        let identity_basis = plan.drive == Drive::Identity;
         let slow = SlowWeights::zeros(config.slow_weights, n, j, nb);
         let max_spikes = neuron.max_spikes_per_step().max(1);
         let fast_column = if neuron.filters_fast_input() { vec![0.0; n] } else { Vec::new() };
@@ -223,6 +254,7 @@ impl<M: NeuronModel> Network<M> {
             drive: vec![0.0; drive_len],
             psi: if identity_basis { Vec::new() } else { vec![0.0; nb] },
             identity_basis,
+            plan,
             pending: None,
             error: vec![0.0; j],
             feedback: vec![0.0; n],
@@ -233,10 +265,9 @@ impl<M: NeuronModel> Network<M> {
             slow_current_ready: false,
             decay: (-config.lambda * config.dt).exp(),
             noise_scale: config.sigma_v * config.dt.sqrt(),
-            feedback_gain: config.feedback_gain,
-            learning: true,
+            protocol: Protocol { feedback_gain: config.feedback_gain, learning: true, rate_scale: 1.0 },
             slow_enabled: true,
-            rate_scale: 1.0,
+            run_start: None,
             step: 0,
             decoder,
             d,
@@ -253,9 +284,9 @@ impl<M: NeuronModel> Network<M> {
         self.reset_state_with(&mut self.seeds.rng(Stream::NeuronState));
     }
 
-    /// [`Network::reset_state`], with the neuron model's initial state drawn from `rng` (the
-    /// protocol gives each trial and test its own stream).
-    pub fn reset_state_with(&mut self, rng: &mut Rng) {
+    /// [`Network::reset_state`], with the neuron model's initial state drawn from `rng` (each
+    /// run has its own stream, [`RunSettings::neuron_state`]).
+    fn reset_state_with(&mut self, rng: &mut Rng) {
         self.state = self.neuron.init_state(self.config.n, rng);
         self.pending = None;
         self.spikes.clear();
@@ -301,53 +332,15 @@ impl<M: NeuronModel> Network<M> {
         Ok(())
     }
 
-    /// Brings every silenced neuron back and restores every threshold a perturbation
-    /// changed.
-    pub fn revive_all(&mut self) {
-        self.alive.fill(true);
-        self.thresholds.copy_from_slice(&self.base_thresholds);
-    }
-
     /// Adds a perturbation, applied at every step from now on, until it reports itself
     /// [finished](Perturbation::finished) (then it is removed) or is removed.
     pub fn add_perturbation(&mut self, perturbation: Box<dyn Perturbation>) {
         self.perturbations.push((perturbation, false));
     }
 
-    /// Adds a perturbation for the current run only: [`Network::clear_run_perturbations`]
-    /// removes it (the protocol does at the end of each trial and test).
-    pub fn add_run_perturbation(&mut self, perturbation: Box<dyn Perturbation>) {
-        self.perturbations.push((perturbation, true));
-    }
-
-    /// Removes the perturbations added for the current run.
-    pub fn clear_run_perturbations(&mut self) {
-        self.perturbations.retain(|(_, run)| !run);
-    }
-
-    /// Removes every perturbation and returns them (their effects so far, e.g. silenced
-    /// neurons, stay).
-    pub fn clear_perturbations(&mut self) -> Vec<Box<dyn Perturbation>> {
-        std::mem::take(&mut self.perturbations).into_iter().map(|(p, _)| p).collect()
-    }
-
     /// Number of perturbations in force.
     pub fn perturbation_count(&self) -> usize {
         self.perturbations.len()
-    }
-
-    /// What perturbations can damage for good: the slow weights, the thresholds in force
-    /// and the alive mask. [`Network::restore_damage`] puts them back.
-    pub fn damage_snapshot(&self) -> DamageSnapshot {
-        DamageSnapshot { slow: self.slow.clone(), thresholds: self.thresholds.clone(), alive: self.alive.clone() }
-    }
-
-    /// Restores a [`Network::damage_snapshot`] of this network.
-    pub fn restore_damage(&mut self, snapshot: DamageSnapshot) {
-        self.slow = snapshot.slow;
-        self.thresholds = snapshot.thresholds;
-        self.alive = snapshot.alive;
-        self.slow_current_ready = false;
     }
 
     /// The learning rule.
@@ -380,52 +373,93 @@ impl<M: NeuronModel> Network<M> {
         self.seeds
     }
 
-    /// Sets the feedback gain K (1/s); 0 for a test run.
-    pub fn set_feedback_gain(&mut self, k: f64) -> Result<()> {
-        self.feedback_gain = check::non_negative("feedback_gain", k)?;
+    /// Starts a run (a training trial, a test): the state back to rest (V, r, x_hat, e = 0,
+    /// t = 0; the neuron model's initial state drawn from `settings.neuron_state`), the
+    /// membrane noise drawn from `settings.noise` from now on, the run's silenced neurons
+    /// silenced, the preload run (MODEL.md §7), then the run's perturbations installed and
+    /// its protocol in force. The settings are checked first: on an error nothing has
+    /// changed. A run that has not ended is ended first. What the run's perturbations may
+    /// damage is remembered, for [`Network::end_run`].
+    pub fn start_run(&mut self, settings: RunSettings) -> Result<()> {
+        settings.protocol.validate()?;
+        for &i in &settings.silenced {
+            if i >= self.config.n {
+                return Err(Error::invalid("silenced neuron", i, format!("an index < N = {}", self.config.n)));
+            }
+        }
+        if let Some(p) = &settings.preload {
+            check::same_len("preload state", self.config.dim, p.state.len())?;
+            check::all_finite("preload state", &p.state)?;
+            check::non_negative("preload duration", p.duration)?;
+            check::non_negative("preload gain", p.gain)?;
+        }
+        self.end_run();
+        let RunSettings { protocol, mut neuron_state, noise, silenced, preload, perturbations } = settings;
+        // A run that learns keeps what happens to its weights (its perturbations act on
+        // what it learns from); one that does not leaves them as it found them.
+        let weights = (!protocol.learning && !perturbations.is_empty()).then(|| self.slow.clone());
+        self.run_start = Some(RunStart { thresholds: self.thresholds.clone(), alive: self.alive.clone(), weights });
+        self.reset_state_with(&mut neuron_state);
+        self.noise = noise;
+        for i in silenced {
+            self.alive[i] = false;
+            self.thresholds[i] = f64::INFINITY;
+        }
+        if let Some(p) = preload {
+            self.preload(&p.state, p.duration, p.gain);
+        }
+        self.perturbations.extend(perturbations.into_iter().map(|p| (p, true)));
+        self.protocol = protocol;
         Ok(())
     }
 
-    /// Turns learning on or off (off for a test run).
-    pub fn set_learning(&mut self, on: bool) {
-        self.learning = on;
+    /// Ends the run started by [`Network::start_run`], if any: its perturbations are removed,
+    /// the thresholds and the silenced neurons are as they were at its start, and the slow
+    /// weights too where it did not learn. Learning, the weights it changed and permanent
+    /// perturbations stay. The protocol stays in force.
+    pub fn end_run(&mut self) {
+        self.perturbations.retain(|(_, run)| !run);
+        if let Some(start) = self.run_start.take() {
+            self.thresholds = start.thresholds;
+            self.alive = start.alive;
+            if let Some(w) = start.weights {
+                self.slow = w;
+                self.slow_current_ready = false;
+            }
+        }
     }
 
-    /// Draws the membrane noise from `rng` from now on (each trial or test gets its own
-    /// stream, so a resumed run draws the same noise as an uninterrupted one).
-    pub fn reseed_noise(&mut self, rng: Rng) {
-        self.noise = rng;
+    /// Changes the protocol of the run in force (checked): from the next step on, the error
+    /// is fed back with this gain and the rule learns or not at this rate.
+    pub fn set_protocol(&mut self, protocol: Protocol) -> Result<()> {
+        protocol.validate()?;
+        self.protocol = protocol;
+        Ok(())
+    }
+
+    /// The protocol in force.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// Brings the network from rest to represent the constant state `x0` (MODEL.md §7): runs
     /// it for `duration` seconds as an autoencoder of x0, with the slow current and learning
     /// off, the command lambda x0 (which holds x_hat = x0 in place) and the error fed back
     /// with gain `gain` (1/s). The step counter is then reset, so the run that follows starts
-    /// at t = 0; the settings in force before are restored.
+    /// at t = 0; the protocol in force before is restored.
     pub fn preload(&mut self, x0: &[f64], duration: f64, gain: f64) {
         debug_assert_eq!(x0.len(), self.config.dim);
-        let saved = (self.feedback_gain, self.learning, self.slow_enabled);
-        self.feedback_gain = gain;
-        self.learning = false;
+        let saved = self.protocol;
+        self.protocol = Protocol { feedback_gain: gain, learning: false, rate_scale: saved.rate_scale };
         self.slow_enabled = false;
         let hold: Vec<f64> = x0.iter().map(|x| self.config.lambda * x).collect();
         let steps = (duration / self.config.dt).round() as u64;
         for _ in 0..steps {
             self.step(&hold, Some(x0));
         }
-        (self.feedback_gain, self.learning, self.slow_enabled) = saved;
+        self.protocol = saved;
+        self.slow_enabled = true;
         self.step = 0;
-    }
-
-    /// Multiplies the rule's learning rate (annealing); 1 by default.
-    pub fn set_rate_scale(&mut self, scale: f64) -> Result<()> {
-        self.rate_scale = check::non_negative("rate_scale", scale)?;
-        Ok(())
-    }
-
-    /// The multiplier of the rule's learning rate in force.
-    pub fn rate_scale(&self) -> f64 {
-        self.rate_scale
     }
 
     /// Advances the network by one step (see the type's documentation for the order of
@@ -453,7 +487,7 @@ impl<M: NeuronModel> Network<M> {
 
         // 2. Input current and membrane update.
         for ((z, c), e) in self.z.iter_mut().zip(command).zip(&self.error) {
-            *z = c + self.feedback_gain * e;
+            *z = c + self.protocol.feedback_gain * e;
         }
         if let SlowWeights::Factored(wt) = &self.slow
             && self.slow_enabled
@@ -505,7 +539,7 @@ impl<M: NeuronModel> Network<M> {
         // nothing acts between the membrane update and the spike choice and the model has it;
         // the same bits as the separate path below (tested).
         let mut first_spike = None;
-        if self.perturbations.is_empty() && self.noise_scale <= 0.0 && (1..=3).contains(&j) {
+        if self.plan.membrane != Membrane::Generic && self.perturbations.is_empty() && self.noise_scale <= 0.0 {
             let n = self.d.n;
             let row = |c: usize| &self.d.by_component[c.min(j - 1) * n..(c.min(j - 1) + 1) * n];
             let rows = [row(0), row(1), row(2)];
@@ -513,8 +547,14 @@ impl<M: NeuronModel> Network<M> {
                 SplitInput { rows: &rows[..j], z: &self.z, extra: dense_slow.then_some(self.slow_current.as_slice()) };
             if let Some(k) = self.pending {
                 let pending = PendingSpike { k, d: self.d.column(k), mu: self.config.mu };
-                first_spike =
-                    self.neuron.integrate_and_select_pending(&mut self.state, &input, &pending, &self.thresholds, dt);
+                first_spike = kernels::integrate_and_select(
+                    self.plan.membrane,
+                    &mut self.state,
+                    &input,
+                    Some(&pending),
+                    &self.thresholds,
+                    dt,
+                );
                 if first_spike.is_none() {
                     // The model has no pass with the column in it: deliver it, then as usual.
                     deliver(&self.d, &self.neuron, &mut self.state, k, self.config.mu);
@@ -522,7 +562,14 @@ impl<M: NeuronModel> Network<M> {
                 self.pending = None;
             }
             if first_spike.is_none() {
-                first_spike = self.neuron.integrate_and_select(&mut self.state, &input, &self.thresholds, dt);
+                first_spike = kernels::integrate_and_select(
+                    self.plan.membrane,
+                    &mut self.state,
+                    &input,
+                    None,
+                    &self.thresholds,
+                    dt,
+                );
             }
         }
         if first_spike.is_none() {
@@ -559,7 +606,7 @@ impl<M: NeuronModel> Network<M> {
         let a = self.decay;
         // Where Psi is r itself and this step's learning leaves W as it is, the next step's
         // W Psi is taken in the decay's pass over r (the bits of the decay, then the dots).
-        let learns = target.is_some() && self.learning && self.rule.is_active();
+        let learns = target.is_some() && self.protocol.learning && self.plan.learning != Learning::Never;
         let mut slow_z_ready = false;
         match &self.slow {
             SlowWeights::Factored(wt)
@@ -585,14 +632,18 @@ impl<M: NeuronModel> Network<M> {
         }
         coding::decay(&mut self.x_hat, a);
         // The drive's jumps at this step's spikes (left out of `fire_neuron`), its decay and
-        // Psi: one call, which a basis may make one sweep.
-        if self.identity_basis {
-            for &k in &self.spikes {
-                self.basis.on_spike(k, &mut self.drive);
+        // Psi: three passes, or one sweep for the fast-tanh basis (the same bits).
+        match (self.plan.drive, plan::basis::<TanhBasis>(self.basis.as_ref())) {
+            (Drive::Sweep, Some(tanh)) => tanh.sweep(&self.spikes, a, &mut self.drive, &mut self.psi),
+            _ => {
+                for &k in &self.spikes {
+                    self.basis.on_spike(k, &mut self.drive);
+                }
+                coding::decay(&mut self.drive, a);
+                if !self.identity_basis {
+                    self.basis.evaluate(&self.r, &self.drive, &mut self.psi);
+                }
             }
-            coding::decay(&mut self.drive, a);
-        } else {
-            self.basis.advance_drive(&self.spikes, a, &self.r, &mut self.drive, &mut self.psi);
         }
 
         // 5. New error and learning.
@@ -605,13 +656,12 @@ impl<M: NeuronModel> Network<M> {
                 if learns {
                     // What the rule reads: the voltages with any pending column delivered,
                     // the feedback D^T e (also the fused dense pass's outer product).
-                    let reads_voltages = self.rule.reads_voltages();
+                    let reads_voltages = self.plan.rule_reads_voltages();
                     if reads_voltages {
                         self.deliver_pending();
                     }
                     let dense = matches!(self.slow, SlowWeights::Dense(_));
-                    let form = if dense { WeightForm::Dense } else { WeightForm::Factored };
-                    let reads_feedback = self.rule.reads_feedback(form);
+                    let reads_feedback = dense || self.plan.rule_reads_factored_feedback();
                     if reads_feedback || dense {
                         self.d.project(&self.error, &mut self.feedback, false);
                     }
@@ -626,13 +676,20 @@ impl<M: NeuronModel> Network<M> {
                         spikes: &self.spikes,
                         decoder: &self.decoder,
                         t: (self.step + 1) as f64 * dt,
-                        rate_scale: self.rate_scale,
+                        rate_scale: self.protocol.rate_scale,
                         dt,
                     };
-                    let gain = match &self.slow {
-                        SlowWeights::Dense(_) => self.rule.dense_outer_gain(&signal),
-                        SlowWeights::Factored(_) if (1..=3).contains(&j) => self.rule.factored_outer_gain(&signal),
-                        SlowWeights::Factored(_) => None,
+                    // The fused pass, where the plan's rule is an outer product in this step
+                    // (the factored pass unrolls J = 1 to 3).
+                    let fusable = dense || (1..=3).contains(&j);
+                    let gain = match self.plan.learning {
+                        Learning::Local if fusable => {
+                            plan::rule::<LocalRule>(self.rule.as_ref()).map(|r| r.outer_gain(&signal))
+                        }
+                        Learning::Robust if fusable => {
+                            plan::rule::<RobustLocal>(self.rule.as_ref()).and_then(|r| r.outer_gain(&signal))
+                        }
+                        _ => None,
                     };
                     match (&mut self.slow, gain) {
                         (SlowWeights::Factored(wt), Some(gain)) => {
@@ -753,8 +810,7 @@ impl<M: NeuronModel> Network<M> {
 
     /// Neuron k fires: the fast-weight column, the trace, the readout and the model's own
     /// spike state (see [`Network::fire`]). The basis drive's jump is the caller's: `fire`
-    /// adds it at once, a step in `Basis::advance_drive` with the decay (nothing reads the
-    /// drive in between). With `defer`, the column and the model's spike state wait in
+    /// adds it at once, a step with the decay (nothing reads the drive in between). With `defer`, the column and the model's spike state wait in
     /// [`Network::pending`] where the fast weights are factored and the synapses
     /// instantaneous.
     fn fire_neuron(&mut self, k: usize, defer: bool) {
@@ -849,6 +905,17 @@ impl<M: NeuronModel> Network<M> {
         Ok(())
     }
 
+    /// How the step runs, in words (chosen at build from the components, see
+    /// `ebn_engine`'s plan module): e.g. "EBN one-pass membrane, identity basis in place,
+    /// fused local rule". Every plan gives the bits of the generic one.
+    pub fn plan(&self) -> String {
+        self.plan.to_string()
+    }
+    /// Whether Psi(r) = r (the built-in identity basis), for which the slow weights of a
+    /// linear target have a closed form.
+    pub fn identity_basis(&self) -> bool {
+        self.identity_basis
+    }
     /// The configuration the network was built from.
     pub fn config(&self) -> &NetworkConfig {
         &self.config
@@ -914,10 +981,6 @@ impl<M: NeuronModel> Network<M> {
     pub fn spike_cap(&self) -> usize {
         self.max_spikes
     }
-    /// The feedback gain K in force (1/s).
-    pub fn feedback_gain(&self) -> f64 {
-        self.feedback_gain
-    }
     /// Number of steps taken since the last reset.
     pub fn steps(&self) -> u64 {
         self.step
@@ -928,13 +991,82 @@ impl<M: NeuronModel> Network<M> {
     }
 }
 
-/// The slow weights, thresholds and alive mask of a network (see
-/// [`Network::damage_snapshot`]).
+/// The protocol's switches of a run: what the network does with the teacher's state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Protocol {
+    /// The feedback gain K (1/s, >= 0): K (x - x_hat) enters the voltages through D^T
+    /// (MODEL.md §4); 0 in a test.
+    pub feedback_gain: f64,
+    /// Whether the rule learns (at the steps given a teacher's state).
+    pub learning: bool,
+    /// Multiplier of the rule's rate (>= 0; annealing and reduce-on-plateau lower it); 1
+    /// normally.
+    pub rate_scale: f64,
+}
+
+impl Protocol {
+    /// Training: the error fed back with gain `feedback_gain` (1/s), the rule learning at
+    /// its own rate.
+    pub fn training(feedback_gain: f64) -> Self {
+        Self { feedback_gain, learning: true, rate_scale: 1.0 }
+    }
+
+    /// The network on its own: no feedback, no learning (a test, a free run).
+    pub const FREE: Protocol = Protocol { feedback_gain: 0.0, learning: false, rate_scale: 1.0 };
+
+    fn validate(&self) -> Result<()> {
+        check::non_negative("feedback_gain", self.feedback_gain)?;
+        check::non_negative("rate_scale", self.rate_scale)?;
+        Ok(())
+    }
+}
+
+/// Everything one run (a training trial, a test) sets on a network, given at once to
+/// [`Network::start_run`]; [`Network::end_run`] undoes what the run may have damaged.
+#[derive(Debug)]
+pub struct RunSettings {
+    /// Feedback gain, learning and rate scale.
+    pub protocol: Protocol,
+    /// The stream of the neuron model's initial state (each run its own).
+    pub neuron_state: Rng,
+    /// The stream of the membrane noise sigma_V (each run its own, so that a resumed run
+    /// draws what an uninterrupted one does).
+    pub noise: Rng,
+    /// Neurons silenced for this run only (training dropout).
+    pub silenced: Vec<usize>,
+    /// The state to preload before the run (MODEL.md §7), if any.
+    pub preload: Option<PreloadState>,
+    /// Perturbations of this run only (in files: `[training]` and `[[test]]`
+    /// `perturbations`).
+    pub perturbations: Vec<Box<dyn Perturbation>>,
+}
+
+impl RunSettings {
+    /// A run with this protocol and these streams, and nothing else.
+    pub fn new(protocol: Protocol, neuron_state: Rng, noise: Rng) -> Self {
+        Self { protocol, neuron_state, noise, silenced: Vec::new(), preload: None, perturbations: Vec::new() }
+    }
+}
+
+/// A preload (MODEL.md §7, [`Network::preload`]): the state x0 to represent, for how long
+/// (s) and with what feedback gain (1/s).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreloadState {
+    /// x0 (length J).
+    pub state: Vec<f64>,
+    /// Seconds.
+    pub duration: f64,
+    /// Feedback gain (1/s).
+    pub gain: f64,
+}
+
+/// What a run's perturbations may damage, as it was at the run's start.
 #[derive(Debug, Clone)]
-pub struct DamageSnapshot {
-    slow: SlowWeights,
+struct RunStart {
     thresholds: Vec<f64>,
     alive: Vec<bool>,
+    /// The slow weights, for a run that does not learn and has perturbations.
+    weights: Option<SlowWeights>,
 }
 
 /// y += a x, element by element.
@@ -950,7 +1082,7 @@ fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
 /// read the voltages while a column is pending; the column is delivered when the voltages or
 /// the network are asked for, and when the handle is dropped.
 #[derive(Debug)]
-pub struct Deferred<'a, M: NeuronModel = AnyNeuron> {
+pub struct Deferred<'a, M: NeuronModel = DynNeuron> {
     net: &'a mut Network<M>,
 }
 

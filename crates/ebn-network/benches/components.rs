@@ -14,6 +14,7 @@ use ebn_core::{
     Basis, LearningSignal, Mat, NeuronModel, PlasticityRule, RuleSetup, SeedStreams, SlowWeights, Stream, WeightForm,
 };
 use ebn_network::basis::{TanhBasis, fast_tanh};
+use ebn_network::engine::kernels::{PendingSpike, SplitInput, membrane};
 use ebn_network::neurons::{EbnNeuron, Refractory, Reset, SynapticLif};
 use ebn_network::plasticity::{LocalRule, RuleConfig};
 use ebn_network::{Network, NetworkConfig, Overrides};
@@ -41,7 +42,7 @@ fn components(c: &mut Criterion) {
     c.bench_function("spike_search_1000", |b| b.iter(|| black_box(neuron.select_spike(&state, &thresholds))));
 
     // The input projection D^T z (+ the dense slow current), the membrane update and the
-    // spike search: as three passes, and fused into one (NeuronModel::integrate_and_select).
+    // spike search: as three passes, and fused into one (the engine's one-pass kernel).
     // Every iteration starts from the same voltages, as in a network step: all 0.05 below
     // threshold but one, halfway along, which the step's input leaves above (the search then
     // scans to the middle).
@@ -51,7 +52,7 @@ fn components(c: &mut Criterion) {
     let mut v0: Vec<f64> = thresholds.iter().map(|t| t - 0.05).collect();
     v0[N / 2] = thresholds[N / 2] + 0.01;
     for (name, extra) in [("", None), ("_dense", Some(slow.as_slice()))] {
-        let split = ebn_core::SplitInput { rows: &row_refs, z: &z, extra };
+        let split = SplitInput { rows: &row_refs, z: &z, extra };
         let mut current = vec![0.0; N];
         c.bench_function(&format!("project_integrate_search_separate{name}_1000"), |b| {
             b.iter(|| {
@@ -73,17 +74,23 @@ fn components(c: &mut Criterion) {
         c.bench_function(&format!("project_integrate_search_fused{name}_1000"), |b| {
             b.iter(|| {
                 state.v.copy_from_slice(&v0);
-                black_box(neuron.integrate_and_select(&mut state, black_box(&split), &thresholds, 1e-4))
+                black_box(membrane::integrate_largest_excess(
+                    1.0 - 1e-4 * neuron.lambda_v,
+                    1e-4,
+                    &mut state.v,
+                    &thresholds,
+                    black_box(&split),
+                ))
             })
         });
     }
 
     // The last spike's fast-weight column, delivered as its own pass and then the one-pass
     // step (the network's `step`), and inside the one-pass step
-    // (NeuronModel::integrate_and_select_pending, as a `Network::deferred` handle steps).
+    // (the engine's pending kernel, as a `Network::deferred` handle steps).
     let d_k = [rows[0][N / 3], rows[1][N / 3]];
-    let pending = ebn_core::PendingSpike { k: N / 3, d: &d_k, mu: 1e-6 };
-    let split = ebn_core::SplitInput { rows: &row_refs, z: &z, extra: None };
+    let pending = PendingSpike { k: N / 3, d: &d_k, mu: 1e-6 };
+    let split = SplitInput { rows: &row_refs, z: &z, extra: None };
     c.bench_function("column_then_one_pass_1000", |b| {
         b.iter(|| {
             state.v.copy_from_slice(&v0);
@@ -92,20 +99,33 @@ fn components(c: &mut Criterion) {
                 *v -= 0.0 + d0 * d_k[0] + d1 * d_k[1];
             }
             state.v[pending.k] -= pending.mu;
-            black_box(neuron.integrate_and_select(&mut state, black_box(&split), &thresholds, 1e-4))
+            black_box(membrane::integrate_largest_excess(
+                1.0 - 1e-4 * neuron.lambda_v,
+                1e-4,
+                &mut state.v,
+                &thresholds,
+                black_box(&split),
+            ))
         })
     });
     c.bench_function("column_in_one_pass_1000", |b| {
         b.iter(|| {
             state.v.copy_from_slice(&v0);
-            black_box(neuron.integrate_and_select_pending(&mut state, black_box(&split), &pending, &thresholds, 1e-4))
+            black_box(membrane::pending_integrate_largest_excess(
+                1.0 - 1e-4 * neuron.lambda_v,
+                1e-4,
+                &mut state.v,
+                &thresholds,
+                black_box(&split),
+                &pending,
+            ))
         })
     });
 
     // The same for the refractory and the synaptic neuron (the refractory clock and the
     // synaptic current advanced in the same pass): the model's separate calls on the
     // projected current, and its one-pass step, from the same voltages.
-    let split = ebn_core::SplitInput { rows: &row_refs, z: &z, extra: None };
+    let split = SplitInput { rows: &row_refs, z: &z, extra: None };
     let current: Vec<f64> = (0..N).map(|i| split.current(i)).collect();
     let refractory = Refractory { lambda_v: 10.0, tau_ref: 2e-3 };
     let mut r_state = refractory.init_state(N, &mut SeedStreams::new(1).rng(Stream::NeuronState));
@@ -123,7 +143,14 @@ fn components(c: &mut Criterion) {
         b.iter(|| {
             r_state.v.copy_from_slice(&v0);
             r_state.left.copy_from_slice(&left);
-            black_box(refractory.integrate_and_select(&mut r_state, black_box(&split), &thresholds, 1e-4))
+            black_box(membrane::integrate_largest_excess_eligible(
+                1.0 - 1e-4 * refractory.lambda_v,
+                1e-4,
+                &mut r_state.v,
+                &thresholds,
+                &mut r_state.left,
+                black_box(&split),
+            ))
         })
     });
     let synaptic = SynapticLif { lambda_v: 10.0, tau_s: 2e-3, reset: Reset::Hard, max_spikes: 1 };
@@ -141,7 +168,15 @@ fn components(c: &mut Criterion) {
         b.iter(|| {
             s_state.v.copy_from_slice(&v0);
             s_state.i_s.copy_from_slice(&i_s);
-            black_box(synaptic.integrate_and_select(&mut s_state, black_box(&split), &thresholds, 1e-4))
+            black_box(membrane::integrate_synaptic_largest_excess(
+                1.0 - 1e-4 * synaptic.lambda_v,
+                1e-4,
+                [synaptic.tau_s * (1.0 - (-1e-4 / synaptic.tau_s).exp()), (-1e-4 / synaptic.tau_s).exp()],
+                &mut s_state.v,
+                &thresholds,
+                &mut s_state.i_s,
+                black_box(&split),
+            ))
         })
     });
 
@@ -179,7 +214,7 @@ fn components(c: &mut Criterion) {
     c.bench_function("spike_decay_tanh_one_sweep_1000", |b| {
         b.iter(|| {
             u.copy_from_slice(&drive);
-            basis.advance_drive(black_box(&[7]), decay, &[], &mut u, &mut psi);
+            basis.sweep(black_box(&[7]), decay, &mut u, &mut psi);
         })
     });
     // The fast tanh's scalar loop at the compiler's preferred width (4 lanes on the Intel

@@ -1,29 +1,23 @@
-//! Per-step cost of the network (criterion). Issue 2 target: <= 1 us per step at N = 100
-//! (J = 2, fixed weights); a vectorised numpy loop takes ~11 us at N = 100, ~17 us at 1000.
-//! `fixed_weight_step_dyn_neuron` runs the same neuron behind a vtable (how a fork's neuron
-//! model runs), to measure the cost of dynamic dispatch per step.
+//! Per-step cost of the network (criterion). The first target of the project: <= 1 us per
+//! step at N = 100 (J = 2, fixed weights); a vectorised numpy loop takes ~11 us at N = 100,
+//! ~17 us at 1000. `fixed_weight_step_generic_plan` steps the same network with the generic
+//! plan (the components' trait methods only: how a fork's neuron model runs), to measure
+//! what the fused kernels of the plan save.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ebn_core::DynNeuron;
 use ebn_core::{Mat, SeedStreams, SlowWeights, Stream, WeightForm};
 use ebn_dynamics::LinearSystem;
-use ebn_network::neurons::EbnNeuron;
-use ebn_network::{AnyNeuron, Network, NetworkConfig, Overrides, builtins, linear_slow_weights};
+use ebn_network::{Network, NetworkConfig, Overrides, linear_slow_weights};
 use rand::RngExt;
 use std::hint::black_box;
 
 /// A fixed-weight network (closed-form oscillator weights, identity basis, feedback on,
 /// factored slow weights) warmed up for 0.2 s so that it spikes at its working rate.
-fn fixed_weight_network(n: usize, dynamic: bool) -> (Network, Vec<f64>) {
+fn fixed_weight_network(n: usize, generic: bool) -> (Network, Vec<f64>) {
     let mut cfg = NetworkConfig::paper(n, 2);
     cfg.slow_weights = WeightForm::Factored;
-    let mut net = if dynamic {
-        // The same EBN neuron behind a vtable, as a fork's neuron is run.
-        let neuron = AnyNeuron::Dyn(DynNeuron(Box::new(EbnNeuron::default())));
-        Network::build_generic(&cfg, SeedStreams::new(1), neuron, builtins(), Overrides::default()).unwrap()
-    } else {
-        Network::build(&cfg, SeedStreams::new(1)).unwrap()
-    };
+    let overrides = Overrides { generic_plan: generic, ..Default::default() };
+    let mut net = Network::build_with(&cfg, SeedStreams::new(1), overrides).unwrap();
     let w = linear_slow_weights(
         LinearSystem::damped_oscillator().matrix(),
         net.decoder(),
@@ -41,10 +35,10 @@ fn fixed_weight_network(n: usize, dynamic: bool) -> (Network, Vec<f64>) {
 }
 
 fn fixed_weights(c: &mut Criterion) {
-    for (name, dynamic) in [("fixed_weight_step", false), ("fixed_weight_step_dyn_neuron", true)] {
+    for (name, generic) in [("fixed_weight_step", false), ("fixed_weight_step_generic_plan", true)] {
         let mut group = c.benchmark_group(name);
         for n in [100usize, 1000, 4000] {
-            let (mut net, target) = fixed_weight_network(n, dynamic);
+            let (mut net, target) = fixed_weight_network(n, generic);
             let cmd = [8.0, 0.0];
             group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
                 b.iter(|| black_box(net.step(black_box(&cmd), Some(&target)).len()))

@@ -1,5 +1,6 @@
 //! Why was the learned van der Pol cycle flattened in y? A diagnosis (docs/LEARNING.md,
-//! docs/REPRODUCTION.md; the example before issue 12 had y 30 % low, the current one 0.5 %).
+//! docs/REPRODUCTION.md, "What the y shortfall was": the example before it took the reference
+//! implementation's parameters had y 30 % low, the current one 0.5 %).
 //!
 //! Trains the file named by FILE (default examples/vanderpol.toml; the flattened example is
 //! `git show dbca096:examples/vanderpol.toml`), then compares the learned vector field

@@ -30,6 +30,8 @@
 use ebn_core::{CommandStream, Error, Result, check};
 use serde::{Deserialize, Serialize};
 
+pub mod csv;
+
 /// The `[data]` section: where the recording is and which part trains.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,14 +74,10 @@ fn default_x() -> Vec<String> {
     vec!["x".into()]
 }
 
-/// FNV-1a (64 bit) of `bytes`, as 16 hex digits: identifies a data file's content.
+/// FNV-1a (64 bit, [`ebn_core::hash::fnv1a64`]) of `bytes`, as 16 hex digits: identifies a
+/// data file's content.
 pub fn digest(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", ebn_core::hash::fnv1a64(bytes))
 }
 
 /// A recorded trajectory: sample times, states and (optionally) commands, validated.
@@ -402,29 +400,16 @@ impl CommandStream for RecordedCommand {
     }
 }
 
-/// A CSV of numbers with a header row: one 1-D array per column (quotes around names
-/// allowed; empty cells are an error, not NaN, since a recording has no gaps to fill).
+/// A CSV of numbers with a header row ([`csv`]): one 1-D array per column (spaces around
+/// names and cells allowed; empty cells are an error, not NaN, since a recording has no gaps
+/// to fill).
 fn read_csv(bytes: &[u8]) -> Result<Vec<(String, npy::Array)>> {
     let text = std::str::from_utf8(bytes).map_err(|e| Error::Corrupt(format!("CSV is not UTF-8: {e}")))?;
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = lines
-        .next()
-        .ok_or_else(|| Error::Corrupt("empty CSV".into()))?
-        .split(',')
-        .map(|h| h.trim().trim_matches('"').to_string())
-        .collect();
+    let (header, rows) = csv::rows(text)?;
+    let header: Vec<String> = header.into_iter().map(|h| h.trim().to_string()).collect();
     let mut cols: Vec<Vec<f64>> = vec![Vec::new(); header.len()];
-    for (r, line) in lines.enumerate() {
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() != header.len() {
-            return Err(Error::Corrupt(format!(
-                "CSV row {} has {} cells, the header {}",
-                r + 2,
-                cells.len(),
-                header.len()
-            )));
-        }
-        for (k, cell) in cells.iter().enumerate() {
+    for (r, cells) in rows.enumerate() {
+        for (k, cell) in cells?.iter().enumerate() {
             let v = cell.trim().parse::<f64>().map_err(|_| {
                 Error::Corrupt(format!("CSV row {}, column `{}`: `{}` is not a number", r + 2, header[k], cell.trim()))
             })?;

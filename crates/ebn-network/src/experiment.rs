@@ -2,10 +2,13 @@
 
 use crate::data::{DataConfig, RecordedData, Segment};
 use ebn_core::{
-    Analysis, CommandSignal, CommandStream, Error, Integrator, NeuronModel, Observer, PerturbationSetup, Recording,
-    Registry, Result, SeedStreams, SlowWeights, Spec, StoredWeights, Stream, TargetSystem, check,
+    Analysis, Category, CommandSignal, CommandStream, Error, Integrator, NeuronModel, Observer, PerturbationSetup,
+    Recording, Registry, Result, SeedStreams, SlowWeights, Spec, StoredWeights, Stream, TargetSystem, check,
 };
-use ebn_engine::{Network, NetworkConfig, Overrides, RecordConfig, Recorder, builtins, linear_slow_weights};
+use ebn_engine::{
+    Network, NetworkConfig, Overrides, PreloadState, Protocol, RecordConfig, Recorder, RunSettings, builtins,
+    linear_slow_weights,
+};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -381,6 +384,39 @@ pub struct Experiment {
 }
 
 impl ExperimentConfig {
+    /// Every component the file names, with its category and its place in the file, in the
+    /// order of the file.
+    pub fn component_specs(&self) -> Vec<(Category, String, &Spec)> {
+        let mut specs = Vec::new();
+        if let Some(t) = &self.target {
+            specs.push((Category::Target, "target".to_string(), t));
+        }
+        specs.push((Category::Integrator, "integrator".into(), &self.integrator));
+        specs.push((Category::Neuron, "network.neuron".into(), &self.network.neuron));
+        specs.push((Category::Basis, "network.basis".into(), &self.network.basis));
+        specs.push((Category::Rule, "network.rule".into(), &self.network.rule));
+        if let Some(t) = &self.training {
+            if let Some(c) = &t.command {
+                specs.push((Category::Command, "training.command".into(), c));
+            }
+            for (p, s) in t.perturbations.iter().enumerate() {
+                specs.push((Category::Perturbation, format!("training.perturbations[{p}]"), s));
+            }
+        }
+        for (i, test) in self.tests.iter().enumerate() {
+            if let Some(c) = &test.command {
+                specs.push((Category::Command, format!("test[{i}].command"), c));
+            }
+            for (a, s) in test.analyses.iter().enumerate() {
+                specs.push((Category::Analysis, format!("test[{i}].analyses[{a}]"), s));
+            }
+            for (p, s) in test.perturbations.iter().enumerate() {
+                specs.push((Category::Perturbation, format!("test[{i}].perturbations[{p}]"), s));
+            }
+        }
+        specs
+    }
+
     /// Parses an experiment from TOML text; unknown keys are rejected with their name.
     pub fn from_toml(text: &str) -> Result<Self> {
         toml::from_str(text).map_err(|e| {
@@ -441,6 +477,16 @@ impl Experiment {
     /// [`Experiment::build_in`] with the recording that the configuration's `[data]` section
     /// names, read by the caller ([`RecordedData::parse`] of the file's bytes).
     pub fn build_with_data(config: &ExperimentConfig, registry: &Registry, data: Option<RecordedData>) -> Result<Self> {
+        // Every kind the file names, checked before anything is built: a file written for a
+        // fork, read without its registry, names all it lacks in one error.
+        let unknown = config
+            .component_specs()
+            .into_iter()
+            .filter_map(|(category, field, spec)| registry.check_kind(category, spec, &field).err())
+            .collect();
+        if let Some(error) = Error::first_with_unknown_kinds(unknown) {
+            return Err(error);
+        }
         let teacher = config.target.as_ref().map(|t| registry.target(t, "target")).transpose()?;
         let j = config.network.dim;
         if let Some(teacher) = &teacher {
@@ -711,20 +757,31 @@ impl Experiment {
         self.registry.perturbation(spec, field, &setup, self.seeds.indexed(Stream::Scheduled, stream))
     }
 
-    /// Adds the perturbations `specs` to `network` for one run (stream index `run`).
-    fn add_run_perturbations<M: NeuronModel>(
+    /// The perturbations `specs` of one run (stream index `run`).
+    fn run_perturbations<M: NeuronModel>(
         &self,
-        network: &mut Network<M>,
+        network: &Network<M>,
         specs: &[Spec],
         run: u64,
         field: &str,
-    ) -> Result<()> {
-        for (p, spec) in specs.iter().enumerate() {
-            let built =
-                self.build_perturbation(network, spec, &format!("{field}[{p}]"), perturbation_stream(run, p))?;
-            network.add_run_perturbation(built);
-        }
-        Ok(())
+    ) -> Result<Vec<Box<dyn ebn_core::Perturbation>>> {
+        specs
+            .iter()
+            .enumerate()
+            .map(|(p, spec)| {
+                self.build_perturbation(network, spec, &format!("{field}[{p}]"), perturbation_stream(run, p))
+            })
+            .collect()
+    }
+
+    /// The preload of a run starting at `x0`, if the configuration preloads and x0 is not 0.
+    fn preload_of(&self, x0: &[f64]) -> Option<PreloadState> {
+        let p = &self.config.preload;
+        (p.duration > 0.0 && x0.iter().any(|v| *v != 0.0)).then(|| PreloadState {
+            state: x0.to_vec(),
+            duration: p.duration,
+            gain: p.gain,
+        })
     }
 
     /// The configuration.
@@ -769,7 +826,7 @@ impl Experiment {
                 let kind = cfg.target.as_ref().map_or_else(String::new, ToString::to_string);
                 Error::Unsupported(format!("closed-form weights need a linear target, not {kind}"))
             })?;
-            if !network.basis().is_identity() {
+            if !network.identity_basis() {
                 return Err(Error::Unsupported("closed-form weights need the identity basis".into()));
             }
             let w = linear_slow_weights(&a, network.decoder(), cfg.network.lambda, cfg.network.slow_weights)?;
@@ -921,23 +978,27 @@ impl Experiment {
         let scale = training.anneal.map_or(1.0, |a| a.factor(trial, training.trials))
             * training.until_plateau.map_or(1.0, |p| p.rate_factor(&state.learning_curve));
         let k_scale = training.anneal.map_or(1.0, |a| a.feedback_factor(trial, training.trials));
-        network.reset_state_with(&mut self.seeds.indexed(Stream::NeuronState, trial as u64));
-        network.reseed_noise(self.seeds.indexed(Stream::Noise, trial as u64));
+        let mut silenced = Vec::new();
         if training.dropout > 0.0 {
             let n = self.config.network.n;
             let mut order: Vec<usize> = (0..n).collect();
             order.shuffle(&mut self.seeds.indexed(Stream::Perturbation, trial as u64));
-            for &i in &order[..(training.dropout * n as f64).round() as usize] {
-                network.silence(i)?;
-            }
+            silenced.extend_from_slice(&order[..(training.dropout * n as f64).round() as usize]);
         }
-        if self.config.preload.duration > 0.0 && x0.iter().any(|v| *v != 0.0) {
-            network.preload(&x0, self.config.preload.duration, self.config.preload.gain);
-        }
-        self.add_run_perturbations(network, &training.perturbations, trial as u64, "training.perturbations")?;
-        network.set_feedback_gain(k_full * k_scale)?;
-        network.set_rate_scale(scale)?;
-        network.set_learning(true);
+        let settings = RunSettings {
+            protocol: Protocol { feedback_gain: k_full * k_scale, learning: true, rate_scale: scale },
+            neuron_state: self.seeds.indexed(Stream::NeuronState, trial as u64),
+            noise: self.seeds.indexed(Stream::Noise, trial as u64),
+            silenced,
+            preload: self.preload_of(&x0),
+            perturbations: self.run_perturbations(
+                network,
+                &training.perturbations,
+                trial as u64,
+                "training.perturbations",
+            )?,
+        };
+        network.start_run(settings)?;
         let steps = (training.trial_duration / self.config.network.dt).round() as u64;
         let mut x = x0;
         let mut recorder = Recorder::disabled();
@@ -949,8 +1010,7 @@ impl Experiment {
             }
             (None, None) => return Err(Error::Unsupported("no [target] vector field".into())),
         };
-        network.clear_run_perturbations();
-        network.revive_all();
+        network.end_run();
         let error = stats.normalised_error();
         state.trials_done += 1;
         state.learning_curve.push(error);
@@ -996,16 +1056,21 @@ impl Experiment {
             _ => unreachable!("a test without a command replays the recording (checked at build)"),
         };
         let run = stream_index + (repeat << 24);
-        network.reset_state_with(&mut self.seeds.indexed(Stream::NeuronState, run));
-        network.reseed_noise(self.seeds.indexed(Stream::Noise, run));
-        if self.config.preload.duration > 0.0 && x.iter().any(|v| *v != 0.0) {
-            network.preload(&x, self.config.preload.duration, self.config.preload.gain);
-        }
-        // A perturbed test leaves the network as it found it.
-        let saved = (!test.perturbations.is_empty()).then(|| network.damage_snapshot());
-        self.add_run_perturbations(network, &test.perturbations, run, &format!("test[{index}].perturbations"))?;
-        network.set_feedback_gain(0.0)?;
-        network.set_learning(false);
+        // A test does not learn, so its perturbations leave the network as they found it.
+        let settings = RunSettings {
+            protocol: Protocol::FREE,
+            neuron_state: self.seeds.indexed(Stream::NeuronState, run),
+            noise: self.seeds.indexed(Stream::Noise, run),
+            silenced: Vec::new(),
+            preload: self.preload_of(&x),
+            perturbations: self.run_perturbations(
+                network,
+                &test.perturbations,
+                run,
+                &format!("test[{index}].perturbations"),
+            )?,
+        };
+        network.start_run(settings)?;
         let mut recorder = Recorder::new(&self.config.record, dt, j, self.config.network.n);
         match (replay, self.teacher.as_deref()) {
             (Some(replay), _) => simulate(network, replay, stream.as_mut(), &mut x, steps, &mut recorder),
@@ -1015,10 +1080,7 @@ impl Experiment {
             }
             (None, None) => unreachable!("a test without a recording has a target (checked at build)"),
         };
-        network.clear_run_perturbations();
-        if let Some(saved) = saved {
-            network.restore_damage(saved);
-        }
+        network.end_run();
         Ok(recorder.finish(test.duration))
     }
 }

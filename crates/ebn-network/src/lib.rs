@@ -9,8 +9,8 @@ mod store;
 
 pub use ebn_core::{Registry, Spec, StoredWeights};
 pub use ebn_engine::{
-    AnyNeuron, AnyState, DamageSnapshot, DecoderConfig, FastForm, MAX_DIM, MAX_MATRIX, MAX_NEURONS, Network,
-    NetworkConfig, Overrides, RecordConfig, Recorder, builtin_registry, builtins, linear_slow_weights,
+    DecoderConfig, FastForm, MAX_DIM, MAX_MATRIX, MAX_NEURONS, Network, NetworkConfig, Overrides, PreloadState,
+    Protocol, RecordConfig, Recorder, RunSettings, builtin_registry, builtins, linear_slow_weights,
 };
 pub use experiment::{
     Advance, Anneal, AnnealShape, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Plateau,

@@ -39,3 +39,46 @@ pub fn coding(seed: u64, duration: f64, form: WeightForm) -> ExperimentConfig {
         record: RecordConfig { every: 10, voltages: vec![0, 1, 2, 3] },
     }
 }
+
+/// The smoke experiment of the tests, as an experiment file's text: the damped oscillator
+/// (MODEL.md §9) learnt by N = 16 neurons with the §9 costs at that size (mu = 0.4167/N^2,
+/// nu = 0.0083/N^2), feedback gain 5 and the local rule, three training trials of 0.3 s and
+/// one 0.5 s test (`driven`), both under filtered noise. Tests edit it by replacing a line
+/// (`seed = 5`, `n = 16`, `trials = 3`, `duration = 0.5`).
+pub const fn smoke_toml() -> &'static str {
+    r#"
+seed = 5
+[target]
+kind = "damped_oscillator"
+[network]
+n = 16
+dim = 2
+mu = 1.6e-3
+nu = 3.2e-5
+feedback_gain = 5.0
+rule = { kind = "local", eta = 10.0 }
+[training]
+trials = 3
+trial_duration = 0.3
+command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
+[[test]]
+name = "driven"
+duration = 0.5
+command = { kind = "filtered_noise", amplitude = [600.0, 0.0] }
+"#
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smoke experiment parses, and holds the lines that tests replace.
+    #[test]
+    fn the_smoke_experiment_parses_with_its_editable_lines() {
+        let config = ExperimentConfig::from_toml(smoke_toml()).unwrap();
+        assert_eq!((config.seed, config.network.n, config.training.map(|t| t.trials)), (5, 16, Some(3)));
+        for line in ["seed = 5", "n = 16", "feedback_gain = 5.0", "trials = 3", "duration = 0.5"] {
+            assert!(smoke_toml().lines().any(|l| l == line), "{line}");
+        }
+    }
+}

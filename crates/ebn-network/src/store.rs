@@ -120,7 +120,7 @@ impl From<PayloadV2> for Payload {
 /// The header's checksum of a payload: FNV-1a, 64 bits (public so that tools can build
 /// test files, e.g. the fuzzer's payload mutations with a valid header).
 pub fn payload_checksum(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+    ebn_core::hash::fnv1a64(bytes)
 }
 
 fn encode(

@@ -251,8 +251,10 @@ fn closed_form_needs_a_linear_target_and_the_identity_basis() {
 #[test]
 fn runtime_setters_validate() {
     let mut net = Network::build(&NetworkConfig::paper(4, 2), SeedStreams::new(0)).unwrap();
-    assert!(net.set_feedback_gain(-1.0).is_err());
-    assert!(net.set_rate_scale(f64::NAN).is_err());
+    let protocol = ebn_network::Protocol::training(20.0);
+    assert!(net.set_protocol(ebn_network::Protocol { feedback_gain: -1.0, ..protocol }).is_err());
+    assert!(net.set_protocol(ebn_network::Protocol { rate_scale: f64::NAN, ..protocol }).is_err());
+    assert_eq!(net.protocol(), ebn_network::Protocol::training(NetworkConfig::paper(4, 2).feedback_gain), "unchanged");
     assert!(net.set_traces(&[0.0; 3]).is_err());
     assert!(net.set_traces(&[0.0, -1.0, 0.0, 0.0]).is_err());
     assert!(net.set_voltages(&[0.0, 0.0, f64::NAN, 0.0]).is_err());
@@ -315,4 +317,34 @@ fn toml_round_trip_and_unknown_keys() {
     .unwrap_err();
     assert!(matches!(err, Error::UnknownKind { .. }), "{err}");
     assert!(err.to_string().contains("duffing") && err.to_string().contains("van_der_pol"), "{err}");
+    // A file written for a fork, read without its registry: every unknown kind in one error,
+    // in the order of the file, each with its place.
+    let fork = VALID_TOML
+        .replacen("damped_oscillator", "duffing", 1)
+        .replacen("kind = \"identity\"", "kind = \"rbf\"", 1)
+        .replacen(
+            "feedback_gain = 5.0",
+            "feedback_gain = 5.0\nneuron = { kind = \"adaptive\" }\nrule = { kind = \"trace\" }",
+            1,
+        )
+        .replacen("kind = \"filtered_noise\"", "kind = \"chirp\"", 1);
+    let err = Experiment::build(&ExperimentConfig::from_toml(&fork).unwrap()).unwrap_err();
+    let Error::UnknownKind { field, kind, also, .. } = &err else { panic!("an unknown kind: {err}") };
+    let named: Vec<String> = std::iter::once(format!("{field}={kind}"))
+        .chain(also.iter().map(|e| match e {
+            Error::UnknownKind { kind, field, .. } => format!("{field}={kind}"),
+            other => panic!("not an unknown kind: {other}"),
+        }))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "target=duffing",
+            "network.neuron=adaptive",
+            "network.basis=rbf",
+            "network.rule=trace",
+            "test[0].command=chirp"
+        ],
+        "{err}"
+    );
 }

@@ -5,7 +5,9 @@ use ebn_core::{
     Error, InputContext, NeuronModel, Perturbation, PerturbationContext, Registry, Result, Rng, Spec, Stream, coding,
 };
 use ebn_network::neurons::{EbnNeuron, EbnState};
-use ebn_network::{Experiment, ExperimentConfig, Network, NetworkConfig, Overrides, builtin_registry, builtins};
+use ebn_network::{
+    Experiment, ExperimentConfig, Network, NetworkConfig, Overrides, Protocol, RunSettings, builtin_registry, builtins,
+};
 
 /// The EBN neuron with a spike policy of up to `cap` spikes per step (fire the largest,
 /// apply its fast weights, repeat), counting the spikes it is told of.
@@ -110,9 +112,15 @@ impl Perturbation for Meddle {
 #[test]
 fn perturbations_reach_input_thresholds_and_traces_and_are_removed_when_finished() {
     let config = NetworkConfig::paper(10, 2);
-    let mut a = Network::build(&config, ebn_core::SeedStreams::new(4)).unwrap();
-    let mut b = Network::build(&config, ebn_core::SeedStreams::new(4)).unwrap();
-    b.add_perturbation(Box::new(Meddle));
+    let seeds = ebn_core::SeedStreams::new(4);
+    let mut a = Network::build(&config, seeds).unwrap();
+    let mut b = Network::build(&config, seeds).unwrap();
+    let run = |perturbations| RunSettings {
+        perturbations,
+        ..RunSettings::new(Protocol::FREE, seeds.rng(Stream::NeuronState), seeds.rng(Stream::Noise))
+    };
+    a.start_run(run(Vec::new())).unwrap();
+    b.start_run(run(vec![Box::new(Meddle)])).unwrap();
     for _ in 0..3 {
         a.step(&[30.0, -20.0], None);
         b.step(&[30.0, -20.0], None);
@@ -133,8 +141,69 @@ fn perturbations_reach_input_thresholds_and_traces_and_are_removed_when_finished
         b.step(&[30.0, -20.0], None);
     }
     assert_eq!(b.perturbation_count(), 0, "finished at 1 ms: removed");
-    b.revive_all();
-    assert_eq!(b.thresholds_in_force(), b.thresholds());
+    b.end_run();
+    assert_eq!(b.thresholds_in_force(), b.thresholds(), "the run's thresholds undone at its end");
+}
+
+/// A run's silenced neurons and perturbations go at its end; what was done for good before it
+/// (a neuron silenced by hand or by a permanent perturbation) stays; a run that does not
+/// learn leaves the weights it perturbed as they were, one that learns keeps what happened to
+/// them.
+#[test]
+fn a_run_leaves_behind_only_what_is_permanent() {
+    let config = NetworkConfig::paper(10, 2);
+    let seeds = ebn_core::SeedStreams::new(4);
+    let mut net = Network::build(&config, seeds).unwrap();
+    net.silence(3).unwrap();
+    net.add_perturbation(Box::new(ebn_network::perturb::SilenceNeurons::new(0.0, vec![7])));
+    net.step(&[0.0, 0.0], None);
+    assert!(!net.alive()[7], "the permanent perturbation acted before the runs");
+    /// Adds 0.5 to every stored slow weight, once.
+    #[derive(Debug, Clone)]
+    struct Shift(bool);
+    impl Perturbation for Shift {
+        fn apply(&mut self, ctx: &mut PerturbationContext<'_>) {
+            if !self.0 {
+                self.0 = true;
+                let w = ctx.slow_weights.matrix_mut();
+                for c in 0..w.ncols() {
+                    w.col_as_slice_mut(c).iter_mut().for_each(|x| *x += 0.5);
+                }
+            }
+        }
+    }
+    for learning in [false, true] {
+        let before = net.slow_weights().clone();
+        let protocol = Protocol { learning, ..Protocol::training(20.0) };
+        let settings = RunSettings {
+            silenced: vec![5],
+            perturbations: vec![Box::new(Shift(false))],
+            ..RunSettings::new(protocol, seeds.rng(Stream::NeuronState), seeds.rng(Stream::Noise))
+        };
+        net.start_run(settings).unwrap();
+        for _ in 0..20 {
+            net.step(&[3.0, 0.0], None);
+        }
+        assert!(!net.alive()[5] && !net.alive()[3] && !net.alive()[7]);
+        assert_ne!(net.slow_weights(), &before, "the run's weight noise acted");
+        net.end_run();
+        assert!(net.alive()[5], "learning = {learning}: the run's silenced neuron revived");
+        assert!(!net.alive()[3] && !net.alive()[7], "learning = {learning}: permanent silencing stays");
+        assert_eq!(net.slow_weights() == &before, !learning, "learning = {learning}: weights");
+    }
+    // Bad settings change nothing.
+    let bad = RunSettings {
+        silenced: vec![10],
+        ..RunSettings::new(Protocol::FREE, seeds.rng(Stream::NeuronState), seeds.rng(Stream::Noise))
+    };
+    assert!(net.start_run(bad).is_err());
+    let bad = RunSettings::new(
+        Protocol { feedback_gain: -1.0, ..Protocol::FREE },
+        seeds.rng(Stream::NeuronState),
+        seeds.rng(Stream::Noise),
+    );
+    assert!(net.start_run(bad).is_err());
+    assert!(net.alive()[5]);
 }
 
 const FILE: &str = r#"

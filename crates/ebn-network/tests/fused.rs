@@ -1,23 +1,22 @@
-//! The one-pass membrane step (`NeuronModel::integrate_and_select`) gives the same bits as
-//! the separate projection, integration and spike search it replaces: the kernel on random
-//! inputs (proptest, every supported J, with and without an extra current, lengths not a
-//! multiple of the lane width, ties), and whole networks trained side by side with a model
-//! that has no fused path (as a fork's model), for 1 to 3 dimensions, factored and dense slow
-//! weights, one and several spikes per step, with and without noise and perturbations; and
-//! the fused learning pass (update + next slow current) against a rule that does not claim it.
+//! Every step plan gives the bits of the generic plan (the components' trait methods only):
+//! each built-in neuron model, basis and rule, networks built with the plan chosen for them
+//! against the same networks built with `Overrides::generic_plan`; and whole networks trained
+//! side by side with components the plan does not know (wrappers, as a fork's components),
+//! for 1 to 3 dimensions, factored and dense slow weights, one and several spikes per step,
+//! with and without noise and perturbations. The kernels themselves are tested against the
+//! models' own calls in `ebn-engine` (kernels/membrane.rs).
 
 use ebn_core::{
-    Basis, BasisSetup, LearningSignal, NeuronModel, PendingSpike, PlasticityRule, Result, Rng, RuleSetup, SeedStreams,
-    SlowWeights, Spec, SplitInput, Stream, WeightForm,
+    Basis, BasisSetup, LearningSignal, NeuronModel, PlasticityRule, Result, Rng, RuleSetup, SeedStreams, SlowWeights,
+    Spec, Stream, WeightForm,
 };
 use ebn_network::neurons::{EbnMultiSpike, EbnNeuron, EbnState};
 use ebn_network::perturb::SilenceNeurons;
 use ebn_network::plasticity::{LocalRule, RobustLocal, Safeguard};
-use ebn_network::{FastForm, Network, NetworkConfig, Overrides, builtins};
-use proptest::prelude::*;
+use ebn_network::{FastForm, Network, NetworkConfig, Overrides, Protocol, builtins};
 
-/// A model without the fused path: every call delegates, `integrate_and_select` keeps its
-/// default (`None`), so the network takes the separate path.
+/// A model the plan does not know (as a fork's): every call delegates, so the network takes
+/// the generic path.
 #[derive(Debug, Clone)]
 struct Unfused<M>(M);
 
@@ -44,6 +43,12 @@ impl<M: NeuronModel<State = EbnState>> NeuronModel for Unfused<M> {
     fn max_spikes_per_step(&self) -> usize {
         self.0.max_spikes_per_step()
     }
+}
+
+/// Learning off from the next step on (the rest of the protocol as it is).
+fn stop_learning<M: NeuronModel>(net: &mut Network<M>) {
+    let protocol = net.protocol();
+    net.set_protocol(Protocol { learning: false, ..protocol }).unwrap();
 }
 
 fn bits(v: &[f64]) -> Vec<u64> {
@@ -109,9 +114,8 @@ fn networks_with_and_without_the_fused_path_agree_bit_for_bit() {
     assert!(side_by_side(&noisy, EbnNeuron::default(), 2000) > 30);
 }
 
-/// A rule that does not claim the outer-product form: every call delegates, the
-/// `*_outer_gain` methods keep their default (`None`), so the network calls `update` and
-/// computes the next slow current from the weights.
+/// A rule the plan does not know: every call delegates, so the network calls `update` with
+/// every field of the signal and computes the next slow current from the weights.
 #[derive(Debug)]
 struct Unclaimed(Box<dyn PlasticityRule>);
 
@@ -167,92 +171,6 @@ fn the_fused_learning_pass_is_update_then_product() {
     }
 }
 
-proptest! {
-    /// The kernel against the separate calls on arbitrary voltages, thresholds (some equal,
-    /// some infinite) and currents.
-    #[test]
-    fn the_fused_kernel_is_the_separate_calls(
-        n in 1usize..70,
-        j in 1usize..=3,
-        extra in any::<bool>(),
-        seed in any::<u64>(),
-        ties in any::<bool>(),
-    ) {
-        use ebn_core::rand::RngExt;
-        let mut rng = SeedStreams::new(seed).named("fused_kernel_test", 0);
-        let mut draw = |scale: f64| -> Vec<f64> { (0..n).map(|_| scale * (rng.random::<f64>() - 0.5)).collect() };
-        // With `ties`, every neuron has the same voltage, current and threshold: the first
-        // index must win.
-        let v0 = if ties { vec![0.25; n] } else { draw(2.0) };
-        let mut t = if ties { vec![0.1; n] } else { draw(1.0) };
-        if n > 3 { t[3] = f64::INFINITY; }
-        let rows: Vec<Vec<f64>> = (0..j).map(|_| draw(0.2)).collect();
-        let z: Vec<f64> = if ties { vec![0.0; j] } else { (0..j).map(|c| draw(50.0)[0] + c as f64).collect() };
-        let slow = if ties { vec![0.0; n] } else { draw(3.0) };
-        let row_refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
-        let input = SplitInput { rows: &row_refs, z: &z, extra: extra.then_some(slow.as_slice()) };
-        let dt = 1e-4;
-        for model in [EbnNeuron::default(), EbnNeuron { lambda_v: 50.0 }] {
-            let mut current = vec![0.0; n];
-            input.write(&mut current);
-            let mut separate = EbnState { v: v0.clone() };
-            model.integrate(&mut separate, &current, dt);
-            let expected = model.select_spike(&separate, &t);
-            let mut fused = EbnState { v: v0.clone() };
-            let got = model.integrate_and_select(&mut fused, &input, &t, dt);
-            prop_assert_eq!(got, Some(expected));
-            prop_assert_eq!(bits(&fused.v), bits(&separate.v));
-        }
-    }
-
-    /// The kernel with a pending spike against its reference: the column added by
-    /// `PendingSpike::apply`, `on_spike`, then the one-pass kernel without a pending spike.
-    #[test]
-    fn the_pending_kernel_is_the_column_then_the_kernel(
-        n in 1usize..70,
-        j in 1usize..=3,
-        extra in any::<bool>(),
-        seed in any::<u64>(),
-        k_frac in 0.0f64..1.0,
-        mu in prop_oneof![Just(0.0), 1e-6f64..1e-2],
-    ) {
-        use ebn_core::rand::RngExt;
-        let mut rng = SeedStreams::new(seed).named("pending_kernel_test", 0);
-        let mut draw = |scale: f64| -> Vec<f64> { (0..n).map(|_| scale * (rng.random::<f64>() - 0.5)).collect() };
-        let v0 = draw(2.0);
-        let t = draw(1.0);
-        let rows: Vec<Vec<f64>> = (0..j).map(|_| draw(0.2)).collect();
-        let z: Vec<f64> = (0..j).map(|c| draw(50.0)[0] + c as f64).collect();
-        let slow = draw(3.0);
-        let k = ((k_frac * n as f64) as usize).min(n - 1);
-        let d_k: Vec<f64> = rows.iter().map(|row| row[k]).collect();
-        let pending = PendingSpike { k, d: &d_k, mu };
-        let row_refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
-        let input = SplitInput { rows: &row_refs, z: &z, extra: extra.then_some(slow.as_slice()) };
-        let dt = 1e-4;
-        let multi = EbnMultiSpike { lambda_v: 20.0, max_spikes: 3 };
-        for (keep, model) in [(EbnNeuron::default(), None), (EbnNeuron { lambda_v: 50.0 }, Some(multi))] {
-            let mut reference = EbnState { v: v0.clone() };
-            pending.apply(&row_refs, &mut reference.v);
-            keep.on_spike(&mut reference, k);
-            let expected = keep.integrate_and_select(&mut reference, &input, &t, dt);
-            let mut fused = EbnState { v: v0.clone() };
-            let got = keep.integrate_and_select_pending(&mut fused, &input, &pending, &t, dt);
-            prop_assert_eq!(got, expected);
-            prop_assert_eq!(bits(&fused.v), bits(&reference.v));
-            if let Some(m) = model {
-                let mut fused = EbnState { v: v0.clone() };
-                let mut reference = EbnState { v: v0.clone() };
-                pending.apply(&row_refs, &mut reference.v);
-                m.on_spike(&mut reference, k);
-                let expected = m.integrate_and_select(&mut reference, &input, &t, dt);
-                prop_assert_eq!(m.integrate_and_select_pending(&mut fused, &input, &pending, &t, dt), expected);
-                prop_assert_eq!(bits(&fused.v), bits(&reference.v));
-            }
-        }
-    }
-}
-
 /// Steps `a` with [`Network::step`] and `b` through a [`Network::deferred`] handle (the last
 /// spike's column delivered in the next step's pass): phase 1 trains (the rule reads V, so
 /// the column is delivered within the step), phase 2 runs with the teacher's feedback and
@@ -267,8 +185,8 @@ fn deferred_is_stepped<M: NeuronModel>(mut a: Network<M>, mut b: Network<M>, pha
         let mut h = b.deferred();
         for s in 0..3 * phase {
             if s == phase {
-                a.set_learning(false);
-                h.network().set_learning(false);
+                stop_learning(&mut a);
+                stop_learning(h.network());
             }
             let t = s as f64 * dt;
             let target: Vec<f64> = (0..j).map(|c| 0.5 * (6.0 * t + c as f64).sin()).collect();
@@ -349,10 +267,9 @@ fn stepping_through_the_deferred_handle_is_stepping() {
     assert!(deferred_is_stepped(unfused(), unfused(), 1500) > 30, "unfused");
 }
 
-/// A basis under another name that forwards only the methods a basis must have, so the
-/// network sees the trait's defaults: an identity basis that does not say it is one (the
-/// network evaluates it, Psi = a copy of r, and takes W Psi from Psi, never in the traces'
-/// decay pass), a tanh basis without its one-sweep `advance_drive`.
+/// A basis under another name, which the plan does not know: an identity basis the network
+/// evaluates (Psi = a copy of r, W Psi taken from Psi, never in the traces' decay pass), a
+/// tanh basis stepped in three passes instead of `TanhBasis::sweep`.
 #[derive(Debug)]
 struct Plain(Box<dyn Basis>);
 
@@ -400,8 +317,8 @@ fn the_decay_pass_with_the_next_slow_current_is_decay_then_dots() {
             for s in 0..6000 {
                 // Training, then fixed weights with the teacher's feedback, then without it.
                 if s == 2000 {
-                    fused.set_learning(false);
-                    plain.set_learning(false);
+                    stop_learning(&mut fused);
+                    stop_learning(&mut plain);
                 }
                 let t = s as f64 * c.dt;
                 let target: Vec<f64> = (0..j).map(|k| (6.0 * t + k as f64).sin()).collect();
@@ -425,7 +342,7 @@ fn the_decay_pass_with_the_next_slow_current_is_decay_then_dots() {
 }
 
 /// The fast tanh basis's one sweep at the end of a step (the spikes' M columns, the drive's
-/// decay and Psi, `Basis::advance_drive`) against a twin with the trait's default (the three
+/// decay and Psi, `TanhBasis::sweep`) against a twin the plan does not know (the three
 /// passes): training, then fixed weights; one and several spikes per step (the sweep takes
 /// the last two spikes' columns, the jumps of earlier ones are made on their own).
 #[test]
@@ -446,8 +363,8 @@ fn the_drive_sweep_is_jumps_decay_then_psi() {
             let (mut spikes, mut several) = (0, 0);
             for s in 0..4000 {
                 if s == 2000 {
-                    swept.set_learning(false);
-                    plain.set_learning(false);
+                    stop_learning(&mut swept);
+                    stop_learning(&mut plain);
                 }
                 let t = s as f64 * c.dt;
                 // A large, fast signal: several spikes in many steps.
@@ -472,5 +389,102 @@ fn the_drive_sweep_is_jumps_decay_then_psi() {
                 assert!(several > 100, "J = {j}: {several} steps with more than two spikes");
             }
         }
+    }
+}
+
+/// Every built-in neuron model, basis and rule, in the plan chosen for it and in the generic
+/// plan: the same spikes, voltages, traces and weights, bit for bit, through training, fixed
+/// weights with feedback and a free run, stepped through the deferred handle as `simulate`
+/// steps (the plan's deferred column, where it has one).
+#[test]
+fn every_plan_is_the_generic_plan() {
+    let neurons = [
+        Spec::new("ebn"),
+        Spec::new("ebn_multi_spike").with("max_spikes", 3),
+        Spec::new("refractory").with("tau_ref", 2e-3),
+        Spec::new("synaptic_lif").with("tau_s", 0.0),
+        Spec::new("synaptic_lif").with("tau_s", 2e-3).with("max_spikes", 2),
+    ];
+    let bases = [
+        (WeightForm::Factored, Spec::new("identity")),
+        (WeightForm::Dense, Spec::new("identity")),
+        (WeightForm::Factored, Spec::new("random_tanh").with("n_basis", 37).with("weight_std", 0.3).with("bias", 1.0)),
+        (
+            WeightForm::Factored,
+            Spec::new("random_tanh")
+                .with("n_basis", 37)
+                .with("weight_std", 0.3)
+                .with("bias", 1.0)
+                .with("fast_tanh", true),
+        ),
+    ];
+    let rules = [
+        Spec::new("local").with("eta", 10.0),
+        Spec::new("none"),
+        Spec::new("local_dead_zone").with("eta", 10.0).with("threshold", 0.05),
+        Spec::new("local_sigma").with("eta", 10.0).with("sigma", 0.5),
+        Spec::new("rls").with("gamma", 1.0).with("alpha", 1.0).with("every", 2).with("filter", 20.0),
+    ];
+    let mut plans = std::collections::BTreeSet::new();
+    for j in [1, 2, 4] {
+        for neuron in &neurons {
+            for (form, basis) in &bases {
+                for rule in &rules {
+                    let mut c = config(33, j, *form, basis.clone());
+                    c.neuron = neuron.clone();
+                    c.rule = rule.clone();
+                    let seeds = SeedStreams::new(19);
+                    let mut planned = Network::build(&c, seeds).unwrap();
+                    let generic = Overrides { generic_plan: true, ..Default::default() };
+                    let mut reference = Network::build_with(&c, seeds, generic).unwrap();
+                    plans.insert(planned.plan());
+                    let what = format!("J = {j}, {}, {}, {form:?}, {}", neuron.kind, basis.kind, rule.kind);
+                    assert!(reference.plan().starts_with("generic membrane"), "{}", reference.plan());
+                    let mut spikes = 0;
+                    {
+                        let (mut a, mut b) = (planned.deferred(), reference.deferred());
+                        for s in 0..3000 {
+                            if s == 1600 {
+                                stop_learning(a.network());
+                                stop_learning(b.network());
+                            }
+                            let t = s as f64 * c.dt;
+                            let target: Vec<f64> = (0..j).map(|k| (6.0 * t + k as f64).sin()).collect();
+                            let command: Vec<f64> = (0..j).map(|k| 6.0 * (6.0 * t + k as f64).cos()).collect();
+                            let teacher = (s < 2400).then_some(target.as_slice());
+                            let x = a.step(&command, teacher).to_vec();
+                            assert_eq!(x, b.step(&command, teacher), "{what}: spikes differ at step {s}");
+                            spikes += x.len();
+                            assert_eq!(bits(a.traces()), bits(b.traces()), "{what}: traces at step {s}");
+                            assert_eq!(bits(a.readout()), bits(b.readout()), "{what}: readout at step {s}");
+                        }
+                    }
+                    assert_eq!(bits(planned.voltages()), bits(reference.voltages()), "{what}: voltages");
+                    assert_eq!(bits(planned.psi()), bits(reference.psi()), "{what}: Psi");
+                    let (wa, wb) = (planned.slow_weights().matrix(), reference.slow_weights().matrix());
+                    for k in 0..wa.ncols() {
+                        assert_eq!(bits(wa.col_as_slice(k)), bits(wb.col_as_slice(k)), "{what}: weights");
+                    }
+                    assert_eq!(planned.rule_state(), reference.rule_state(), "{what}: rule state");
+                    assert!(spikes > 30, "{what}: {spikes} spikes: the comparison needs spikes");
+                }
+            }
+        }
+    }
+    // Each fused kernel was taken somewhere above.
+    let all = plans.iter().cloned().collect::<Vec<_>>().join("; ");
+    for part in [
+        "EBN one-pass membrane",
+        "refractory one-pass membrane",
+        "instantaneous-synapse one-pass membrane",
+        "synaptic one-pass membrane",
+        "identity basis in place",
+        "fast-tanh drive sweep",
+        "fused local rule",
+        "fused robust rule",
+        "rule update without voltages",
+        "no learning",
+    ] {
+        assert!(all.contains(part), "no plan with {part}: {all}");
     }
 }

@@ -117,7 +117,7 @@ impl ebn_core::PlasticityRule for Unfused {
 /// the weights, spikes and readout of the separate update and product.
 #[test]
 fn fused_dense_pass_is_bit_identical() {
-    // The paper's rule declares the outer-product form, so the network takes the fused path.
+    // The plan fuses the paper's rule: its update is the outer product with this scalar.
     let d = ebn_core::Mat::zeros(1, 1);
     let signal = ebn_core::LearningSignal {
         error: &[0.1],
@@ -136,7 +136,7 @@ fn fused_dense_pass_is_bit_identical() {
     let mut rule = ebn_network::plasticity::LocalRule::new(2.0).unwrap();
     let setup = ebn_core::RuleSetup { form: WeightForm::Dense, n: 1, dim: 1, n_basis: 1 };
     ebn_core::PlasticityRule::bind(&mut rule, &setup).unwrap();
-    assert_eq!(ebn_core::PlasticityRule::dense_outer_gain(&rule, &signal), Some(2e-4));
+    assert_eq!(rule.outer_gain(&signal), 2e-4);
     let mut cfg = NetworkConfig::paper(40, 2);
     cfg.slow_weights = WeightForm::Dense;
     cfg.rule = RuleConfig::Local { eta: 10.0 }.into();
@@ -157,7 +157,8 @@ fn fused_dense_pass_is_bit_identical() {
             let c = [if (step / 500) % 2 == 0 { 8.0 } else { -5.0 }, 0.0];
             ebn_core::Integrator::step(&mut rk4, &a, &mut x, &c, 1e-4);
             // Learning off for a while: the kept current must be dropped and recomputed.
-            net.set_learning(!(2000..2500).contains(&step));
+            let protocol = net.protocol();
+            net.set_protocol(ebn_network::Protocol { learning: !(2000..2500).contains(&step), ..protocol }).unwrap();
             spikes.push(net.step(&c, Some(&x)).to_vec());
         }
         (net.slow_weights().clone(), spikes, net.readout().to_vec())
@@ -340,8 +341,12 @@ fn annealing_lowers_the_rate_and_keeps_the_feedback_gain() {
             exp.train_trial(&mut net, &mut state).unwrap();
             // start = 0.8: trial 4 is the annealed one (step to 0.03).
             let (rate, gain) = if trial == 4 { (0.03, expected_k) } else { (1.0, k) };
-            assert_eq!(net.rate_scale(), rate, "trial {trial}");
-            assert!((net.feedback_gain() - gain).abs() < 1e-12, "trial {trial}: K = {}", net.feedback_gain());
+            assert_eq!(net.protocol().rate_scale, rate, "trial {trial}");
+            assert!(
+                (net.protocol().feedback_gain - gain).abs() < 1e-12,
+                "trial {trial}: K = {}",
+                net.protocol().feedback_gain
+            );
         }
     }
 }
@@ -377,7 +382,7 @@ fn preloading_brings_the_readout_to_the_initial_state() {
     let err = ((net.readout()[0] - x0[0]).powi(2) + (net.readout()[1] - x0[1]).powi(2)).sqrt();
     assert!(err < 0.05, "x_hat {:?} vs x0 {x0:?}", net.readout());
     assert_eq!(net.steps(), 0, "the run after a preload starts at t = 0");
-    assert_eq!(net.feedback_gain(), cfg.network.feedback_gain, "settings restored");
+    assert_eq!(net.protocol().feedback_gain, cfg.network.feedback_gain, "settings restored");
 }
 
 #[test]

@@ -1,9 +1,7 @@
 //! Variants of the EBN neuron: other spike policies and refractoriness.
 
-use crate::{
-    EbnNeuron, EbnState, integrate_largest_excess_eligible, integrate_synaptic_largest_excess, largest_eligible_excess,
-    largest_excess, tick,
-};
+use crate::choice::{largest_eligible_excess, largest_excess, tick};
+use crate::{EbnNeuron, EbnState};
 use ebn_core::{NeuronModel, Result, Rng, check};
 use serde::{Deserialize, Serialize};
 
@@ -63,25 +61,6 @@ impl NeuronModel for EbnMultiSpike {
     }
     fn max_spikes_per_step(&self) -> usize {
         self.max_spikes
-    }
-    fn integrate_and_select(
-        &self,
-        state: &mut EbnState,
-        input: &ebn_core::SplitInput<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        self.ebn().integrate_and_select(state, input, thresholds, dt)
-    }
-    fn integrate_and_select_pending(
-        &self,
-        state: &mut EbnState,
-        input: &ebn_core::SplitInput<'_>,
-        pending: &ebn_core::PendingSpike<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        self.ebn().integrate_and_select_pending(state, input, pending, thresholds, dt)
     }
 }
 
@@ -152,18 +131,6 @@ impl NeuronModel for Refractory {
     /// left (the sequential rule, in two vectorised passes; tested against it).
     fn select_spike(&self, state: &RefractoryState, thresholds: &[f64]) -> Option<usize> {
         largest_eligible_excess(&state.v, thresholds, &state.left)
-    }
-    /// The membrane, the clock and the spike choice in one pass (the same bits as
-    /// [`integrate`](Self::integrate) then [`select_spike`](Self::select_spike), tested).
-    fn integrate_and_select(
-        &self,
-        state: &mut RefractoryState,
-        input: &ebn_core::SplitInput<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        let keep = 1.0 - dt * self.lambda_v;
-        integrate_largest_excess_eligible(keep, dt, &mut state.v, thresholds, &mut state.left, input)
     }
     fn on_spike(&self, state: &mut RefractoryState, k: usize) {
         state.left[k] = self.tau_ref;
@@ -280,24 +247,6 @@ impl NeuronModel for SynapticLif {
     }
     fn select_spike(&self, state: &SynapticState, thresholds: &[f64]) -> Option<usize> {
         largest_excess(&state.v, thresholds)
-    }
-    /// The membrane, the synaptic current and the first spike choice in one pass (the same
-    /// bits as [`integrate`](Self::integrate) then [`select_spike`](Self::select_spike),
-    /// tested).
-    fn integrate_and_select(
-        &self,
-        state: &mut SynapticState,
-        input: &ebn_core::SplitInput<'_>,
-        thresholds: &[f64],
-        dt: f64,
-    ) -> Option<Option<usize>> {
-        let keep = 1.0 - dt * self.lambda_v;
-        if self.tau_s == 0.0 {
-            return crate::integrate_largest_excess(keep, dt, &mut state.v, thresholds, input);
-        }
-        let a = (-dt / self.tau_s).exp();
-        let charge = self.tau_s * (1.0 - a);
-        integrate_synaptic_largest_excess(keep, dt, [charge, a], &mut state.v, thresholds, &mut state.i_s, input)
     }
     fn filters_fast_input(&self) -> bool {
         true

@@ -1,6 +1,6 @@
 //! The paper's local rule, and fixed weights.
 
-use ebn_core::{LearningSignal, PlasticityRule, Result, RuleSetup, SlowWeights, WeightForm, check};
+use ebn_core::{LearningSignal, PlasticityRule, Result, RuleSetup, SlowWeights, check};
 
 /// Fixed slow weights: the rule that never changes anything.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -11,9 +11,6 @@ impl PlasticityRule for NoLearning {
         Ok(())
     }
     fn update(&mut self, _signal: &LearningSignal<'_>, _weights: &mut SlowWeights) {}
-    fn is_active(&self) -> bool {
-        false
-    }
 }
 
 /// The local plasticity rule of Alemi, Machens, Denève & Slotine (2018), MODEL.md §6:
@@ -66,6 +63,14 @@ impl LocalRule {
     pub fn raw_eta(&self) -> f64 {
         self.raw
     }
+
+    /// The scalar g of the update as an outer product: `Omega_s[:, b] += (g Psi_b) D^T e`,
+    /// or `W^T[:, j] += (g e_j) Psi`, with g = dt eta s / N_b ([`PlasticityRule::update`]
+    /// computes it so). The engine's plan fuses that product with the next step's slow
+    /// current (the same bits, tested).
+    pub fn outer_gain(&self, signal: &LearningSignal<'_>) -> f64 {
+        signal.dt * self.raw * signal.rate_scale
+    }
 }
 
 impl PlasticityRule for LocalRule {
@@ -74,25 +79,9 @@ impl PlasticityRule for LocalRule {
         Ok(())
     }
 
-    fn dense_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
-        Some(signal.dt * self.raw * signal.rate_scale)
-    }
-
-    fn factored_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
-        Some(signal.dt * self.raw * signal.rate_scale)
-    }
-
-    /// D^T e only for dense weights (the factored update is e Psi^T).
-    fn reads_feedback(&self, form: WeightForm) -> bool {
-        form == WeightForm::Dense
-    }
-
-    fn reads_voltages(&self) -> bool {
-        false
-    }
-
+    /// Reads the error, Psi and (dense weights) the feedback D^T e; never the voltages.
     fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
-        let gain = signal.dt * self.raw * signal.rate_scale;
+        let gain = self.outer_gain(signal);
         match weights {
             // Omega_s[:, b] += gain Psi_b (D^T e): one axpy of length N per basis function.
             SlowWeights::Dense(omega) => {

@@ -52,7 +52,7 @@
 //! checkpoint so that a resumed run is bit-identical. P starts as I / alpha at `bind`.
 
 use crate::local::axpy;
-use ebn_core::{Error, LearningSignal, PlasticityRule, Result, RuleSetup, SlowWeights, WeightForm, check};
+use ebn_core::{Error, LearningSignal, PlasticityRule, Result, RuleSetup, SlowWeights, check};
 
 /// Largest N_b for which the rule allocates its N_b x N_b matrix (8 bytes each: 200 MB).
 pub const MAX_RLS_BASIS: usize = 5000;
@@ -129,15 +129,6 @@ impl PlasticityRule for Rls {
         self.phase = 0;
         self.reset_p();
         Ok(())
-    }
-
-    /// D^T e only for dense weights (the factored update is e Psi^T).
-    fn reads_feedback(&self, form: WeightForm) -> bool {
-        form == WeightForm::Dense
-    }
-
-    fn reads_voltages(&self) -> bool {
-        false
     }
 
     fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {

@@ -131,8 +131,12 @@ impl RobustLocal {
 }
 
 impl RobustLocal {
-    /// The scalar g of an update that is a plain outer product (an open dead zone).
-    fn outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
+    /// The scalar g of an update that is a plain outer product, as
+    /// [`LocalRule::outer_gain`](crate::LocalRule::outer_gain): an open dead zone is the paper's outer product with a smaller
+    /// scalar, so the engine's plan may fuse it; a leak or a projection is not. A closed dead
+    /// zone (g = 0) skips the update, which adding the product 0 Psi_b D^T e is not for a
+    /// weight of -0.0: `None` then.
+    pub fn outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
         match self.safeguard {
             Safeguard::DeadZone { .. } => {
                 let gain = signal.dt * self.raw * signal.rate_scale * self.error_factor(signal.error);
@@ -176,27 +180,6 @@ impl PlasticityRule for RobustLocal {
         }
         self.raw = self.eta / setup.n_basis.max(1) as f64;
         Ok(())
-    }
-
-    /// The dead zone is the paper's outer product with a smaller scalar, so the engine may
-    /// fuse it; a leak or a projection is not. A closed dead zone (g = 0) skips the update,
-    /// which adding the product 0 Psi_b D^T e is not for a weight of -0.0: `None` then.
-    fn dense_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
-        self.outer_gain(signal)
-    }
-
-    /// As [`dense_outer_gain`](Self::dense_outer_gain), for the factored weights.
-    fn factored_outer_gain(&self, signal: &LearningSignal<'_>) -> Option<f64> {
-        self.outer_gain(signal)
-    }
-
-    /// D^T e only for dense weights (the factored update is e Psi^T).
-    fn reads_feedback(&self, form: WeightForm) -> bool {
-        form == WeightForm::Dense
-    }
-
-    fn reads_voltages(&self) -> bool {
-        false
     }
 
     fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {

@@ -1,4 +1,5 @@
-//! `decoder`: learning the code (issue 14, part 4; the paper's second stated limitation).
+//! `decoder`: learning the code (beyond the paper, docs/FIGURES.md): the paper's second stated
+//! limitation is its fixed decoder (docs/RULES.md, "Learning the code").
 //!
 //! The linear example's network size and signal (N = 64, J = 2, its training commands and its
 //! driven test). Start: encoders drawn at random and 10x too large for the thresholds, and no

@@ -1,7 +1,7 @@
 //! The figure pipeline: a registry of figures, each with a paper and a smoke scale, run in
 //! parallel (rayon) with results independent of the number of jobs. Every figure writes, under
 //! `DIR/ID/`: `ID.png`, `ID.svg`, CSV data behind its panels, `summary.json` (the headline
-//! numbers named in FIGURES.md) and `provenance.json` (config, seed, commit, versions, wall
+//! numbers named in docs/FIGURES.md) and `provenance.json` (config, seed, commit, versions, wall
 //! time).
 
 mod bistable;
@@ -66,7 +66,7 @@ pub struct Spec {
     pub run: fn(&Ctx) -> Result<Output>,
 }
 
-/// Every figure, in the order of FIGURES.md.
+/// Every figure, in the order of docs/FIGURES.md.
 pub const REGISTRY: &[Spec] = &[
     coding::SPEC,
     linear::SPEC,
@@ -302,7 +302,7 @@ mod tests {
             || v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(finite_numbers))
     }
 
-    /// The headline keys FIGURES.md names for each figure.
+    /// The headline keys docs/FIGURES.md names for each figure.
     fn required_keys(id: &str) -> &'static [&'static str] {
         match id {
             "coding" => &["test_nrmse", "spikes_per_second", "mean_rate_hz"],

@@ -1,5 +1,6 @@
-//! `neurons`: the built-in neuron models and spike policies side by side (issue 13, the
-//! paper's first stated limitation), and the two limits they address.
+//! `neurons`: the built-in neuron models and spike policies side by side (beyond the paper,
+//! docs/FIGURES.md; the paper's first stated limitation; results in docs/NEURONS.md), and the
+//! two limits they address.
 //!
 //! Each model replaces the neuron of three example files (linear oscillator, bistable
 //! system, van der Pol; their sizes, costs, bases and protocols kept, lambda_v the example's)

@@ -1,5 +1,5 @@
 //! `recorded`: learning van der Pol from a noisy recording instead of its vector field
-//! (issue 15, part 3; `ebn_network::data`).
+//! (bringing one's own data: docs/DATA.md; `ebn_network::data`).
 //!
 //! The recording is made here from the van der Pol example (examples/vanderpol.toml): one
 //! continuous trajectory from (1, 0), cut into 2 s windows, window k driven by the example's

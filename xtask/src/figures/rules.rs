@@ -1,6 +1,7 @@
-//! `rules`: the learning rules side by side (issue 14): the paper's local rule, its four
-//! robust-adaptive-control variants, recursive least squares (FORCE, the non-local
-//! baseline) and the paper's rule without error feedback during training.
+//! `rules`: the learning rules side by side (beyond the paper, docs/FIGURES.md; results in
+//! docs/RULES.md): the paper's local rule, its four robust-adaptive-control variants,
+//! recursive least squares (FORCE, the non-local baseline) and the paper's rule without error
+//! feedback during training.
 //!
 //! **Table.** Each rule replaces the rule of three example files (linear oscillator,
 //! bistable system, van der Pol; everything else kept, annealing included) and is trained
