@@ -260,13 +260,7 @@ impl Experiment {
             } else {
                 indicatif::ProgressBar::hidden()
             };
-            while !built.training_done(state) {
-                let error = built.train_trial(network, state).map_err(|e| e.to_string())?;
-                if !error.is_finite() {
-                    return Err(format!("training diverged at trial {} (normalised error {error})", state.trials_done));
-                }
-                bar.inc(1);
-            }
+            built.train(network, state, |_| bar.inc(1)).map_err(|e| e.to_string())?;
             bar.finish_and_clear();
             Ok(())
         });

@@ -6,7 +6,6 @@ use ebn_network::analysis;
 use ebn_network::core::{Recording, SlowWeights};
 use ebn_network::{
     Checkpoint, Experiment, ExperimentConfig, Network, Registry, StoredWeights, TrainedNetwork, TrainingState,
-    linear_slow_weights,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value, json};
@@ -69,12 +68,18 @@ pub struct RunOptions {
 /// `[data]` file is resolved against the experiment file's folder and its digest recorded in
 /// the configuration (so that a checkpoint never resumes on a changed recording).
 pub fn load(file: &Path, registry: &Registry) -> Result<ExperimentConfig> {
+    load_built(file, registry).map(|(config, _)| config)
+}
+
+/// [`load`], with the experiment it built to validate the file (one build for a run).
+pub fn load_built(file: &Path, registry: &Registry) -> Result<(ExperimentConfig, Experiment)> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let mut config = ExperimentConfig::from_toml(&text).with_context(|| format!("in {}", file.display()))?;
     resolve_data(&mut config, file);
-    build(&config, registry).with_context(|| format!("in {}", file.display()))?;
+    // The recording's digest is part of the configuration (and so of the experiment's).
     record_digest(&mut config)?;
-    Ok(config)
+    let experiment = build(&config, registry).with_context(|| format!("in {}", file.display()))?;
+    Ok((config, experiment))
 }
 
 /// Resolves a relative `data.file` against the folder of the experiment file `file`.
@@ -134,13 +139,12 @@ pub fn build(config: &ExperimentConfig, registry: &Registry) -> Result<Experimen
 /// `provenance.json` beside it (as the figures do): `training.wall_seconds` (this launch's
 /// training only), `training.resumed_after_trial` and `tests.<name>.wall_seconds`.
 pub fn run(opts: &RunOptions, registry: &Registry) -> Result<Value> {
-    let config = load(&opts.file, registry)?;
+    let (config, mut experiment) = load_built(&opts.file, registry)?;
     let stem = opts.file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment").to_string();
     let out = opts.out.clone().unwrap_or_else(|| default_out("experiments", &opts.file));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let mut experiment = build(&config, registry)?;
     let start = Instant::now();
-    let (mut network, training, resumed_after) = train(&mut experiment, &out, opts, registry)?;
+    let (mut network, training, resumed_after) = train(&mut experiment, &out, opts)?;
     let training_wall = start.elapsed().as_secs_f64();
 
     let mut summary = Map::new();
@@ -266,15 +270,12 @@ fn test_measures(rec: &Recording) -> Result<Map<String, Value>> {
 /// For a linear target with the identity basis: the correlation of the learned Omega_s with
 /// the closed form D^T (A + lambda I) D.
 fn weight_correlation(experiment: &Experiment, network: &Network) -> Result<Option<f64>> {
-    let Some(a) = experiment.teacher().and_then(|t| t.linear_matrix()) else {
-        return Ok(None);
+    let ideal = match experiment.closed_form_weights(network, ebn_network::core::WeightForm::Dense) {
+        Ok(w) => w,
+        Err(ebn_network::core::Error::Unsupported(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
-    if !network.identity_basis() {
-        return Ok(None);
-    }
     let d = network.decoder();
-    let lambda = experiment.config().network.lambda;
-    let ideal = linear_slow_weights(&a, d, lambda, ebn_network::core::WeightForm::Dense)?;
     let learned = network.slow_weights().synaptic(d);
     let flat =
         |w: &ebn_network::core::Mat<f64>| (0..w.ncols()).flat_map(|c| w.col_as_slice(c).to_vec()).collect::<Vec<_>>();
@@ -290,7 +291,6 @@ fn train(
     experiment: &mut Experiment,
     out: &Path,
     opts: &RunOptions,
-    registry: &Registry,
 ) -> Result<(Network, TrainingState, Option<usize>)> {
     let control = Control {
         checkpoint: out.join("checkpoint.ebn"),
@@ -304,7 +304,7 @@ fn train(
             }
         },
     };
-    let trained = train_resumable(experiment, &control, registry)?;
+    let trained = train_resumable(experiment, &control)?;
     Ok((trained.network, trained.state, trained.resumed_after))
 }
 
@@ -339,7 +339,7 @@ pub struct Trained {
 /// holds the same configuration (refuses one of another configuration), checkpoints at trial
 /// boundaries, and on a stop request writes the checkpoint and returns
 /// [`crate::signals::Interrupted`]. Without a training section, returns the initial network.
-pub fn train_resumable(experiment: &mut Experiment, control: &Control<'_>, registry: &Registry) -> Result<Trained> {
+pub fn train_resumable(experiment: &mut Experiment, control: &Control<'_>) -> Result<Trained> {
     let config = experiment.config().clone();
     let Some(training) = config.training.clone() else {
         return Ok(Trained {
@@ -352,8 +352,9 @@ pub fn train_resumable(experiment: &mut Experiment, control: &Control<'_>, regis
     let mut resumed_after = None;
     let (mut network, mut state) = match (control.fresh, std::fs::read(path)) {
         (false, Ok(bytes)) => {
-            let cp =
-                Checkpoint::from_bytes_in(&bytes, registry).with_context(|| format!("reading {}", path.display()))?;
+            // Read, not validated by building its network: it must hold this experiment's
+            // configuration, and `resume` checks its weights against the network it builds.
+            let cp = Checkpoint::read(&bytes).with_context(|| format!("reading {}", path.display()))?;
             if cp.config != config {
                 bail!(
                     "{} belongs to another configuration; use --fresh to start over (or another --out)",
@@ -395,9 +396,6 @@ pub fn train_resumable(experiment: &mut Experiment, control: &Control<'_>, regis
             return Err(crate::signals::Interrupted { signal, saved }.into());
         }
         let error = experiment.train_trial(&mut network, &mut state)?;
-        if !error.is_finite() {
-            bail!("training diverged at trial {} (normalised error {error})", state.trials_done);
-        }
         bar.set_message(format!("error {error:.4}"));
         bar.inc(1);
         if !shown && started.elapsed() >= Duration::from_secs(2) {
@@ -439,7 +437,9 @@ mod tests {
             checkpoint_every: CHECKPOINT_EVERY,
         };
         let reg = ebn_network::builtin_registry();
+        let built = ebn_network::engine::networks_built();
         let first = run(&opts, &reg).unwrap();
+        assert_eq!(ebn_network::engine::networks_built() - built, 1, "a run builds one network");
         for f in [
             "summary.json",
             "provenance.json",
@@ -467,7 +467,9 @@ mod tests {
         assert!(provenance["tests"]["driven"]["wall_seconds"].as_f64().unwrap() >= 0.0, "{provenance}");
         // A second run finds the finished checkpoint, skips training and tests the same
         // network: the same summary.json, byte for byte.
+        let built = ebn_network::engine::networks_built();
         let second = run(&opts, &reg).unwrap();
+        assert_eq!(ebn_network::engine::networks_built() - built, 1, "a resumed run builds one network");
         assert_eq!(first, second);
         assert_eq!(read("summary.json"), summary_json);
         let provenance: Value = serde_json::from_str(&read("provenance.json")).unwrap();

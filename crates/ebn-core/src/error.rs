@@ -70,6 +70,15 @@ pub enum Error {
         /// its registry, names everything it lacks in one error.
         also: Vec<Error>,
     },
+    /// A training trial whose error is not finite: the network diverged (the protocol stops
+    /// there; the checkpoint before it is intact).
+    #[error("training diverged at trial {trial} (normalised error {error})")]
+    Diverged {
+        /// The trial (counted from 1).
+        trial: usize,
+        /// Its normalised error (NaN or infinite).
+        error: f64,
+    },
     /// A stored file written by an incompatible version of the format.
     #[error("unsupported file format version {found} (this build reads version {supported})")]
     Version {

@@ -12,7 +12,7 @@
 use ebn_basis::{IdentityBasis, TanhBasis};
 use ebn_core::{Basis, DynNeuron, DynState, NeuronModel, PlasticityRule};
 use ebn_neurons::{EbnMultiSpike, EbnNeuron, Refractory, SynapticLif};
-use ebn_plasticity::{LocalRule, NoLearning, Rls, RobustLocal};
+use ebn_plasticity::{LocalRule, NoLearning, Rls, RobustLocal, Safeguard};
 use std::any::Any;
 use std::fmt;
 
@@ -55,11 +55,11 @@ pub(crate) enum Learning {
     /// `LocalRule`: the update fused with the next step's slow current (one pass over the
     /// weights).
     Local,
-    /// `RobustLocal`: fused while its update is a plain outer product (an open dead zone),
-    /// else its `update`.
+    /// `RobustLocal` with a dead zone: fused while the zone is open (its update is then a
+    /// plain outer product), else its `update`.
     Robust,
-    /// `Rls`: its `update`; it reads neither the voltages nor, for factored weights, the
-    /// feedback D^T e, so neither is computed for it.
+    /// `Rls` and `RobustLocal`'s other safeguards: their `update`; they read neither the
+    /// voltages nor, for factored weights, the feedback D^T e, so neither is computed.
     Lean,
     /// Any rule: `update` with every field of the learning signal.
     Generic,
@@ -119,8 +119,9 @@ impl StepPlan {
             Learning::Never
         } else if rule.is::<LocalRule>() {
             Learning::Local
-        } else if rule.is::<RobustLocal>() {
-            Learning::Robust
+        } else if let Some(r) = rule.downcast_ref::<RobustLocal>() {
+            // Only the dead zone is ever an outer product; the other safeguards always update.
+            if matches!(r.safeguard(), Safeguard::DeadZone { .. }) { Learning::Robust } else { Learning::Lean }
         } else if rule.is::<Rls>() {
             Learning::Lean
         } else {

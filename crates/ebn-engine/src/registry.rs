@@ -1,25 +1,23 @@
-//! The registry of the built-in components.
+//! The registry of the components a network is built from.
 
 use ebn_core::Registry;
 use std::sync::OnceLock;
 
-/// A registry holding every built-in component of the workspace: targets, integrators and
-/// commands (`ebn-dynamics`), the EBN neuron (`ebn-neurons`), bases (`ebn-basis`), rules
-/// (`ebn-plasticity`), perturbations (`ebn-perturb`) and test analyses (`ebn-analysis`).
-/// A fork starts from it and adds its own kinds.
-pub fn builtin_registry() -> Registry {
+/// A registry of the built-in components a network is made of: neuron models
+/// (`ebn-neurons`), bases (`ebn-basis`) and rules (`ebn-plasticity`), what
+/// [`Network::build`](crate::Network::build) resolves a configuration's `neuron`, `basis` and
+/// `rule` through. The registry of every built-in component (targets, commands,
+/// perturbations and analyses too) is `ebn_network::builtin_registry`.
+pub fn network_registry() -> Registry {
     let mut registry = Registry::new();
-    ebn_dynamics::register(&mut registry);
     ebn_neurons::register(&mut registry);
     ebn_basis::register(&mut registry);
     ebn_plasticity::register(&mut registry);
-    ebn_perturb::register(&mut registry);
-    ebn_analysis::register(&mut registry);
     registry
 }
 
-/// The built-in registry, built once.
-pub fn builtins() -> &'static Registry {
-    static BUILTINS: OnceLock<Registry> = OnceLock::new();
-    BUILTINS.get_or_init(builtin_registry)
+/// [`network_registry`], built once.
+pub fn network_components() -> &'static Registry {
+    static COMPONENTS: OnceLock<Registry> = OnceLock::new();
+    COMPONENTS.get_or_init(network_registry)
 }

@@ -1,13 +1,14 @@
 //! Experiments: a teacher, a network, a training protocol and tests (MODEL.md §7).
 
+use crate::builtins;
 use crate::data::{DataConfig, RecordedData, Segment};
 use ebn_core::{
     Analysis, Category, CommandSignal, CommandStream, Error, Integrator, NeuronModel, Observer, PerturbationSetup,
-    Recording, Registry, Result, SeedStreams, SlowWeights, Spec, StoredWeights, Stream, TargetSystem, check,
+    Recording, Registry, Result, SeedStreams, SlowWeights, Spec, StoredWeights, Stream, TargetSystem, WeightForm,
+    check,
 };
 use ebn_engine::{
-    Network, NetworkConfig, Overrides, PreloadState, Protocol, RecordConfig, Recorder, RunSettings, builtins,
-    linear_slow_weights,
+    Network, NetworkConfig, Overrides, PreloadState, Protocol, RecordConfig, Recorder, RunSettings, linear_slow_weights,
 };
 use rand::RngExt;
 use rand::seq::SliceRandom;
@@ -381,6 +382,9 @@ pub struct Experiment {
     analyses: Vec<Vec<(String, Box<dyn Analysis>)>>,
     /// Per test and analysis, the suffix of its keys ("" unless its kind repeats in the test).
     key_suffixes: Vec<Vec<String>>,
+    /// The initial network built to validate the configuration, handed out by the first
+    /// [`Experiment::initial_network`] or [`Experiment::resume`], so that a run builds one.
+    validated: std::sync::Mutex<Option<Network>>,
 }
 
 impl ExperimentConfig {
@@ -668,7 +672,7 @@ impl Experiment {
                 registry.check_kind(ebn_core::Category::Perturbation, spec, &field(&format!("perturbations[{p}]")))?;
             }
         }
-        let experiment = Self {
+        let mut experiment = Self {
             config: config.clone(),
             registry: registry.clone(),
             seeds: SeedStreams::new(config.seed),
@@ -679,9 +683,11 @@ impl Experiment {
             test_commands,
             analyses,
             key_suffixes,
+            validated: std::sync::Mutex::new(None),
         };
         // Building the network validates the network section and the initial weights; the
-        // perturbations are built once on it, so that their parameters are checked now.
+        // perturbations are built once on it, so that their parameters are checked now. The
+        // network is kept for the first caller that asks for one.
         let network = experiment.initial_network()?;
         let all = config.training.iter().flat_map(|t| t.perturbations.iter().map(|s| (s, "training".to_string())));
         let tests = config
@@ -692,6 +698,7 @@ impl Experiment {
         for (p, (spec, owner)) in all.chain(tests).enumerate() {
             experiment.build_perturbation(&network, spec, &format!("{owner}.perturbations"), p as u64)?;
         }
+        *experiment.validated.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(network);
         Ok(experiment)
     }
 
@@ -807,6 +814,9 @@ impl Experiment {
     /// A fresh network with the experiment's initial slow weights, its components built
     /// through the experiment's registry.
     pub fn initial_network(&self) -> Result<Network> {
+        if let Some(network) = self.take_validated() {
+            return Ok(network);
+        }
         let network = Network::build_in(&self.config.network, self.seeds, &self.registry, Overrides::default())?;
         self.with_initial_weights(network)
     }
@@ -819,20 +829,26 @@ impl Experiment {
     }
 
     fn with_initial_weights<M: NeuronModel>(&self, mut network: Network<M>) -> Result<Network<M>> {
-        let cfg = &self.config;
-        if cfg.slow_weights == InitialWeights::ClosedForm {
-            let teacher = self.vector_field()?;
-            let a = teacher.linear_matrix().ok_or_else(|| {
-                let kind = cfg.target.as_ref().map_or_else(String::new, ToString::to_string);
-                Error::Unsupported(format!("closed-form weights need a linear target, not {kind}"))
-            })?;
-            if !network.identity_basis() {
-                return Err(Error::Unsupported("closed-form weights need the identity basis".into()));
-            }
-            let w = linear_slow_weights(&a, network.decoder(), cfg.network.lambda, cfg.network.slow_weights)?;
+        if self.config.slow_weights == InitialWeights::ClosedForm {
+            let w = self.closed_form_weights(&network, self.config.network.slow_weights)?;
             network.set_slow_weights(w)?;
         }
         Ok(network)
+    }
+
+    /// The closed-form slow weights of a linear target for `network`'s decoder, in `form`
+    /// (MODEL.md §6: Omega_s = D^T (A + lambda I) D, or W = (A + lambda I) D): the one place
+    /// that decides whether they exist. `Error::Unsupported` unless the target is linear and
+    /// the basis is the identity.
+    pub fn closed_form_weights<M: NeuronModel>(&self, network: &Network<M>, form: WeightForm) -> Result<SlowWeights> {
+        let a = self.vector_field()?.linear_matrix().ok_or_else(|| {
+            let kind = self.config.target.as_ref().map_or_else(String::new, ToString::to_string);
+            Error::Unsupported(format!("closed-form weights need a linear target, not {kind}"))
+        })?;
+        if !network.identity_basis() {
+            return Err(Error::Unsupported("closed-form weights need the identity basis".into()));
+        }
+        linear_slow_weights(&a, network.decoder(), self.config.network.lambda, form)
     }
 
     /// A network carrying the given slow weights (e.g. from a trained network file).
@@ -842,7 +858,21 @@ impl Experiment {
 
     /// A network resumed from a training state: its weights and the rule's own state.
     pub fn resume(&self, weights: SlowWeights, state: &TrainingState) -> Result<Network> {
-        resumed(&self.config, &self.registry, weights, state)
+        match self.take_validated() {
+            // The same network as a fresh build: built from the same configuration and seed,
+            // never stepped.
+            Some(mut network) => {
+                network.set_slow_weights(weights)?;
+                network.set_rule_state(&state.rule_state)?;
+                Ok(network)
+            }
+            None => resumed(&self.config, &self.registry, weights, state),
+        }
+    }
+
+    /// The network built at validation, if no one has taken it yet.
+    fn take_validated(&self) -> Option<Network> {
+        self.validated.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
     }
 
     /// Draws the teacher's initial state and command for trial `trial`, redrawing (attempt
@@ -953,8 +983,26 @@ impl Experiment {
         state.trials_done >= t.trials || t.until_plateau.is_some_and(|p| p.reached(&state.learning_curve))
     }
 
+    /// Runs the remaining training trials (until [`Experiment::training_done`]), calling
+    /// `after_trial` with each trial's normalised error (a progress bar): the one training
+    /// loop of the figures, the Python package and the recipe's benchmark (`run` calls
+    /// [`Experiment::train_trial`] itself, between checkpoints and stop signals).
+    pub fn train<M: NeuronModel>(
+        &mut self,
+        network: &mut Network<M>,
+        state: &mut TrainingState,
+        mut after_trial: impl FnMut(f64),
+    ) -> Result<()> {
+        while !self.training_done(state) {
+            let error = self.train_trial(network, state)?;
+            after_trial(error);
+        }
+        Ok(())
+    }
+
     /// Runs training trial `state.trials_done` on `network` and records its error (and the
-    /// rule's state after it).
+    /// rule's state after it). A trial whose error is not finite is [`Error::Diverged`]
+    /// (and leaves `state` as it was before the trial).
     pub fn train_trial<M: NeuronModel>(&mut self, network: &mut Network<M>, state: &mut TrainingState) -> Result<f64> {
         let training =
             self.config.training.clone().ok_or_else(|| Error::Unsupported("no [training] section".into()))?;
@@ -1012,6 +1060,9 @@ impl Experiment {
         };
         network.end_run();
         let error = stats.normalised_error();
+        if !error.is_finite() {
+            return Err(Error::Diverged { trial: trial + 1, error });
+        }
         state.trials_done += 1;
         state.learning_curve.push(error);
         state.capped_fraction.push(stats.capped_fraction());

@@ -5,17 +5,19 @@ pub mod data;
 mod experiment;
 pub mod nir;
 pub mod presets;
+mod registry;
 mod store;
 
 pub use ebn_core::{Registry, Spec, StoredWeights};
 pub use ebn_engine::{
     DecoderConfig, FastForm, MAX_DIM, MAX_MATRIX, MAX_NEURONS, Network, NetworkConfig, Overrides, PreloadState,
-    Protocol, RecordConfig, Recorder, RunSettings, builtin_registry, builtins, linear_slow_weights,
+    Protocol, RecordConfig, Recorder, RunSettings, linear_slow_weights,
 };
 pub use experiment::{
     Advance, Anneal, AnnealShape, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Plateau,
     Preload, RunStats, Teacher, TestConfig, TrainedNetwork, TrainingConfig, TrainingState, simulate,
 };
+pub use registry::{builtin_registry, builtins};
 pub use store::{Checkpoint, FORMAT_VERSION, FileKind, payload_checksum};
 
 pub use ebn_analysis as analysis;

@@ -26,9 +26,9 @@
 //! and finally that the configuration builds and the weights fit the network. Every failure
 //! is a typed [`Error`], never a panic.
 
+use crate::builtins;
 use crate::experiment::{ExperimentConfig, TrainedNetwork, TrainingState};
 use ebn_core::{Error, Registry, Result, StoredWeights};
-use ebn_engine::builtins;
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"EBNLEARN";
@@ -235,6 +235,16 @@ impl Checkpoint {
     /// Reads a checkpoint, with the same checks as [`TrainedNetwork::from_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         Self::from_bytes_in(bytes, builtins())
+    }
+
+    /// Reads a checkpoint's header, hash and payload, without building its network: for a
+    /// caller that compares its configuration with an experiment it has built and then
+    /// resumes it there ([`crate::Experiment::resume`] checks the weights and the rule's
+    /// state against the network it builds). The command line's `run` does, so that a run
+    /// builds one network, resumed or not.
+    pub fn read(bytes: &[u8]) -> Result<Self> {
+        let (config, state, weights) = decode(bytes, FileKind::Checkpoint)?;
+        Ok(Self { config, state, weights })
     }
 
     /// [`Checkpoint::from_bytes`] with the components built through `registry`.

@@ -475,3 +475,22 @@ fn stand_in_recording(cfg: &ExperimentConfig) -> ebn_network::data::RecordedData
     let c = (!data.c.is_empty()).then(|| t.iter().map(|_| vec![0.0; j]).collect());
     ebn_network::data::RecordedData::new(t, x, c).unwrap()
 }
+
+/// A trial whose error is not finite (here the teacher itself overflows: dx/dt = 2000 x) is
+/// `Error::Diverged`, naming the trial, and leaves the training state as it was before it;
+/// `Experiment::train` stops there.
+#[test]
+fn a_diverging_trial_is_a_typed_error() {
+    let mut config = linear(3, WeightForm::Factored);
+    config.target = Some(TargetConfig::Linear { a: vec![vec![2000.0, 0.0], vec![0.0, 2000.0]] }.into());
+    let training = config.training.as_mut().unwrap();
+    training.initial_state = InitialState::Fixed { x: vec![1.0, 1.0] };
+    let mut exp = Experiment::build(&config).unwrap();
+    let mut net = exp.initial_network().unwrap();
+    let mut state = TrainingState::default();
+    let mut seen = 0;
+    let err = exp.train(&mut net, &mut state, |_| seen += 1).unwrap_err();
+    assert!(matches!(err, Error::Diverged { trial: 1, .. }), "{err}");
+    assert!(err.to_string().contains("training diverged at trial 1"), "{err}");
+    assert_eq!((seen, state.trials_done, state.learning_curve.len()), (0, 0, 0));
+}

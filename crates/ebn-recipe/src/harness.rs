@@ -230,16 +230,7 @@ pub fn evaluate(
     let mut experiment = Experiment::build_in(&config, registry)?;
     let mut network = experiment.initial_network()?;
     let mut state = TrainingState::default();
-    while !experiment.training_done(&state) {
-        let error = experiment.train_trial(&mut network, &mut state)?;
-        if !error.is_finite() {
-            return Err(Error::degenerate(
-                format!("{}: training", system.name),
-                format!("diverged at trial {} (normalised error {error})", state.trials_done),
-            ));
-        }
-        on_trial();
-    }
+    experiment.train(&mut network, &mut state, |_| on_trial()).map_err(|e| e.within(system.name))?;
     let recording = experiment.run_test(&mut network, 0)?;
     let mut measures = Vec::new();
     for (_, m) in experiment.analyse(0, &recording) {

@@ -4,8 +4,8 @@ use super::{Ctx, Output, Spec, series, train_example};
 use crate::output::{spikes_csv, traces_csv};
 use crate::plot::{Figure, Labeled, Panel, render};
 use anyhow::Result;
+use ebn_network::analysis;
 use ebn_network::core::{SlowWeights, WeightForm};
-use ebn_network::{analysis, linear_slow_weights};
 use serde_json::json;
 
 pub const SPEC: Spec = Spec {
@@ -21,11 +21,7 @@ fn run(ctx: &Ctx) -> Result<Output> {
     ctx.write("spikes.csv", &spikes_csv(&rec))?;
 
     let d = net.decoder();
-    let a = exp
-        .teacher()
-        .and_then(|t| t.linear_matrix())
-        .ok_or_else(|| anyhow::anyhow!("the example's target is linear"))?;
-    let SlowWeights::Dense(ideal) = linear_slow_weights(&a, d, config.network.lambda, WeightForm::Dense)? else {
+    let SlowWeights::Dense(ideal) = exp.closed_form_weights(&net, WeightForm::Dense)? else {
         unreachable!("asked for the dense form")
     };
     let learned = net.slow_weights().synaptic(d);

@@ -195,15 +195,7 @@ pub fn train(
     let mut state = ebn_network::TrainingState::default();
     let trials = config.training.as_ref().map_or(0, |t| t.trials);
     ctx.bar.inc_length(trials as u64);
-    while !exp.training_done(&state) {
-        let error = exp.train_trial(&mut net, &mut state)?;
-        anyhow::ensure!(
-            error.is_finite(),
-            "training diverged at trial {} (normalised error {error})",
-            state.trials_done
-        );
-        ctx.bar.inc(1);
-    }
+    exp.train(&mut net, &mut state, |_| ctx.bar.inc(1))?;
     Ok((exp, net, state))
 }
 

@@ -252,11 +252,7 @@ fn train_with(
     let mut state = TrainingState::default();
     let trials = config.training.as_ref().map_or(0, |t| t.trials);
     ctx.bar.inc_length(trials as u64);
-    for _ in 0..trials {
-        let error = exp.train_trial(&mut net, &mut state)?;
-        anyhow::ensure!(error.is_finite(), "training diverged at trial {}", state.trials_done);
-        ctx.bar.inc(1);
-    }
+    exp.train(&mut net, &mut state, |_| ctx.bar.inc(1))?;
     Ok((exp, net, state))
 }
 

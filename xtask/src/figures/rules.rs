@@ -281,8 +281,7 @@ impl Drift {
     fn advance(&mut self, ctx: &Ctx, until: usize) -> Result<()> {
         let every = (self.shipped / TESTS_PER_X).max(1);
         while self.state.trials_done < until.min(self.trials) {
-            let error = self.exp.train_trial(&mut self.net, &mut self.state)?;
-            anyhow::ensure!(error.is_finite(), "training diverged at trial {}", self.state.trials_done);
+            self.exp.train_trial(&mut self.net, &mut self.state)?;
             ctx.bar.inc(1);
             if self.state.trials_done.is_multiple_of(every) {
                 self.test()?;

@@ -62,7 +62,7 @@ pub fn run_point(
     control: &crate::run::Control<'_>,
 ) -> Result<(Outcome, Option<usize>)> {
     let mut exp = crate::run::build(config, registry)?;
-    let trained = crate::run::train_resumable(&mut exp, control, registry)?;
+    let trained = crate::run::train_resumable(&mut exp, control)?;
     let (mut net, state, resumed) = (trained.network, trained.state, trained.resumed_after);
     let last_trial_error = state.learning_curve.last().copied().unwrap_or(f64::NAN);
     let mut test_nrmse = Vec::new();

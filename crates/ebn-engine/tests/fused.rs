@@ -10,10 +10,10 @@ use ebn_core::{
     Basis, BasisSetup, LearningSignal, NeuronModel, PlasticityRule, Result, Rng, RuleSetup, SeedStreams, SlowWeights,
     Spec, Stream, WeightForm,
 };
-use ebn_network::neurons::{EbnMultiSpike, EbnNeuron, EbnState};
-use ebn_network::perturb::SilenceNeurons;
-use ebn_network::plasticity::{LocalRule, RobustLocal, Safeguard};
-use ebn_network::{FastForm, Network, NetworkConfig, Overrides, Protocol, builtins};
+use ebn_engine::{FastForm, Network, NetworkConfig, Overrides, Protocol, network_components};
+use ebn_neurons::{EbnMultiSpike, EbnNeuron, EbnState};
+use ebn_perturb::SilenceNeurons;
+use ebn_plasticity::{LocalRule, RobustLocal, Safeguard};
 
 /// A model the plan does not know (as a fork's): every call delegates, so the network takes
 /// the generic path.
@@ -59,8 +59,10 @@ fn bits(v: &[f64]) -> Vec<u64> {
 /// compares every step's spikes, voltages, traces and the final weights, bit for bit.
 fn side_by_side<M: NeuronModel<State = EbnState> + Clone>(config: &NetworkConfig, model: M, steps: usize) -> usize {
     let seeds = SeedStreams::new(7);
-    let mut fused = Network::build_generic(config, seeds, model.clone(), builtins(), Overrides::default()).unwrap();
-    let mut plain = Network::build_generic(config, seeds, Unfused(model), builtins(), Overrides::default()).unwrap();
+    let mut fused =
+        Network::build_generic(config, seeds, model.clone(), network_components(), Overrides::default()).unwrap();
+    let mut plain =
+        Network::build_generic(config, seeds, Unfused(model), network_components(), Overrides::default()).unwrap();
     let j = config.dim;
     let mut spikes = 0;
     for s in 0..steps {
@@ -147,8 +149,14 @@ fn the_fused_learning_pass_is_update_then_product() {
                 let c = config(41, j, form, basis.clone());
                 let build = |rule| {
                     let overrides = Overrides { rule: Some(rule), ..Default::default() };
-                    Network::build_generic(&c, SeedStreams::new(7), EbnNeuron::default(), builtins(), overrides)
-                        .unwrap()
+                    Network::build_generic(
+                        &c,
+                        SeedStreams::new(7),
+                        EbnNeuron::default(),
+                        network_components(),
+                        overrides,
+                    )
+                    .unwrap()
                 };
                 let (mut fused, mut plain) = (build(make()), build(Box::new(Unclaimed(make()))));
                 let mut spikes = 0;
@@ -262,8 +270,10 @@ fn stepping_through_the_deferred_handle_is_stepping() {
     assert!(deferred_is_stepped(silenced(&c), silenced(&c), 1500) > 30, "silenced");
     // A model without any one-pass path (as a fork's): the separate path delivers the column.
     let seeds = SeedStreams::new(5);
-    let unfused =
-        || Network::build_generic(&c, seeds, Unfused(EbnNeuron::default()), builtins(), Overrides::default()).unwrap();
+    let unfused = || {
+        Network::build_generic(&c, seeds, Unfused(EbnNeuron::default()), network_components(), Overrides::default())
+            .unwrap()
+    };
     assert!(deferred_is_stepped(unfused(), unfused(), 1500) > 30, "unfused");
 }
 
@@ -310,7 +320,8 @@ fn the_decay_pass_with_the_next_slow_current_is_decay_then_dots() {
             let mut fused = Network::build(&c, seeds).unwrap();
             // The same basis as the network's own: the same specification, decoder and stream.
             let setup = BasisSetup { decoder: fused.decoder() };
-            let inner = builtins().basis(&basis, "network.basis", &setup, &mut seeds.rng(Stream::Basis)).unwrap();
+            let inner =
+                network_components().basis(&basis, "network.basis", &setup, &mut seeds.rng(Stream::Basis)).unwrap();
             let overrides = Overrides { basis: Some(Box::new(Plain(inner))), ..Default::default() };
             let mut plain = Network::build_with(&c, seeds, overrides).unwrap();
             let mut spikes = [0usize; 2];
@@ -357,7 +368,8 @@ fn the_drive_sweep_is_jumps_decay_then_psi() {
             let seeds = SeedStreams::new(17);
             let mut swept = Network::build(&c, seeds).unwrap();
             let setup = BasisSetup { decoder: swept.decoder() };
-            let inner = builtins().basis(&basis, "network.basis", &setup, &mut seeds.rng(Stream::Basis)).unwrap();
+            let inner =
+                network_components().basis(&basis, "network.basis", &setup, &mut seeds.rng(Stream::Basis)).unwrap();
             let overrides = Overrides { basis: Some(Box::new(Plain(inner))), ..Default::default() };
             let mut plain = Network::build_with(&c, seeds, overrides).unwrap();
             let (mut spikes, mut several) = (0, 0);
