@@ -83,6 +83,13 @@ pub fn longrun(opts: &Options, registry: &Registry) -> Result<Value> {
     let mut stream = signal.realise(dt, opts.seconds, SeedStreams::new(config.seed).indexed(Stream::Command, 1 << 50));
     let mut x = test.initial_state.clone().unwrap_or_else(|| vec![0.0; j]);
     net.reset_state();
+    if config.network.sigma_v > 0.0 {
+        // The membrane noise, as a run's: for the whole long run, on its own stream.
+        let rng = SeedStreams::new(config.seed).rng(Stream::Noise);
+        let noise =
+            ebn_network::perturb::MembraneNoise::new(config.network.sigma_v, ebn_network::perturb::Window::ALWAYS, rng);
+        net.add_perturbation(Box::new(noise));
+    }
     if config.preload.duration > 0.0 && x.iter().any(|v| *v != 0.0) {
         net.preload(&x, config.preload.duration, config.preload.gain);
     }

@@ -44,7 +44,9 @@ pub struct NetworkConfig {
     #[serde(default)]
     pub feedback_gain: f64,
     /// Membrane noise intensity sigma_V (units of V per sqrt(s)); the increment per step is
-    /// sigma_V sqrt(dt) N(0, 1).
+    /// sigma_V sqrt(dt) N(0, 1). Not the network's own: the protocol (`ebn-network`) makes
+    /// it a `membrane_noise` perturbation of every run, on the run's noise stream, ahead of
+    /// the other perturbations; a network stepped by hand has no noise unless given one.
     #[serde(default)]
     pub sigma_v: f64,
     /// The basis Psi(r) (default: `identity`).

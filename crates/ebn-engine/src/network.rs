@@ -14,8 +14,6 @@ use ebn_core::{
     WeightForm, check, coding,
 };
 use ebn_plasticity::{LocalRule, RobustLocal};
-use rand::RngExt;
-use rand_distr::StandardNormal;
 
 thread_local! {
     static BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
@@ -52,8 +50,8 @@ pub struct Overrides {
 /// target's new state x_(n+1) (the teacher is integrated first, MODEL.md §8 sub-step 1):
 ///
 /// 2. **voltages**: `V <- V + dt (-lambda_V V + D^T c_n + Omega_s Psi_n + K D^T e_n)` by the
-///    neuron model (forward Euler), then the noise `sigma_V sqrt(dt) N(0,1)` per neuron, then
-///    the perturbations;
+///    neuron model (forward Euler), then the perturbations (the membrane noise
+///    `sigma_V sqrt(dt) N(0,1)` per neuron is one, the protocol's first of each run);
 /// 3. **spike**: the neuron model names at most one neuron k (largest V_k - T_k > 0); then
 ///    `V += Omega_f[:, k]` (V_j -= D_j^T D_k + mu delta_jk), `r_k += 1`, `x_hat += D_k`,
 ///    `u += M_k` (event-driven: one column, never a dense product);
@@ -93,7 +91,7 @@ pub struct Overrides {
 /// operations in the same order, so the same bits (tested). Outside a handle V is always
 /// current: the handle borrows the network mutably and delivers the column when dropped.
 ///
-/// **One-pass membrane**: with no membrane noise and no perturbation (which act between the
+/// **One-pass membrane**: with no perturbation (membrane noise included: they act between the
 /// membrane update and the spike choice), the built-in models' membrane, the input current
 /// D^T z (+ Omega_s Psi) and the first spike choice are one pass over the neurons (AVX-512
 /// where the CPU has it).
@@ -118,7 +116,6 @@ pub struct Network<M: NeuronModel = DynNeuron> {
     pub(crate) slow: SlowWeights,
     /// Perturbations in force, each with whether it belongs to the current run only.
     pub(crate) perturbations: Vec<(Box<dyn Perturbation>, bool)>,
-    pub(crate) noise: Rng,
     pub(crate) x_hat: Vec<f64>,
     pub(crate) drive: Vec<f64>,
     /// Psi of the current step; empty for the identity basis, whose Psi is r itself (read
@@ -138,7 +135,6 @@ pub struct Network<M: NeuronModel = DynNeuron> {
     pub(crate) slow_z: Vec<f64>,
     pub(crate) slow_current_ready: bool,
     pub(crate) decay: f64,
-    pub(crate) noise_scale: f64,
     /// The protocol's switches in force (feedback gain, learning, rate scale).
     pub(crate) protocol: Protocol,
     /// False only while preloading (the slow current off).
@@ -250,7 +246,6 @@ impl<M: NeuronModel> Network<M> {
             rule,
             slow,
             perturbations: Vec::new(),
-            noise: seeds.rng(Stream::Noise),
             x_hat: vec![0.0; j],
             drive: vec![0.0; drive_len],
             psi: if identity_basis { Vec::new() } else { vec![0.0; nb] },
@@ -262,7 +257,6 @@ impl<M: NeuronModel> Network<M> {
             slow_z: vec![0.0; j],
             slow_current_ready: false,
             decay: (-config.lambda * config.dt).exp(),
-            noise_scale: config.sigma_v * config.dt.sqrt(),
             protocol: Protocol { feedback_gain: config.feedback_gain, learning: true, rate_scale: 1.0 },
             slow_enabled: true,
             run_start: None,
@@ -446,7 +440,7 @@ impl<M: NeuronModel> Network<M> {
         // nothing acts between the membrane update and the spike choice and the model has it;
         // the same bits as the separate path below (tested).
         let mut first_spike = None;
-        if self.plan.membrane != Membrane::Generic && self.perturbations.is_empty() && self.noise_scale <= 0.0 {
+        if self.plan.membrane != Membrane::Generic && self.perturbations.is_empty() {
             let n = self.pop.d.n;
             let row = |c: usize| &self.pop.d.by_component[c.min(j - 1) * n..(c.min(j - 1) + 1) * n];
             let rows = [row(0), row(1), row(2)];
@@ -650,8 +644,8 @@ impl<M: NeuronModel> Network<M> {
         &self.pop.spikes
     }
 
-    /// Sub-step 2 after the input current: input perturbations, the membrane update,
-    /// membrane noise and the perturbations that act on the voltages and traces.
+    /// Sub-step 2 after the input current: input perturbations, the membrane update, and the
+    /// perturbations that act on the voltages and traces (membrane noise among them).
     fn integrate_and_perturb(&mut self, dt: f64) {
         if !self.perturbations.is_empty() {
             let mut ctx = InputContext { step: self.step, t: self.step as f64 * dt, dt, input: &mut self.pop.input };
@@ -660,13 +654,8 @@ impl<M: NeuronModel> Network<M> {
             }
         }
         self.pop.neuron.integrate(&mut self.pop.state, &self.pop.input, dt);
-        let v = self.pop.neuron.voltages_mut(&mut self.pop.state);
-        if self.noise_scale > 0.0 {
-            for vi in v.iter_mut() {
-                *vi += self.noise_scale * self.noise.sample::<f64, _>(StandardNormal);
-            }
-        }
         if !self.perturbations.is_empty() {
+            let v = self.pop.neuron.voltages_mut(&mut self.pop.state);
             let mut ctx = PerturbationContext::new(
                 self.step,
                 dt,

@@ -2,23 +2,18 @@
 //! ([`RunSettings`] to [`Network::start_run`]), and undone at its end.
 
 use crate::network::Network;
-use ebn_core::{Error, NeuronModel, Perturbation, Result, Rng, SlowWeights, check};
+use ebn_core::{NeuronModel, Perturbation, Result, Rng, SlowWeights, check};
 
 impl<M: NeuronModel> Network<M> {
     /// Starts a run (a training trial, a test): the state back to rest (V, r, x_hat, e = 0,
-    /// t = 0; the neuron model's initial state drawn from `settings.neuron_state`), the
-    /// membrane noise drawn from `settings.noise` from now on, the run's silenced neurons
-    /// silenced, the preload run (MODEL.md §7), then the run's perturbations installed and
-    /// its protocol in force. The settings are checked first: on an error nothing has
+    /// t = 0; the neuron model's initial state drawn from `settings.neuron_state`), the run's
+    /// `from_start` perturbations installed ahead of every other (membrane noise, dropout),
+    /// the preload run (MODEL.md §7), then the run's other perturbations installed and its
+    /// protocol in force. The settings are checked first: on an error nothing has
     /// changed. A run that has not ended is ended first. What the run's perturbations may
     /// damage is remembered, for [`Network::end_run`].
     pub fn start_run(&mut self, settings: RunSettings) -> Result<()> {
         settings.protocol.validate()?;
-        for &i in &settings.silenced {
-            if i >= self.config.n {
-                return Err(Error::invalid("silenced neuron", i, format!("an index < N = {}", self.config.n)));
-            }
-        }
         if let Some(p) = &settings.preload {
             check::same_len("preload state", self.config.dim, p.state.len())?;
             check::all_finite("preload state", &p.state)?;
@@ -26,18 +21,18 @@ impl<M: NeuronModel> Network<M> {
             check::non_negative("preload gain", p.gain)?;
         }
         self.end_run();
-        let RunSettings { protocol, mut neuron_state, noise, silenced, preload, perturbations } = settings;
+        let RunSettings { protocol, mut neuron_state, from_start, preload, perturbations } = settings;
         // A run that learns keeps what happens to its weights (its perturbations act on
         // what it learns from); one that does not leaves them as it found them.
-        let weights = (!protocol.learning && !perturbations.is_empty()).then(|| self.slow.clone());
+        let perturbed = !perturbations.is_empty() || !from_start.is_empty();
+        let weights = (!protocol.learning && perturbed).then(|| self.slow.clone());
         self.run_start =
             Some(RunStart { thresholds: self.pop.thresholds.clone(), alive: self.pop.alive.clone(), weights });
         self.reset_state_with(&mut neuron_state);
-        self.noise = noise;
-        for i in silenced {
-            self.pop.alive[i] = false;
-            self.pop.thresholds[i] = f64::INFINITY;
-        }
+        // Ahead of the permanent perturbations: the membrane noise acts on the membranes
+        // first, as it did when it was the network's own.
+        let first: Vec<_> = from_start.into_iter().map(|p| (p, true)).collect();
+        self.perturbations.splice(0..0, first);
         if let Some(p) = preload {
             self.preload(&p.state, p.duration, p.gain);
         }
@@ -134,11 +129,11 @@ pub struct RunSettings {
     pub protocol: Protocol,
     /// The stream of the neuron model's initial state (each run its own).
     pub neuron_state: Rng,
-    /// The stream of the membrane noise sigma_V (each run its own, so that a resumed run
-    /// draws what an uninterrupted one does).
-    pub noise: Rng,
-    /// Neurons silenced for this run only (training dropout).
-    pub silenced: Vec<usize>,
+    /// Perturbations of this run in force from its start, through the preload, ahead of every
+    /// other perturbation: the membrane noise (`network.sigma_v`, drawn from the run's noise
+    /// stream, so that a resumed run draws what an uninterrupted one does) and the training
+    /// dropout.
+    pub from_start: Vec<Box<dyn Perturbation>>,
     /// The state to preload before the run (MODEL.md §7), if any.
     pub preload: Option<PreloadState>,
     /// Perturbations of this run only (in files: `[training]` and `[[test]]`
@@ -147,9 +142,9 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
-    /// A run with this protocol and these streams, and nothing else.
-    pub fn new(protocol: Protocol, neuron_state: Rng, noise: Rng) -> Self {
-        Self { protocol, neuron_state, noise, silenced: Vec::new(), preload: None, perturbations: Vec::new() }
+    /// A run with this protocol and neuron-state stream, and nothing else.
+    pub fn new(protocol: Protocol, neuron_state: Rng) -> Self {
+        Self { protocol, neuron_state, from_start: Vec::new(), preload: None, perturbations: Vec::new() }
     }
 }
 

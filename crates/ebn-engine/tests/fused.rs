@@ -45,6 +45,17 @@ impl<M: NeuronModel<State = EbnState>> NeuronModel for Unfused<M> {
     }
 }
 
+/// The network with the membrane noise of its configuration's `sigma_v` (as the protocol
+/// gives each run), on the network's noise stream.
+fn with_noise<M: NeuronModel>(mut net: Network<M>) -> Network<M> {
+    let sigma = net.config().sigma_v;
+    if sigma > 0.0 {
+        let rng = net.seeds().rng(Stream::Noise);
+        net.add_perturbation(Box::new(ebn_perturb::MembraneNoise::new(sigma, ebn_perturb::Window::ALWAYS, rng)));
+    }
+    net
+}
+
 /// Learning off from the next step on (the rest of the protocol as it is).
 fn stop_learning<M: NeuronModel>(net: &mut Network<M>) {
     let protocol = net.protocol();
@@ -59,10 +70,12 @@ fn bits(v: &[f64]) -> Vec<u64> {
 /// compares every step's spikes, voltages, traces and the final weights, bit for bit.
 fn side_by_side<M: NeuronModel<State = EbnState> + Clone>(config: &NetworkConfig, model: M, steps: usize) -> usize {
     let seeds = SeedStreams::new(7);
-    let mut fused =
-        Network::build_generic(config, seeds, model.clone(), network_components(), Overrides::default()).unwrap();
-    let mut plain =
-        Network::build_generic(config, seeds, Unfused(model), network_components(), Overrides::default()).unwrap();
+    let mut fused = with_noise(
+        Network::build_generic(config, seeds, model.clone(), network_components(), Overrides::default()).unwrap(),
+    );
+    let mut plain = with_noise(
+        Network::build_generic(config, seeds, Unfused(model), network_components(), Overrides::default()).unwrap(),
+    );
     let j = config.dim;
     let mut spikes = 0;
     for s in 0..steps {
@@ -229,7 +242,7 @@ fn deferred_is_stepped<M: NeuronModel>(mut a: Network<M>, mut b: Network<M>, pha
 fn stepping_through_the_deferred_handle_is_stepping() {
     let identity = Spec::new("identity");
     let tanh = Spec::new("random_tanh").with("n_basis", 37).with("weight_std", 0.3).with("bias", 1.0);
-    let build = |c: &NetworkConfig| Network::build(c, SeedStreams::new(11)).unwrap();
+    let build = |c: &NetworkConfig| with_noise(Network::build(c, SeedStreams::new(11)).unwrap());
     let neurons = [
         Spec::new("ebn"),
         // The column of the cap's last spike is deferred, the others are not.

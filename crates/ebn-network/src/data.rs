@@ -372,7 +372,7 @@ pub struct Replay {
     n: usize,
 }
 
-impl crate::experiment::Advance for Replay {
+impl crate::simulate::Advance for Replay {
     fn advance(&mut self, x: &mut [f64], _c: &[f64], _dt: f64) {
         self.n += 1;
         let rows = self.x.len() / self.j;
@@ -660,7 +660,7 @@ mod tests {
         for n in 0..99 {
             stream.next(&mut cmd);
             assert_eq!(cmd, c[n]);
-            crate::experiment::Advance::advance(&mut replay, &mut state, &cmd, dt);
+            crate::simulate::Advance::advance(&mut replay, &mut state, &cmd, dt);
             assert_eq!(state, x[n + 1]);
         }
     }

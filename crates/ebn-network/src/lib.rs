@@ -6,6 +6,7 @@ mod experiment;
 pub mod nir;
 pub mod presets;
 mod registry;
+mod simulate;
 mod store;
 
 pub use ebn_core::{Registry, Spec, StoredWeights};
@@ -14,10 +15,11 @@ pub use ebn_engine::{
     Protocol, RecordConfig, Recorder, RunSettings, linear_slow_weights,
 };
 pub use experiment::{
-    Advance, Anneal, AnnealShape, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Plateau,
-    Preload, RunStats, Teacher, TestConfig, TrainedNetwork, TrainingConfig, TrainingState, simulate,
+    Anneal, AnnealShape, Experiment, ExperimentConfig, InitialState, InitialWeights, Measures, Plateau, Preload,
+    TestConfig, TrainedNetwork, TrainingConfig, TrainingState,
 };
 pub use registry::{builtin_registry, builtins};
+pub use simulate::{Advance, RunStats, Teacher, simulate};
 pub use store::{Checkpoint, FORMAT_VERSION, FileKind, payload_checksum};
 
 pub use ebn_analysis as analysis;

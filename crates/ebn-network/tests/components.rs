@@ -117,7 +117,7 @@ fn perturbations_reach_input_thresholds_and_traces_and_are_removed_when_finished
     let mut b = Network::build(&config, seeds).unwrap();
     let run = |perturbations| RunSettings {
         perturbations,
-        ..RunSettings::new(Protocol::FREE, seeds.rng(Stream::NeuronState), seeds.rng(Stream::Noise))
+        ..RunSettings::new(Protocol::FREE, seeds.rng(Stream::NeuronState))
     };
     a.start_run(run(Vec::new())).unwrap();
     b.start_run(run(vec![Box::new(Meddle)])).unwrap();
@@ -176,9 +176,9 @@ fn a_run_leaves_behind_only_what_is_permanent() {
         let before = net.slow_weights().clone();
         let protocol = Protocol { learning, ..Protocol::training(20.0) };
         let settings = RunSettings {
-            silenced: vec![5],
+            from_start: vec![Box::new(ebn_network::perturb::SilenceNeurons::new(0.0, vec![5]))],
             perturbations: vec![Box::new(Shift(false))],
-            ..RunSettings::new(protocol, seeds.rng(Stream::NeuronState), seeds.rng(Stream::Noise))
+            ..RunSettings::new(protocol, seeds.rng(Stream::NeuronState))
         };
         net.start_run(settings).unwrap();
         for _ in 0..20 {
@@ -192,16 +192,7 @@ fn a_run_leaves_behind_only_what_is_permanent() {
         assert_eq!(net.slow_weights() == &before, !learning, "learning = {learning}: weights");
     }
     // Bad settings change nothing.
-    let bad = RunSettings {
-        silenced: vec![10],
-        ..RunSettings::new(Protocol::FREE, seeds.rng(Stream::NeuronState), seeds.rng(Stream::Noise))
-    };
-    assert!(net.start_run(bad).is_err());
-    let bad = RunSettings::new(
-        Protocol { feedback_gain: -1.0, ..Protocol::FREE },
-        seeds.rng(Stream::NeuronState),
-        seeds.rng(Stream::Noise),
-    );
+    let bad = RunSettings::new(Protocol { feedback_gain: -1.0, ..Protocol::FREE }, seeds.rng(Stream::NeuronState));
     assert!(net.start_run(bad).is_err());
     assert!(net.alive()[5]);
 }

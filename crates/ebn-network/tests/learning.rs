@@ -321,7 +321,8 @@ fn every_shipped_example_parses_and_builds() {
     assert!(seen >= 10, "{seen} examples found in {} and its reference/", dir.display());
 }
 
-/// The defect of issue 12, caught at the protocol: in the annealed trials of the shipped van
+/// A defect the reference runs found (docs/REPRODUCTION.md, "Annealing and the feedback
+/// gain"), caught at the protocol: in the annealed trials of the shipped van
 /// der Pol file the rate falls and K stays at its full value (K annealed to 1 /s unlearned the
 /// cycle: below the teacher's expansion rate the error stops contracting); `feedback = true`
 /// lowers K with eta on request.

@@ -172,7 +172,8 @@ impl PerturbationConfig {
 /// the Euler-Maruyama discretisation of dV = ... dt + sigma dW (W a Wiener process), so the
 /// statistics do not depend on dt: for a leaky neuron dV = -lambda_V V dt + sigma dW without
 /// spikes the stationary variance is sigma^2 / (2 lambda_V) (tested). Units: sigma in
-/// V / sqrt(s). This adds to the network's own `sigma_v`.
+/// V / sqrt(s). A file's `network.sigma_v` is this perturbation: the protocol adds it to every
+/// run, ahead of the others, on the run's noise stream.
 #[derive(Debug, Clone)]
 pub struct MembraneNoise {
     /// Intensity (V / sqrt(s)).
