@@ -23,7 +23,7 @@ pub use command::{CommandSignal, CommandStream};
 pub use error::{Error, Result};
 pub use neuron::{DynNeuron, DynState, ErasedNeuron, NeuronModel, NeuronState};
 pub use perturbation::{InputContext, Perturbation, PerturbationContext};
-pub use plasticity::{LearningSignal, PlasticityRule, RuleSetup};
+pub use plasticity::{LearningSignal, PlasticityRule, RuleSetup, RunKind};
 pub use recording::{Analysis, Observer, Recording, SpikeTrain, Trace};
 pub use registry::{BasisSetup, Category, PerturbationSetup, Registry};
 pub use seed::{Rng, SeedStreams, Stream};

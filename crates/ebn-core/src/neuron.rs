@@ -117,6 +117,15 @@ pub trait NeuronModel: Clone + Debug + Send + Sync + 'static {
     /// Neuron `k` has just fired (its fast-weight column has been applied). Default: nothing.
     fn on_spike(&self, _state: &mut Self::State, _k: usize) {}
 
+    /// [`on_spike`](Self::on_spike), with the thresholds in force (one per neuron; +inf for
+    /// a silenced neuron): what the network calls. Implement this one instead of `on_spike`
+    /// where the model's spike state depends on the threshold (an adaptive threshold that
+    /// jumps by a fraction of T_k). Default: `on_spike`.
+    fn on_spike_at(&self, state: &mut Self::State, k: usize, thresholds: &[f64]) {
+        let _ = thresholds;
+        self.on_spike(state, k);
+    }
+
     /// Most spikes in one step (the spike policy): 1, the authors' rule, by default. A model
     /// that returns more is asked again after each spike, on the voltages that spike left.
     fn max_spikes_per_step(&self) -> usize {
@@ -188,6 +197,8 @@ pub trait ErasedNeuron: Debug + Send + Sync {
     fn select_spike(&self, state: &dyn NeuronState, thresholds: &[f64]) -> Option<usize>;
     /// See [`NeuronModel::on_spike`].
     fn on_spike(&self, state: &mut dyn NeuronState, k: usize);
+    /// See [`NeuronModel::on_spike_at`].
+    fn on_spike_at(&self, state: &mut dyn NeuronState, k: usize, thresholds: &[f64]);
     /// See [`NeuronModel::max_spikes_per_step`].
     fn max_spikes_per_step(&self) -> usize;
     /// See [`NeuronModel::filters_fast_input`].
@@ -240,6 +251,9 @@ where
     }
     fn on_spike(&self, state: &mut dyn NeuronState, k: usize) {
         NeuronModel::on_spike(self, state_of_mut::<M>(state), k);
+    }
+    fn on_spike_at(&self, state: &mut dyn NeuronState, k: usize, thresholds: &[f64]) {
+        NeuronModel::on_spike_at(self, state_of_mut::<M>(state), k, thresholds);
     }
     fn max_spikes_per_step(&self) -> usize {
         NeuronModel::max_spikes_per_step(self)
@@ -301,6 +315,9 @@ impl NeuronModel for DynNeuron {
     }
     fn on_spike(&self, state: &mut DynState, k: usize) {
         self.0.on_spike(state.0.as_mut(), k);
+    }
+    fn on_spike_at(&self, state: &mut DynState, k: usize, thresholds: &[f64]) {
+        self.0.on_spike_at(state.0.as_mut(), k, thresholds);
     }
     fn max_spikes_per_step(&self) -> usize {
         self.0.max_spikes_per_step()

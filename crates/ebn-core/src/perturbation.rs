@@ -191,6 +191,13 @@ pub trait Perturbation: Debug + Send {
     /// nothing.
     fn apply_input(&mut self, _ctx: &mut InputContext<'_>) {}
 
+    /// A run starts (`run`: which one): its steps count from 0 again. Told to every
+    /// perturbation in force when the run starts (permanent ones included; one built for the
+    /// run is built at its start). Default: nothing.
+    fn begin_run(&mut self, run: crate::RunKind) {
+        let _ = run;
+    }
+
     /// Whether the perturbation has nothing left to do after time `t` (s); the network then
     /// removes it. Default: never (it acts for the whole run).
     fn finished(&self, _t: f64) -> bool {

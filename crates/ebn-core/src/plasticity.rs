@@ -37,6 +37,27 @@ pub struct LearningSignal<'a> {
     pub dt: f64,
 }
 
+/// Which run a network starts (`Network::start_run` tells the rule and the perturbations in
+/// force): each training trial and each test is a run, from rest, with t counted from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunKind {
+    /// Training trial `trial` (from 0).
+    Training {
+        /// The trial's index.
+        trial: usize,
+    },
+    /// Test `index` of the configuration, its repeat `repeat` (0 for the test itself).
+    Test {
+        /// The test's index.
+        index: usize,
+        /// The repeat (other membrane-noise realisations of the same test).
+        repeat: u64,
+    },
+    /// A run started from code.
+    #[default]
+    Other,
+}
+
 /// The sizes a rule is bound to when the network is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleSetup {
@@ -135,6 +156,13 @@ pub trait PlasticityRule: Any + Debug + Send + Sync {
 
     /// Applies one step of learning to `weights`.
     fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights);
+
+    /// A run starts (`run`: which one); the next [`update`](Self::update) is its first, with
+    /// `signal.t` counted from the run's start. For a rule that resets something per run (a
+    /// filtered error). Default: nothing.
+    fn begin_run(&mut self, run: RunKind) {
+        let _ = run;
+    }
 
     /// The rule's state as numbers (empty for a rule without state).
     fn state(&self) -> Vec<f64> {

@@ -458,7 +458,14 @@ impl<M: NeuronModel> Network<M> {
                 );
                 if first_spike.is_none() {
                     // The model has no pass with the column in it: deliver it, then as usual.
-                    deliver(&self.pop.d, &self.pop.neuron, &mut self.pop.state, k, self.config.mu);
+                    deliver(
+                        &self.pop.d,
+                        &self.pop.neuron,
+                        &mut self.pop.state,
+                        &self.pop.thresholds,
+                        k,
+                        self.config.mu,
+                    );
                 }
                 self.pop.pending = None;
             }
@@ -760,14 +767,14 @@ impl<M: NeuronModel> Network<M> {
         for (x, d) in self.x_hat.iter_mut().zip(dk) {
             *x += d;
         }
-        self.pop.neuron.on_spike(&mut self.pop.state, k);
+        self.pop.neuron.on_spike_at(&mut self.pop.state, k, &self.pop.thresholds);
     }
 
     /// Delivers the pending spike, if any: its column onto the voltages, then the model's
     /// [`NeuronModel::on_spike`] (what [`Network::fire_neuron`] does without deferring).
     pub(crate) fn deliver_pending(&mut self) {
         if let Some(k) = self.pop.pending.take() {
-            deliver(&self.pop.d, &self.pop.neuron, &mut self.pop.state, k, self.config.mu);
+            deliver(&self.pop.d, &self.pop.neuron, &mut self.pop.state, &self.pop.thresholds, k, self.config.mu);
         }
     }
 

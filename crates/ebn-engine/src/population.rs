@@ -42,12 +42,19 @@ pub(crate) struct Population<M: NeuronModel> {
 }
 
 /// The factored fast-weight column of spike k onto the voltages (V_j -= D_j^T D_k, then
-/// V_k -= mu, as the network adds it at a spike), then the model's `on_spike`.
-pub(crate) fn deliver<M: NeuronModel>(d: &DecoderLayouts, neuron: &M, state: &mut M::State, k: usize, mu: f64) {
+/// V_k -= mu, as the network adds it at a spike), then the model's `on_spike_at`.
+pub(crate) fn deliver<M: NeuronModel>(
+    d: &DecoderLayouts,
+    neuron: &M,
+    state: &mut M::State,
+    thresholds: &[f64],
+    k: usize,
+    mu: f64,
+) {
     let v = neuron.voltages_mut(state);
     d.project(d.column(k), v, true);
     v[k] -= mu;
-    neuron.on_spike(state, k);
+    neuron.on_spike_at(state, k, thresholds);
 }
 
 /// D in the two layouts the step reads: neuron-major (`by_neuron[i * J + c] = D[c, i]`, the

@@ -2,7 +2,7 @@
 //! ([`RunSettings`] to [`Network::start_run`]), and undone at its end.
 
 use crate::network::Network;
-use ebn_core::{NeuronModel, Perturbation, Result, Rng, SlowWeights, check};
+use ebn_core::{NeuronModel, Perturbation, Result, Rng, RunKind, SlowWeights, check};
 
 impl<M: NeuronModel> Network<M> {
     /// Starts a run (a training trial, a test): the state back to rest (V, r, x_hat, e = 0,
@@ -21,7 +21,7 @@ impl<M: NeuronModel> Network<M> {
             check::non_negative("preload gain", p.gain)?;
         }
         self.end_run();
-        let RunSettings { protocol, mut neuron_state, from_start, preload, perturbations } = settings;
+        let RunSettings { kind, protocol, mut neuron_state, from_start, preload, perturbations } = settings;
         // A run that learns keeps what happens to its weights (its perturbations act on
         // what it learns from); one that does not leaves them as it found them.
         let perturbed = !perturbations.is_empty() || !from_start.is_empty();
@@ -38,6 +38,11 @@ impl<M: NeuronModel> Network<M> {
         }
         self.perturbations.extend(perturbations.into_iter().map(|p| (p, true)));
         self.protocol = protocol;
+        // Told after the preload: the run's own steps start now.
+        self.rule.begin_run(kind);
+        for (p, _) in &mut self.perturbations {
+            p.begin_run(kind);
+        }
         Ok(())
     }
 
@@ -125,6 +130,8 @@ impl Protocol {
 /// [`Network::start_run`]; [`Network::end_run`] undoes what the run may have damaged.
 #[derive(Debug)]
 pub struct RunSettings {
+    /// Which run (told to the rule and the perturbations).
+    pub kind: RunKind,
     /// Feedback gain, learning and rate scale.
     pub protocol: Protocol,
     /// The stream of the neuron model's initial state (each run its own).
@@ -144,7 +151,14 @@ pub struct RunSettings {
 impl RunSettings {
     /// A run with this protocol and neuron-state stream, and nothing else.
     pub fn new(protocol: Protocol, neuron_state: Rng) -> Self {
-        Self { protocol, neuron_state, from_start: Vec::new(), preload: None, perturbations: Vec::new() }
+        Self {
+            kind: RunKind::Other,
+            protocol,
+            neuron_state,
+            from_start: Vec::new(),
+            preload: None,
+            perturbations: Vec::new(),
+        }
     }
 }
 

@@ -565,3 +565,88 @@ fn the_synaptic_lif_neuron_at_tau_s_zero_is_the_ebn_neuron() {
     // The hard reset forgets the overshoot: another network.
     assert_ne!(run(r#"{ kind = "synaptic_lif", lambda_v = 10.0, tau_s = 0.0 }"#).1, ebn.1);
 }
+
+/// The rule is told each run as it starts, which run it is, after the preload (its first
+/// update is the run's first step); a neuron model is told the thresholds in force at each
+/// of its spikes (an adaptive threshold's scale).
+#[test]
+fn rules_are_told_each_run_and_models_the_thresholds_at_a_spike() {
+    use ebn_core::{LearningSignal, PlasticityRule, RuleSetup, RunKind, SlowWeights};
+    use std::sync::{Arc, Mutex};
+
+    /// The paper's rule, recording the runs it is told of and the time of its first update
+    /// in each.
+    #[derive(Debug)]
+    struct Told(ebn_network::plasticity::LocalRule, Arc<Mutex<Vec<(RunKind, Option<f64>)>>>);
+    impl PlasticityRule for Told {
+        fn bind(&mut self, setup: &RuleSetup) -> Result<()> {
+            self.0.bind(setup)
+        }
+        fn begin_run(&mut self, run: RunKind) {
+            self.1.lock().unwrap().push((run, None));
+        }
+        fn update(&mut self, signal: &LearningSignal<'_>, weights: &mut SlowWeights) {
+            if let Some(last) = self.1.lock().unwrap().last_mut()
+                && last.1.is_none()
+            {
+                last.1 = Some(signal.t);
+            }
+            self.0.update(signal, weights);
+        }
+    }
+
+    /// The EBN neuron, keeping the threshold of each spike it is told of.
+    #[derive(Debug, Clone)]
+    struct Keeps(EbnNeuron, Arc<Mutex<Vec<f64>>>);
+    impl NeuronModel for Keeps {
+        type State = EbnState;
+        fn validate(&self, dt: f64) -> Result<()> {
+            self.0.validate(dt)
+        }
+        fn init_state(&self, n: usize, rng: &mut Rng) -> EbnState {
+            self.0.init_state(n, rng)
+        }
+        fn voltages<'a>(&self, s: &'a EbnState) -> &'a [f64] {
+            &s.v
+        }
+        fn voltages_mut<'a>(&self, s: &'a mut EbnState) -> &'a mut [f64] {
+            &mut s.v
+        }
+        fn integrate(&self, s: &mut EbnState, input: &[f64], dt: f64) {
+            self.0.integrate(s, input, dt);
+        }
+        fn select_spike(&self, s: &EbnState, thresholds: &[f64]) -> Option<usize> {
+            self.0.select_spike(s, thresholds)
+        }
+        fn on_spike_at(&self, _s: &mut EbnState, k: usize, thresholds: &[f64]) {
+            self.1.lock().unwrap().push(thresholds[k]);
+        }
+    }
+
+    let mut config = ExperimentConfig::from_toml(FILE).unwrap();
+    config.preload.duration = 0.01;
+    config.tests[1].initial_state = Some(vec![0.5, 0.0]);
+    let mut exp = Experiment::build(&config).unwrap();
+    let (runs, kept) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+    let rule = Told(ebn_network::plasticity::LocalRule::new(10.0).unwrap(), runs.clone());
+    let overrides = Overrides { rule: Some(Box::new(rule)), ..Default::default() };
+    let mut net = exp.initial_network_generic(Keeps(EbnNeuron::default(), kept.clone()), overrides).unwrap();
+    let mut state = Default::default();
+    exp.train(&mut net, &mut state, |_| {}).unwrap();
+    exp.run_test(&mut net, 1).unwrap();
+    let runs = runs.lock().unwrap().clone();
+    let dt = config.network.dt;
+    assert_eq!(
+        runs.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [RunKind::Training { trial: 0 }, RunKind::Training { trial: 1 }, RunKind::Test { index: 1, repeat: 0 }]
+    );
+    // The first update of each training run is its first step's (the preload before it does
+    // not learn); a test does not learn.
+    assert_eq!(runs[0].1, Some(dt));
+    assert_eq!(runs[1].1, Some(dt));
+    assert_eq!(runs[2].1, None);
+    let kept = kept.lock().unwrap();
+    assert!(kept.len() > 20, "{} spikes", kept.len());
+    let thresholds = net.thresholds();
+    assert!(kept.iter().all(|t| thresholds.contains(t)), "the thresholds in force at the spikes");
+}

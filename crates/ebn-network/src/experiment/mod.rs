@@ -7,6 +7,7 @@
 use crate::builtins;
 use crate::data::{DataConfig, RecordedData, Segment};
 use crate::simulate::{Teacher, simulate};
+use ebn_core::RunKind;
 use ebn_core::{
     Analysis, Category, CommandSignal, CommandStream, Error, Integrator, NeuronModel, PerturbationSetup, Recording,
     Registry, Result, SeedStreams, SlowWeights, Spec, StoredWeights, Stream, TargetSystem, WeightForm, check,

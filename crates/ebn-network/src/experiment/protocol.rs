@@ -297,6 +297,7 @@ impl Experiment {
             silenced.extend_from_slice(&order[..(training.dropout * n as f64).round() as usize]);
         }
         let settings = RunSettings {
+            kind: RunKind::Training { trial },
             protocol: Protocol { feedback_gain: k_full * k_scale, learning: true, rate_scale: scale },
             neuron_state: self.seeds.indexed(Stream::NeuronState, trial as u64),
             from_start: self.run_start_perturbations(trial as u64, silenced),
@@ -371,6 +372,7 @@ impl Experiment {
         let run = stream_index + (repeat << 24);
         // A test does not learn, so its perturbations leave the network as they found it.
         let settings = RunSettings {
+            kind: RunKind::Test { index, repeat },
             protocol: Protocol::FREE,
             neuron_state: self.seeds.indexed(Stream::NeuronState, run),
             from_start: self.run_start_perturbations(run, Vec::new()),
