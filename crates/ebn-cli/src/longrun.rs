@@ -82,18 +82,20 @@ pub fn longrun(opts: &Options, registry: &Registry) -> Result<Value> {
     let signal = registry.command(&command, "test[0].command", j)?;
     let mut stream = signal.realise(dt, opts.seconds, SeedStreams::new(config.seed).indexed(Stream::Command, 1 << 50));
     let mut x = test.initial_state.clone().unwrap_or_else(|| vec![0.0; j]);
-    net.reset_state();
+    // One run: no feedback, no learning; the membrane noise, as a run's, on the long run's
+    // own streams.
+    let seeds = SeedStreams::new(config.seed);
+    let mut settings = ebn_network::RunSettings::new(ebn_network::Protocol::FREE, seeds.rng(Stream::NeuronState));
     if config.network.sigma_v > 0.0 {
-        // The membrane noise, as a run's: for the whole long run, on its own stream.
-        let rng = SeedStreams::new(config.seed).rng(Stream::Noise);
-        let noise =
-            ebn_network::perturb::MembraneNoise::new(config.network.sigma_v, ebn_network::perturb::Window::ALWAYS, rng);
-        net.add_perturbation(Box::new(noise));
+        let window = ebn_network::perturb::Window::ALWAYS;
+        let noise = ebn_network::perturb::MembraneNoise::new(config.network.sigma_v, window, seeds.rng(Stream::Noise));
+        settings.from_start.push(Box::new(noise));
     }
     if config.preload.duration > 0.0 && x.iter().any(|v| *v != 0.0) {
-        net.preload(&x, config.preload.duration, config.preload.gain);
+        let p = &config.preload;
+        settings.preload = Some(ebn_network::PreloadState { state: x.clone(), duration: p.duration, gain: p.gain });
     }
-    net.set_protocol(ebn_network::Protocol::FREE)?;
+    net.start_run(settings)?;
 
     let windows = (opts.seconds / opts.window).round().max(1.0) as usize;
     let steps = (opts.window / dt).round() as u64;
