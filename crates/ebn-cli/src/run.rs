@@ -76,9 +76,18 @@ pub fn load_built(file: &Path, registry: &Registry) -> Result<(ExperimentConfig,
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let mut config = ExperimentConfig::from_toml(&text).with_context(|| format!("in {}", file.display()))?;
     resolve_data(&mut config, file);
-    // The recording's digest is part of the configuration (and so of the experiment's).
-    record_digest(&mut config)?;
-    let experiment = build(&config, registry).with_context(|| format!("in {}", file.display()))?;
+    // The recording is read once: its digest goes into the configuration (and so into the
+    // experiment's and every checkpoint's), its samples into the experiment.
+    let bytes = match &mut config.data {
+        Some(data) => {
+            let bytes = read_data(data)?.0;
+            data.digest.get_or_insert_with(|| ebn_network::data::digest(&bytes));
+            Some(bytes)
+        }
+        None => None,
+    };
+    let experiment =
+        build_from(&config, registry, bytes.as_deref()).with_context(|| format!("in {}", file.display()))?;
     Ok((config, experiment))
 }
 
@@ -111,14 +120,21 @@ fn read_data(data: &ebn_network::data::DataConfig) -> Result<(Vec<u8>, &str)> {
 
 /// Builds an experiment through `registry`, reading its `[data]` recording if it has one.
 pub fn build(config: &ExperimentConfig, registry: &Registry) -> Result<Experiment> {
-    let data = match &config.data {
-        None => None,
-        Some(d) => {
-            let (bytes, name) = read_data(d)?;
-            let recording = ebn_network::data::RecordedData::parse(name, &bytes, d, config.network.dim)
+    let bytes = config.data.as_ref().map(read_data).transpose()?.map(|(bytes, _)| bytes);
+    build_from(config, registry, bytes.as_deref())
+}
+
+/// [`build`] with the recording's bytes already read (`None` without `[data]`).
+fn build_from(config: &ExperimentConfig, registry: &Registry, bytes: Option<&[u8]>) -> Result<Experiment> {
+    let data = match (&config.data, bytes) {
+        (None, _) => None,
+        (Some(_), None) => bail!("the configuration replays a recording ([data]) and none was read"),
+        (Some(d), Some(bytes)) => {
+            let name = d.file.as_str();
+            let recording = ebn_network::data::RecordedData::parse(name, bytes, d, config.network.dim)
                 .with_context(|| format!("in the recording {name}"))?;
             if let Some(expected) = &d.digest {
-                let found = ebn_network::data::digest(&bytes);
+                let found = ebn_network::data::digest(bytes);
                 if &found != expected {
                     bail!(
                         "the recording {name} changed since this experiment was set up (digest {found}, recorded \

@@ -1,10 +1,10 @@
 //! The efficient balanced network and its time step.
 
-use crate::config::{FastForm, NetworkConfig};
+use crate::config::NetworkConfig;
 use crate::deferred::Deferred;
 use crate::kernels::{self, PendingSpike, SplitInput};
 use crate::plan::{self, Drive, Learning, Membrane, StepPlan};
-use crate::population::{DecoderLayouts, Population, deliver};
+use crate::population::{DecoderLayouts, FastProjection, Population, deliver};
 use crate::registry::network_components;
 use crate::run::{Protocol, RunStart};
 use ebn_basis::TanhBasis;
@@ -110,7 +110,7 @@ pub struct Network<M: NeuronModel = DynNeuron> {
     /// The neurons: model, state, decoder, thresholds, traces (one population today).
     pub(crate) pop: Population<M>,
     pub(crate) seeds: SeedStreams,
-    pub(crate) fast_dense: Option<Mat<f64>>,
+    pub(crate) fast: FastProjection,
     pub(crate) basis: Box<dyn Basis>,
     pub(crate) rule: Box<dyn PlasticityRule>,
     pub(crate) slow: SlowWeights,
@@ -207,12 +207,7 @@ impl<M: NeuronModel> Network<M> {
         rule.bind(&RuleSetup { form: config.slow_weights, n, dim: j, n_basis: nb })
             .map_err(|e| e.within("network.rule"))?;
         let d = DecoderLayouts::new(&decoder);
-        let fast_dense = match config.fast_weights {
-            FastForm::Factored | FastForm::ResetOnly => None,
-            FastForm::Dense => Some(Mat::from_fn(n, n, |a, b| {
-                -(coding::dot(decoder.col_as_slice(a), decoder.col_as_slice(b)) + if a == b { config.mu } else { 0.0 })
-            })),
-        };
+        let fast = FastProjection::new(config.fast_weights, &decoder, config.mu);
         let base_thresholds = coding::thresholds(&decoder, config.mu, config.nu);
         let drive_len = basis.drive_len();
         let plan = if overrides.generic_plan {
@@ -261,7 +256,7 @@ impl<M: NeuronModel> Network<M> {
             slow_enabled: true,
             run_start: None,
             step: 0,
-            fast_dense,
+            fast,
             config: config.clone(),
         };
         net.reset_state();
@@ -718,11 +713,7 @@ impl<M: NeuronModel> Network<M> {
     /// instantaneous.
     fn fire_neuron(&mut self, k: usize, defer: bool) {
         let dk = self.pop.d.column(k);
-        if defer
-            && self.pop.fast_column.is_empty()
-            && self.fast_dense.is_none()
-            && self.config.fast_weights == FastForm::Factored
-        {
+        if defer && self.pop.fast_column.is_empty() && self.fast.deferrable() {
             debug_assert!(self.pop.pending.is_none(), "one pending spike at most");
             self.pop.pending = Some(k);
             self.pop.r[k] += 1.0;
@@ -734,33 +725,10 @@ impl<M: NeuronModel> Network<M> {
         if self.pop.fast_column.is_empty() {
             // Instantaneous synapses: the column goes straight onto the voltages.
             let v = self.pop.neuron.voltages_mut(&mut self.pop.state);
-            match (&self.fast_dense, self.config.fast_weights) {
-                (Some(omega_f), _) => {
-                    for (vi, w) in v.iter_mut().zip(omega_f.col_as_slice(k)) {
-                        *vi += w;
-                    }
-                }
-                (None, FastForm::ResetOnly) => v[k] -= coding::dot(dk, dk) + self.config.mu,
-                (None, _) => {
-                    self.pop.d.project(dk, v, true);
-                    v[k] -= self.config.mu;
-                }
-            }
+            self.fast.add_column(&self.pop.d, k, v);
         } else {
             // The model's own synapses: it receives the column (the same values).
-            let column = &mut self.pop.fast_column;
-            match (&self.fast_dense, self.config.fast_weights) {
-                (Some(omega_f), _) => column.copy_from_slice(omega_f.col_as_slice(k)),
-                (None, FastForm::ResetOnly) => {
-                    column.fill(0.0);
-                    column[k] = -(coding::dot(dk, dk) + self.config.mu);
-                }
-                (None, _) => {
-                    column.fill(0.0);
-                    self.pop.d.project(dk, column, true);
-                    column[k] -= self.config.mu;
-                }
-            }
+            self.fast.write_column(&self.pop.d, k, &mut self.pop.fast_column);
             self.pop.neuron.receive_fast(&mut self.pop.state, k, &self.pop.fast_column, &self.pop.thresholds);
         }
         self.pop.r[k] += 1.0;

@@ -4,7 +4,8 @@
 //! decoder and thresholds: the excitatory and inhibitory populations of a Dale network) is an
 //! addition (ARCHITECTURE.md, "The network's data"). Today a network has one.
 
-use ebn_core::{Mat, NeuronModel};
+use crate::config::FastForm;
+use ebn_core::{Mat, NeuronModel, coding};
 
 /// N neurons of one model: what the step reads and writes per neuron.
 #[derive(Debug)]
@@ -119,6 +120,84 @@ impl DecoderLayouts {
                     }
                     put(o, s, subtract);
                 }
+            }
+        }
+    }
+}
+
+/// The fast connections of a population onto itself, Omega_f = -(D^T D + mu I) (MODEL.md
+/// §3), applied one column per spike: the first projection of the network's data (a
+/// projection between two populations is the next).
+#[derive(Debug)]
+pub(crate) enum FastProjection {
+    /// Computed from D at each spike: V_j -= D_j^T D_k, then V_k -= mu (the default; the
+    /// only form whose column may wait for the next step's pass).
+    Factored {
+        /// The L2 spike cost mu.
+        mu: f64,
+    },
+    /// Stored, N x N.
+    Dense(Mat<f64>),
+    /// The reset alone: V_k -= ||D_k||^2 + mu.
+    ResetOnly {
+        /// The L2 spike cost mu.
+        mu: f64,
+    },
+}
+
+impl FastProjection {
+    /// The projection of `form` for the decoder D (J x N) and the spike cost mu.
+    pub fn new(form: FastForm, decoder: &Mat<f64>, mu: f64) -> Self {
+        match form {
+            FastForm::Factored => Self::Factored { mu },
+            FastForm::ResetOnly => Self::ResetOnly { mu },
+            FastForm::Dense => {
+                let n = decoder.ncols();
+                Self::Dense(Mat::from_fn(n, n, |a, b| {
+                    -(coding::dot(decoder.col_as_slice(a), decoder.col_as_slice(b)) + if a == b { mu } else { 0.0 })
+                }))
+            }
+        }
+    }
+
+    /// Whether a spike's column may wait for the next step's membrane pass.
+    pub fn deferrable(&self) -> bool {
+        matches!(self, Self::Factored { .. })
+    }
+
+    /// Adds the column of spike `k` to the voltages `v` (instantaneous synapses).
+    #[inline]
+    pub fn add_column(&self, d: &DecoderLayouts, k: usize, v: &mut [f64]) {
+        let dk = d.column(k);
+        match self {
+            Self::Dense(omega_f) => {
+                for (vi, w) in v.iter_mut().zip(omega_f.col_as_slice(k)) {
+                    *vi += w;
+                }
+            }
+            Self::ResetOnly { mu } => v[k] -= coding::dot(dk, dk) + mu,
+            Self::Factored { mu } => {
+                d.project(dk, v, true);
+                v[k] -= mu;
+            }
+        }
+    }
+
+    /// Writes the column of spike `k` into `column` (for a model with its own synapses): the
+    /// values [`FastProjection::add_column`] adds.
+    #[inline]
+    pub fn write_column(&self, d: &DecoderLayouts, k: usize, column: &mut [f64]) {
+        let dk = d.column(k);
+        match self {
+            Self::Dense(omega_f) => column.copy_from_slice(omega_f.col_as_slice(k)),
+            Self::ResetOnly { mu } => {
+                column.fill(0.0);
+                column[k] = -(coding::dot(dk, dk) + mu);
+            }
+            Self::Factored { mu } => {
+                column.fill(0.0);
+                d.project(dk, column, true);
+                column[k] -= mu;
             }
         }
     }

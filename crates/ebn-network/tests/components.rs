@@ -574,10 +574,12 @@ fn rules_are_told_each_run_and_models_the_thresholds_at_a_spike() {
     use ebn_core::{LearningSignal, PlasticityRule, RuleSetup, RunKind, SlowWeights};
     use std::sync::{Arc, Mutex};
 
+    /// The runs a rule was told of, each with the time of its first update.
+    type Runs = Arc<Mutex<Vec<(RunKind, Option<f64>)>>>;
     /// The paper's rule, recording the runs it is told of and the time of its first update
     /// in each.
     #[derive(Debug)]
-    struct Told(ebn_network::plasticity::LocalRule, Arc<Mutex<Vec<(RunKind, Option<f64>)>>>);
+    struct Told(ebn_network::plasticity::LocalRule, Runs);
     impl PlasticityRule for Told {
         fn bind(&mut self, setup: &RuleSetup) -> Result<()> {
             self.0.bind(setup)
