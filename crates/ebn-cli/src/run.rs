@@ -102,16 +102,6 @@ pub fn resolve_data(config: &mut ExperimentConfig, file: &Path) {
     }
 }
 
-/// Records the digest of the `[data]` recording in the configuration, if not yet there.
-pub fn record_digest(config: &mut ExperimentConfig) -> Result<()> {
-    if let Some(data) = &mut config.data
-        && data.digest.is_none()
-    {
-        data.digest = Some(ebn_network::data::digest(&read_data(data)?.0));
-    }
-    Ok(())
-}
-
 fn read_data(data: &ebn_network::data::DataConfig) -> Result<(Vec<u8>, &str)> {
     let bytes =
         std::fs::read(&data.file).with_context(|| format!("reading the recording data.file = {}", data.file))?;

@@ -536,9 +536,14 @@ impl<M: NeuronModel> Network<M> {
         coding::decay(&mut self.x_hat, a);
         // The drive's jumps at this step's spikes (left out of `fire_neuron`), its decay and
         // Psi: three passes, or one sweep for the fast-tanh basis (the same bits).
-        match (self.plan.drive, plan::basis::<TanhBasis>(self.basis.as_ref())) {
-            (Drive::Sweep, Some(tanh)) => tanh.sweep(&self.pop.spikes, a, &mut self.drive, &mut self.psi),
-            _ => {
+        // (The downcast only where the plan sweeps: no other step pays for it.)
+        let sweeping = match self.plan.drive {
+            Drive::Sweep => plan::basis::<TanhBasis>(self.basis.as_ref()),
+            Drive::Identity | Drive::Passes => None,
+        };
+        match sweeping {
+            Some(tanh) => tanh.sweep(&self.pop.spikes, a, &mut self.drive, &mut self.psi),
+            None => {
                 for &k in &self.pop.spikes {
                     self.basis.on_spike(k, &mut self.drive);
                 }
